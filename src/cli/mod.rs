@@ -1,0 +1,65 @@
+//! The command line: argument definitions and dispatch. One module per subcommand; each is
+//! thin over the library.
+//!
+//! Exit status, for every subcommand: 0 success (every URL allowed), 1 a refusal, 2 a usage
+//! or input error (one line on standard error).
+
+pub mod check;
+
+use crate::config::{Config, ConfigError};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// optout: may this agent fetch this URL, for this purpose?
+#[derive(Debug, Parser)]
+#[command(name = "optout", version, about, long_about = None)]
+pub struct Args {
+    /// A TOML config file (see config/optout.toml); defaults are built in.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide whether URLs may be fetched, and say why.
+    Check(check::CheckArgs),
+}
+
+/// A failure that stops a command. Its message is one line a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An argument is invalid in a way clap cannot see.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Writing the output failed (other than a closed pipe).
+    #[error("cannot write output: {0}")]
+    Write(std::io::Error),
+}
+
+/// The exit status for a usage or input error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs the parsed command line.
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    let config = Config::load(args.config.as_deref())?;
+    match args.command {
+        Command::Check(check) => check::run(&config, check),
+    }
+}

@@ -1,0 +1,223 @@
+//! The configuration: read from TOML, validated before anything runs.
+//!
+//! `config/optout.toml` documents every key and is embedded in the binary as the defaults,
+//! so the defaults and their documentation cannot drift apart.
+
+use crate::policy::Purpose;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The documented default configuration, as shipped in `config/optout.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../config/optout.toml");
+
+/// RFC 9309 §2.5: "The parsing limit MUST be at least 500 kibibytes".
+pub const MIN_ROBOTS_PARSE_LIMIT: usize = 500 * 1024;
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Who the crawler is and what it collects for.
+    pub crawler: Crawler,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+/// The `[crawler]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crawler {
+    /// The RFC 9309 product token, already validated.
+    pub product_token: String,
+    /// Where site owners learn about the crawler.
+    pub contact_url: String,
+    /// The default purpose.
+    pub purpose: Purpose,
+}
+
+/// The `[limits]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of a robots.txt that are parsed.
+    pub robots_parse_limit: usize,
+}
+
+/// Why a configuration was rejected. Each message is one line a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser said, on one line.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    crawler: RawCrawler,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCrawler {
+    product_token: Option<String>,
+    contact_url: Option<String>,
+    purpose: Option<Purpose>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    robots_parse_limit: Option<usize>,
+}
+
+impl Default for Config {
+    /// The values of `config/optout.toml`.
+    fn default() -> Config {
+        let raw: RawConfig = toml::from_str(DEFAULT_TOML)
+            .expect("config/optout.toml is valid (checked by the config tests)");
+        Config {
+            crawler: Crawler {
+                product_token: raw.crawler.product_token.unwrap_or_default(),
+                contact_url: raw.crawler.contact_url.unwrap_or_default(),
+                purpose: raw.crawler.purpose.unwrap_or(Purpose::TrainAi),
+            },
+            limits: Limits {
+                robots_parse_limit: raw.limits.robots_parse_limit.unwrap_or_default(),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` over the defaults, or the defaults alone when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Syntax { message, .. } => ConfigError::Syntax {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML text over the defaults and validates the result.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: PathBuf::from("<text>"),
+            message: e.message().replace('\n', " "),
+        })?;
+        let mut config = Config::default();
+        if let Some(token) = raw.crawler.product_token {
+            config.crawler.product_token = token;
+        }
+        if let Some(url) = raw.crawler.contact_url {
+            config.crawler.contact_url = url;
+        }
+        if let Some(purpose) = raw.crawler.purpose {
+            config.crawler.purpose = purpose;
+        }
+        if let Some(limit) = raw.limits.robots_parse_limit {
+            config.limits.robots_parse_limit = limit;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; called by [`Config::from_toml`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_product_token(&self.crawler.product_token).map_err(ConfigError::Invalid)?;
+        if self.limits.robots_parse_limit < MIN_ROBOTS_PARSE_LIMIT {
+            return Err(ConfigError::Invalid(format!(
+                "limits.robots_parse_limit is {} bytes; RFC 9309 §2.5 requires at least {}",
+                self.limits.robots_parse_limit, MIN_ROBOTS_PARSE_LIMIT
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// RFC 9309 §2.2.1: "The product token MUST contain only uppercase and lowercase letters
+/// ("a-z" and "A-Z"), underscores ("_"), and hyphens ("-")."
+pub fn validate_product_token(token: &str) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("the product token is empty".into());
+    }
+    if let Some(c) = token
+        .chars()
+        .find(|c| !(c.is_ascii_alphabetic() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "product token {token:?} contains {c:?}; RFC 9309 §2.2.1 allows only letters, '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_file_is_the_default_and_valid() {
+        let parsed = Config::from_toml(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+        assert_eq!(parsed.crawler.product_token, "optout");
+        assert_eq!(parsed.limits.robots_parse_limit, 512 * 1024);
+        assert_eq!(parsed.crawler.purpose, Purpose::TrainAi);
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_toml("[crawler]\nproduct_tokn = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("product_tokn"), "{err}");
+    }
+
+    #[test]
+    fn rfc9309_parse_limit_below_500_kib_is_rejected() {
+        let err = Config::from_toml("[limits]\nrobots_parse_limit = 1000\n").unwrap_err();
+        assert!(err.to_string().contains("at least 512000"), "{err}");
+    }
+
+    #[test]
+    fn rfc9309_product_token_characters() {
+        assert!(validate_product_token("Google-Extended").is_ok());
+        assert!(validate_product_token("my_bot").is_ok());
+        assert!(validate_product_token("bot2").is_err());
+        assert!(validate_product_token("Foo Bar").is_err());
+        assert!(validate_product_token("").is_err());
+    }
+
+    #[test]
+    fn bad_purpose_is_rejected() {
+        assert!(Config::from_toml("[crawler]\npurpose = \"spam\"\n").is_err());
+    }
+}

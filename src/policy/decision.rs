@@ -1,0 +1,170 @@
+//! Decisions: a verdict plus the reasons that made it.
+//!
+//! Every reason carries a stable, machine-readable [`Code`]. The codes and what they mean are
+//! documented in one place, `docs/decisions.md`; [`Code::ALL`] lists them for tests that keep
+//! that page and this enum in step. Codes are never renamed: new ones are added.
+
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// What was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The agent may fetch the URL for the purpose.
+    Allowed,
+    /// The agent must not fetch the URL.
+    Refused,
+}
+
+impl Verdict {
+    /// The stable lower-case name (`allowed`, `refused`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Refused => "refused",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
+        /// A stable reason code. See `docs/decisions.md`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable string form, e.g. `robots.disallow`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// An `Allow` rule was the most specific match.
+    RobotsAllow => "robots.allow",
+    /// A `Disallow` rule was the most specific match.
+    RobotsDisallow => "robots.disallow",
+    /// A group applies to the agent, but none of its rules matches the URL.
+    RobotsNoMatch => "robots.no-match",
+    /// No group names the agent and there is no `*` group: no rules apply.
+    RobotsNoGroup => "robots.no-group",
+    /// `/robots.txt` itself is always allowed (RFC 9309 §2.2.2).
+    RobotsImplicitAllow => "robots.implicit-allow",
+    /// Note: the file was longer than the parse limit; bytes past it were ignored.
+    RobotsTruncated => "robots.truncated",
+    /// Note: the file was not valid UTF-8 and was decoded lossily.
+    RobotsInvalidUtf8 => "robots.invalid-utf8",
+    /// The URL could not be parsed.
+    UrlInvalid => "url.invalid",
+    /// The URL's scheme is not `http` or `https`.
+    UrlUnsupportedScheme => "url.unsupported-scheme",
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason for a verdict: the code, and where it applies, the rule that decided.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reason {
+    /// The stable reason code.
+    pub code: Code,
+    /// The 1-based line of the policy file that decided, if a line did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The rule's pattern exactly as written in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Arc<str>>,
+    /// The product tokens of the group the rule belongs to (`*` for the global group).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Arc<[Box<str>]>>,
+    /// A human-readable explanation, where the code alone does not say enough.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Cow<'static, str>>,
+}
+
+impl Reason {
+    /// A reason with only a code.
+    pub fn new(code: Code) -> Reason {
+        Reason {
+            code,
+            line: None,
+            rule: None,
+            agents: None,
+            detail: None,
+        }
+    }
+
+    /// Adds a human-readable explanation.
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Reason {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code.as_str())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(rule) = &self.rule {
+            write!(f, " {rule:?}")?;
+        }
+        if let Some(agents) = &self.agents {
+            write!(f, " (user-agent: {})", agents.join(", "))?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A verdict and the reasons for it. The first reason is the one that decided; any further
+/// reasons are notes (for example that the file was truncated).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    /// What was decided.
+    pub verdict: Verdict,
+    /// Why, deciding reason first.
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    /// True when the verdict is [`Verdict::Allowed`].
+    pub fn is_allowed(&self) -> bool {
+        self.verdict == Verdict::Allowed
+    }
+
+    /// The reason that decided.
+    pub fn deciding_reason(&self) -> Option<&Reason> {
+        self.reasons.first()
+    }
+}

@@ -1,0 +1,155 @@
+//! Turning hostile robots.txt bytes into text that the `robotstxt` line parser accepts.
+//!
+//! `robotstxt` 0.3.0 has three input bugs that this module guards against:
+//! - it truncates lines longer than 16,664 bytes by counting skipped *characters* as bytes,
+//!   so a long line with a multi-byte character makes it slice inside a character and panic
+//!   (and, when it does not panic, misplace the next line);
+//! - its BOM skip compares characters with bytes, so a UTF-8 BOM is never skipped;
+//! - it takes `&str`, so bytes that are not UTF-8 must be decoded first.
+//!
+//! The fixes keep line numbers unchanged, so that every reason can name the line as the site
+//! owner sees it.
+
+use std::borrow::Cow;
+
+/// RFC 9309 §2.5: "The parsing limit MUST be at least 500 kibibytes".
+pub const DEFAULT_PARSE_LIMIT: usize = 512 * 1024;
+
+/// Google's parser ignores the part of a line past `2083 * 8 - 1` bytes. Lines are cut a few
+/// bytes shorter, at a character boundary, so the crate never reaches its own cut.
+const MAX_LINE_BYTES: usize = 2083 * 8 - 2;
+
+/// The text to parse and what was done to get it.
+pub(crate) struct Prepared<'a> {
+    pub(crate) text: Cow<'a, str>,
+    pub(crate) truncated: bool,
+    pub(crate) invalid_utf8: bool,
+}
+
+/// Applies the parse limit, skips a (possibly partial) UTF-8 BOM, decodes lossily and cuts
+/// over-long lines at a character boundary.
+///
+/// When the limit cuts a line in two, the partial line is dropped too: half of
+/// `Allow: /public-area` would allow more than the site said.
+pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
+    let mut bytes = bytes;
+    let truncated = bytes.len() > parse_limit;
+    if truncated {
+        let cut = &bytes[..parse_limit];
+        let keep = cut
+            .iter()
+            .rposition(|&b| b == b'\n' || b == b'\r')
+            .map_or(0, |i| i + 1);
+        bytes = &cut[..keep];
+    }
+    // Google skips a BOM prefix byte by byte, so a partial BOM is skipped as well.
+    for &b in &[0xEF, 0xBB, 0xBF] {
+        match bytes.split_first() {
+            Some((&first, rest)) if first == b => bytes = rest,
+            _ => break,
+        }
+    }
+    let (text, invalid_utf8) = match String::from_utf8_lossy(bytes) {
+        Cow::Borrowed(s) => (Cow::Borrowed(s), false),
+        Cow::Owned(s) => (Cow::Owned(s), true),
+    };
+    let text = if lines(&text).any(|line| line.len() > MAX_LINE_BYTES) {
+        Cow::Owned(cut_long_lines(&text))
+    } else {
+        text
+    };
+    Prepared {
+        text,
+        truncated,
+        invalid_utf8,
+    }
+}
+
+fn cut_long_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        let line = &rest[..end];
+        out.push_str(&line[..line.floor_char_boundary(MAX_LINE_BYTES)]);
+        // Keep the line terminator exactly as it was (CR, LF or CRLF).
+        let term = if rest[end..].starts_with("\r\n") {
+            2
+        } else {
+            usize::from(end < rest.len())
+        };
+        out.push_str(&rest[end..end + term]);
+        rest = &rest[end + term..];
+    }
+    out
+}
+
+/// Splits text into lines exactly as `robotstxt`'s parser numbers them: CR, LF and CRLF each
+/// end a line, and the text after the last terminator is a (possibly empty) last line.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(end) => {
+                let term = if current[end..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[end + term..]);
+                Some(&current[..end])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_numbered_like_google() {
+        let got: Vec<_> = lines("a\nb\r\nc\rd\n\r\ne").collect();
+        assert_eq!(got, ["a", "b", "c", "d", "", "e"]);
+        let got: Vec<_> = lines("a\n").collect();
+        assert_eq!(got, ["a", ""]);
+        let got: Vec<_> = lines("").collect();
+        assert_eq!(got, [""]);
+    }
+
+    #[test]
+    fn google_bom_full_and_partial_prefixes_are_skipped() {
+        assert_eq!(prepare(b"\xEF\xBB\xBFUser", 100).text, "User");
+        assert_eq!(prepare(b"\xEF\xBBUser", 100).text, "User");
+        assert_eq!(prepare(b"\xEFUser", 100).text, "User");
+        let odd = prepare(b"\xEF\x11\xBFUser", 100);
+        assert!(odd.text.starts_with('\u{11}'));
+        assert!(odd.invalid_utf8);
+    }
+
+    #[test]
+    fn parse_limit_drops_the_partial_last_line() {
+        let p = prepare(b"Allow: /a\nAllow: /public-area\n", 15);
+        assert!(p.truncated);
+        assert_eq!(p.text, "Allow: /a\n");
+        let p = prepare(b"Allow: /a\n", 100);
+        assert!(!p.truncated);
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_a_char_boundary_and_keep_line_numbers() {
+        let long = "é".repeat(20_000);
+        let body = format!("User-agent: *\r\nDisallow: /{long}\r\nDisallow: /x\n");
+        let p = prepare(body.as_bytes(), usize::MAX);
+        let got: Vec<_> = lines(&p.text).collect();
+        assert_eq!(got.len(), 4);
+        assert!(got[1].len() <= MAX_LINE_BYTES);
+        assert_eq!(got[2], "Disallow: /x");
+        assert!(p.text.contains("\r\nDisallow: /x\n"));
+    }
+}

@@ -1,0 +1,322 @@
+//! robots.txt (RFC 9309): bytes in, a compiled immutable [`RobotsTxt`] out, and decisions
+//! made on the compiled form without re-parsing.
+//!
+//! - Lines are read by the `robotstxt` crate's parser (Google's, ported), behind the input
+//!   guard of [`input`], which keeps that crate from panicking on real files.
+//! - Groups are formed and merged by RFC 9309 §2.1 and §2.2.1 ([`collect`]).
+//! - Paths are compared in the canonical form of §2.2.2 ([`canonical`]), by longest match
+//!   with `Allow` winning a tie ([`pattern`]).
+
+mod canonical;
+mod collect;
+mod input;
+mod pattern;
+
+pub use canonical::canonical;
+pub use collect::ExtensionLine;
+pub use input::DEFAULT_PARSE_LIMIT;
+
+use crate::policy::decision::{Code, Decision, Reason, Verdict};
+use collect::{AgentLine, Collector};
+use pattern::Pattern;
+use std::collections::HashMap;
+use std::sync::Arc;
+use url::{Position, Url};
+
+/// One group as written in the file: its `User-agent` values and where it starts.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// The `User-agent` values as written (`*` for the global group).
+    pub agents: Arc<[Box<str>]>,
+    /// The line of the group's first `User-agent` line.
+    pub line: u32,
+    /// Every valid `Crawl-delay` in the group: `(line, seconds)`.
+    pub crawl_delays: Vec<(u32, f64)>,
+}
+
+/// A `Crawl-delay` that applies to an agent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CrawlDelay {
+    /// The delay in seconds.
+    pub seconds: f64,
+    /// The line it was read from.
+    pub line: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Rule {
+    allow: bool,
+    pattern: Pattern,
+    line: u32,
+    written: Arc<str>,
+    group: u32,
+}
+
+/// The groups that apply to one product token; their rules are merged (§2.2.1) at decision
+/// time, so a hostile file cannot multiply its rules by its agents.
+type Members = Box<[u32]>;
+
+/// A compiled robots.txt file. Immutable; cheap to share behind an `Arc`.
+#[derive(Clone, Debug)]
+pub struct RobotsTxt {
+    rules: Vec<Rule>,
+    groups: Vec<Group>,
+    /// Per group: indices into `rules`, most specific first and `Allow` before `Disallow` on
+    /// a tie, so a group's first match is its decision.
+    order: Vec<Box<[u32]>>,
+    by_token: HashMap<Box<str>, Members>,
+    global: Option<Members>,
+    sitemaps: Vec<(u32, String)>,
+    extensions: Vec<ExtensionLine>,
+    rules_outside_groups: u32,
+    truncated: bool,
+    invalid_utf8: bool,
+}
+
+impl RobotsTxt {
+    /// Parses and compiles robots.txt bytes with the default parse limit (512 KiB).
+    /// Never fails and never panics: every byte sequence is some robots.txt.
+    pub fn parse(bytes: &[u8]) -> RobotsTxt {
+        RobotsTxt::parse_with_limit(bytes, DEFAULT_PARSE_LIMIT)
+    }
+
+    /// Parses with a parse limit in bytes (RFC 9309 §2.5); bytes past it are ignored and
+    /// [`RobotsTxt::is_truncated`] says so.
+    pub fn parse_with_limit(bytes: &[u8], parse_limit: usize) -> RobotsTxt {
+        let prepared = input::prepare(bytes, parse_limit);
+        let mut collector = Collector::new(&prepared.text);
+        robotstxt::parse_robotstxt(&prepared.text, &mut collector);
+        let collected = collector.out;
+
+        let mut rules = Vec::new();
+        let mut groups = Vec::with_capacity(collected.groups.len());
+        let mut order = Vec::with_capacity(collected.groups.len());
+        let mut members: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut global_members = Vec::new();
+        for (index, raw) in collected.groups.into_iter().enumerate() {
+            let index = index as u32;
+            for (_, _, reading) in &raw.agents {
+                let list = match reading {
+                    AgentLine::Global => &mut global_members,
+                    AgentLine::Token(token) if token.is_empty() => continue,
+                    AgentLine::Token(token) => members.entry(token.clone()).or_default(),
+                };
+                if list.last() != Some(&index) {
+                    list.push(index);
+                }
+            }
+            let first_rule = rules.len();
+            for rule in raw.rules {
+                rules.push(Rule {
+                    allow: rule.allow,
+                    pattern: Pattern::compile(&rule.pattern),
+                    line: rule.line,
+                    written: rule.pattern.into(),
+                    group: index,
+                });
+            }
+            order.push(sorted_rules(&rules, first_rule));
+            groups.push(Group {
+                line: raw.agents.first().map_or(0, |(line, _, _)| *line),
+                agents: raw.agents.into_iter().map(|(_, v, _)| v.into()).collect(),
+                crawl_delays: raw.crawl_delays,
+            });
+        }
+
+        let by_token = members
+            .into_iter()
+            .map(|(token, list)| (token, list.into()))
+            .collect();
+        let global = (!global_members.is_empty()).then(|| global_members.into());
+        RobotsTxt {
+            rules,
+            groups,
+            order,
+            by_token,
+            global,
+            sitemaps: collected.sitemaps,
+            extensions: collected.extensions,
+            rules_outside_groups: collected.rules_outside_groups,
+            truncated: prepared.truncated,
+            invalid_utf8: prepared.invalid_utf8,
+        }
+    }
+
+    /// Decides whether `agent` (a product token, matched case-insensitively) may fetch `url`.
+    pub fn allowed(&self, agent: &str, url: &Url) -> Decision {
+        self.allowed_path(agent, &url[Position::BeforePath..Position::AfterQuery])
+    }
+
+    /// Decides for a path with optional query (`/a/b?c=d`), as it appears in a request line.
+    pub fn allowed_path(&self, agent: &str, path: &str) -> Decision {
+        let path = if path.is_empty() { "/" } else { path };
+        let decision = self.decide(agent, path);
+        self.with_notes(decision)
+    }
+
+    fn decide(&self, agent: &str, path: &str) -> Decision {
+        let path_only = path.split_once('?').map_or(path, |(p, _)| p);
+        if path_only == "/robots.txt" {
+            return allowed(Reason::new(Code::RobotsImplicitAllow).with_detail(
+                "RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed",
+            ));
+        }
+        let Some(members) = self.members(agent) else {
+            return allowed(Reason::new(Code::RobotsNoGroup).with_detail(
+                "no group names this agent and there is no `*` group",
+            ));
+        };
+        let path = canonical(path.as_bytes());
+        let best = members
+            .iter()
+            .filter_map(|&g| {
+                self.order[g as usize]
+                    .iter()
+                    .map(|&i| &self.rules[i as usize])
+                    .find(|rule| rule.pattern.matches(&path))
+            })
+            .min_by_key(|rule| precedence(rule));
+        let Some(rule) = best else {
+            return allowed(Reason {
+                agents: Some(self.agents_of(members)),
+                ..Reason::new(Code::RobotsNoMatch)
+            });
+        };
+        let reason = Reason {
+            code: if rule.allow {
+                Code::RobotsAllow
+            } else {
+                Code::RobotsDisallow
+            },
+            line: Some(rule.line),
+            rule: Some(rule.written.clone()),
+            agents: Some(self.groups[rule.group as usize].agents.clone()),
+            detail: None,
+        };
+        if rule.allow {
+            allowed(reason)
+        } else {
+            refused(reason)
+        }
+    }
+
+    /// The `User-agent` values of the groups in `members`, without repeats.
+    fn agents_of(&self, members: &[u32]) -> Arc<[Box<str>]> {
+        if let [only] = members {
+            return self.groups[*only as usize].agents.clone();
+        }
+        let mut agents: Vec<Box<str>> = Vec::new();
+        for &g in members {
+            for agent in self.groups[g as usize].agents.iter() {
+                if !agents.contains(agent) {
+                    agents.push(agent.clone());
+                }
+            }
+        }
+        agents.into()
+    }
+
+    fn with_notes(&self, mut decision: Decision) -> Decision {
+        if self.truncated {
+            decision.reasons.push(
+                Reason::new(Code::RobotsTruncated)
+                    .with_detail("bytes past the parse limit were ignored"),
+            );
+        }
+        if self.invalid_utf8 {
+            decision.reasons.push(
+                Reason::new(Code::RobotsInvalidUtf8)
+                    .with_detail("the file is not UTF-8; invalid bytes were replaced"),
+            );
+        }
+        decision
+    }
+
+    /// The groups for `agent`, or the `*` groups when no group names it (§2.2.1).
+    fn members(&self, agent: &str) -> Option<&[u32]> {
+        let specific = if agent.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_token.get(agent.to_ascii_lowercase().as_str())
+        } else {
+            self.by_token.get(agent)
+        };
+        specific.or(self.global.as_ref()).map(|m| &m[..])
+    }
+
+    /// The largest `Crawl-delay` among the groups that apply to `agent`.
+    pub fn crawl_delay(&self, agent: &str) -> Option<CrawlDelay> {
+        self.members(agent)?
+            .iter()
+            .flat_map(|&g| &self.groups[g as usize].crawl_delays)
+            .map(|&(line, seconds)| CrawlDelay { seconds, line })
+            .max_by(|a, b| a.seconds.total_cmp(&b.seconds))
+    }
+
+    /// The groups in file order.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// `Sitemap` lines: `(line, value)`.
+    pub fn sitemaps(&self) -> &[(u32, String)] {
+        &self.sitemaps
+    }
+
+    /// Lines the protocol does not define (e.g. `Content-Usage`, `Content-Signal`,
+    /// `License`), with their line numbers and groups, for the parsers that read them.
+    pub fn extension_lines(&self) -> &[ExtensionLine] {
+        &self.extensions
+    }
+
+    /// How many `Allow`/`Disallow` lines stood before any `User-agent` line and were ignored.
+    pub fn rules_outside_groups(&self) -> u32 {
+        self.rules_outside_groups
+    }
+
+    /// The file was longer than the parse limit.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// The file was not valid UTF-8.
+    pub fn had_invalid_utf8(&self) -> bool {
+        self.invalid_utf8
+    }
+}
+
+/// The order of longest match: most octets first, `Allow` before `Disallow` on a tie
+/// (§2.2.2: "the "allow" rule SHOULD be used"), then the earlier line.
+fn precedence(rule: &Rule) -> (std::cmp::Reverse<u32>, bool, u32) {
+    (
+        std::cmp::Reverse(rule.pattern.specificity()),
+        !rule.allow,
+        rule.line,
+    )
+}
+
+/// The rules from `first` on (one group's), in precedence order, without empty patterns:
+/// `Disallow:` with no path restricts nothing (§2.2 `empty-pattern`).
+fn sorted_rules(rules: &[Rule], first: usize) -> Box<[u32]> {
+    let mut order: Vec<u32> = (first..rules.len())
+        .filter(|&i| !rules[i].pattern.is_empty())
+        .map(|i| i as u32)
+        .collect();
+    order.sort_by_key(|&i| precedence(&rules[i as usize]));
+    order.into()
+}
+
+fn allowed(reason: Reason) -> Decision {
+    Decision {
+        verdict: Verdict::Allowed,
+        reasons: vec![reason],
+    }
+}
+
+fn refused(reason: Reason) -> Decision {
+    Decision {
+        verdict: Verdict::Refused,
+        reasons: vec![reason],
+    }
+}
+
+#[cfg(test)]
+mod tests;

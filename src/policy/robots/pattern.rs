@@ -1,0 +1,159 @@
+//! A compiled robots.txt path pattern (RFC 9309 §2.2.2, §2.2.3).
+//!
+//! A pattern is kept as the literal pieces between its `*` wildcards, each in the canonical
+//! octet form of [`super::canonical`], plus whether it ends in the `$` anchor. Matching is
+//! greedy leftmost search of each piece, which is exact for patterns whose only wildcard is
+//! `*` and runs in time linear in the path for every piece: no backtracking, so a hostile
+//! pattern cannot make a decision slow.
+
+use super::canonical::canonical;
+use memchr::memmem;
+
+/// One compiled `Allow`/`Disallow` path pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pattern {
+    /// Literal pieces between `*`s; `pieces[0]` must match at the first octet of the path.
+    pieces: Box<[Box<[u8]>]>,
+    /// The pattern ended in `$`: the last piece must end at the end of the path.
+    anchored_end: bool,
+    /// "The most specific match is the match that has the most octets" (§2.2.2): the octet
+    /// length of the pattern in canonical form, counting each `*` and the `$` as one octet.
+    specificity: u32,
+}
+
+impl Pattern {
+    /// Compiles a pattern as written after `Allow:`/`Disallow:` (already trimmed).
+    ///
+    /// Only a `$` at the very end is the anchor (§2.2.3); elsewhere it is a literal octet.
+    /// `%2A` and `%24` are literal `*` and `$` (§2.2.3: "crawlers SHOULD use "%" encoding").
+    pub(crate) fn compile(raw: &str) -> Pattern {
+        let (body, anchored_end) = match raw.strip_suffix('$') {
+            Some(body) => (body, true),
+            None => (raw, false),
+        };
+        let pieces: Box<[Box<[u8]>]> = body
+            .split('*')
+            .map(|piece| Box::from(canonical(piece.as_bytes()).as_ref()))
+            .collect();
+        let literal: usize = pieces.iter().map(|p| p.len()).sum();
+        let specificity = literal + (pieces.len() - 1) + usize::from(anchored_end);
+        Pattern {
+            pieces,
+            anchored_end,
+            specificity: u32::try_from(specificity).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The priority of this pattern under longest match.
+    pub(crate) fn specificity(&self) -> u32 {
+        self.specificity
+    }
+
+    /// The pattern is empty (`Disallow:` with no value): it expresses no restriction.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.specificity == 0
+    }
+
+    /// Whether the pattern matches `path`, which must be in canonical form.
+    pub(crate) fn matches(&self, path: &[u8]) -> bool {
+        let (first, rest) = match self.pieces.split_first() {
+            Some(split) => split,
+            None => return false,
+        };
+        let Some((last, middle)) = rest.split_last() else {
+            return if self.anchored_end {
+                path == first.as_ref()
+            } else {
+                path.starts_with(first)
+            };
+        };
+        if !path.starts_with(first) {
+            return false;
+        }
+        let mut pos = first.len();
+        for piece in middle {
+            match memmem::find(&path[pos..], piece) {
+                Some(at) => pos += at + piece.len(),
+                None => return false,
+            }
+        }
+        if self.anchored_end {
+            path.len() >= pos + last.len() && path.ends_with(last)
+        } else {
+            memmem::find(&path[pos..], last).is_some()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    fn m(pattern: &str, path: &str) -> bool {
+        Pattern::compile(pattern).matches(path.as_bytes())
+    }
+
+    #[test]
+    fn rfc9309_prefix_match_starts_at_first_octet() {
+        assert!(m("/fish", "/fish.html"));
+        assert!(m("/fish", "/fishheads/yummy.html"));
+        assert!(!m("/fish", "/catfish"));
+        assert!(!m("fish", "/fish"));
+    }
+
+    #[test]
+    fn rfc9309_matching_is_case_sensitive() {
+        assert!(!m("/fish", "/Fish.asp"));
+    }
+
+    #[test]
+    fn rfc9309_dollar_anchors_the_end() {
+        assert!(m("/*.php$", "/folder/filename.php"));
+        assert!(!m("/*.php$", "/filename.php?parameters"));
+        assert!(!m("/*.php$", "/filename.php5"));
+        assert!(m("/$", "/"));
+        assert!(!m("/$", "/a"));
+    }
+
+    #[test]
+    fn rfc9309_dollar_not_at_end_is_literal() {
+        assert!(m("/a$b", "/a$b/c"));
+        assert!(!m("/a$b", "/a"));
+    }
+
+    #[test]
+    fn rfc9309_star_matches_any_sequence() {
+        assert!(m("/foo/*/qux", "/foo/bar/qux"));
+        assert!(m("/foo/*/qux", "/foo//qux"));
+        assert!(!m("/foo/*/qux", "/foo/qux"));
+        assert!(m("*.gif$", "/a/b.gif"));
+    }
+
+    #[test]
+    fn wildcard_with_longer_path_matches_unlike_robotstxt_0_3_0() {
+        // The robotstxt crate's DefaultMatcher answers "allowed" for both of these.
+        assert!(m("/*.html", "/x/y/landing/abc.htindex.html"));
+        assert!(m("/*/landing/", "/x/y/landing/abc.html"));
+    }
+
+    #[test]
+    fn anchored_last_piece_must_start_after_earlier_pieces() {
+        assert!(!m("/ab*b$", "/ab"));
+        assert!(m("/ab*b$", "/abb"));
+    }
+
+    #[test]
+    fn encoded_specials_are_literals() {
+        assert!(m("/path/file-with-a-%2A.html", "/path/file-with-a-*.html"));
+        assert!(m("/path/foo-%24", "/path/foo-$"));
+        assert!(!m("/path/foo-%24", "/path/foo-"));
+    }
+
+    #[test]
+    fn specificity_counts_octets() {
+        assert_eq!(Pattern::compile("/fish*").specificity(), 6);
+        assert_eq!(Pattern::compile("/*.php$").specificity(), 7);
+        assert_eq!(Pattern::compile("/ツ").specificity(), 10);
+        assert!(Pattern::compile("").is_empty());
+    }
+}

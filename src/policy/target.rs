@@ -1,0 +1,45 @@
+//! The URL a decision is about: parsed and checked before any policy looks at it.
+
+use crate::policy::decision::{Code, Reason};
+use url::Url;
+
+/// Parses `input` as an absolute `http` or `https` URL. Anything else is a [`Reason`] with
+/// code `url.invalid` or `url.unsupported-scheme`, never a panic.
+///
+/// Parsing with the `url` crate gives the path exactly as an HTTP client built on it
+/// (reqwest) will send it: dot segments removed, non-ASCII percent-encoded.
+pub fn parse_url(input: &str) -> Result<Url, Reason> {
+    let url = Url::parse(input.trim())
+        .map_err(|e| Reason::new(Code::UrlInvalid).with_detail(format!("{e}")))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(Reason::new(Code::UrlUnsupportedScheme)
+            .with_detail(format!("scheme {other:?} is not http or https"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_and_https_parse() {
+        assert!(parse_url("http://example.com").is_ok());
+        assert!(parse_url(" https://example.com/a?b#c ").is_ok());
+    }
+
+    #[test]
+    fn bad_input_is_a_reason() {
+        assert_eq!(parse_url("not a url").unwrap_err().code, Code::UrlInvalid);
+        assert_eq!(parse_url("").unwrap_err().code, Code::UrlInvalid);
+        assert_eq!(parse_url("http://").unwrap_err().code, Code::UrlInvalid);
+        assert_eq!(
+            parse_url("ftp://example.com/x").unwrap_err().code,
+            Code::UrlUnsupportedScheme
+        );
+        assert_eq!(
+            parse_url("file:///etc/passwd").unwrap_err().code,
+            Code::UrlUnsupportedScheme
+        );
+    }
+}
