@@ -1,0 +1,2 @@
+//! Placeholder replaced by the robots.txt benchmark.
+fn main() {}
