@@ -65,8 +65,7 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
     let purpose = args.purpose.unwrap_or(config.crawler.purpose);
     let Some(robots_path) = &args.robots else {
         return Err(CliError::Usage(
-            "online checks are not available yet: pass --robots FILE to judge URLs offline"
-                .into(),
+            "online checks are not available yet: pass --robots FILE to judge URLs offline".into(),
         ));
     };
     let bytes = std::fs::read(robots_path).map_err(|source| CliError::Read {

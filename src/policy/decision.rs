@@ -168,3 +168,34 @@ impl Decision {
         self.reasons.first()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_documented_in_docs_decisions_md() {
+        let doc = include_str!("../../docs/decisions.md");
+        for code in Code::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", code.as_str())),
+                "{code} is missing from docs/decisions.md"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_and_dotted() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(code.as_str().contains('.'), "{code}");
+        }
+    }
+
+    #[test]
+    fn reason_json_omits_empty_fields() {
+        let json = serde_json::to_string(&Reason::new(Code::RobotsNoGroup)).unwrap();
+        assert_eq!(json, r#"{"code":"robots.no-group"}"#);
+    }
+}

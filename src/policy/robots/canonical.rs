@@ -156,7 +156,14 @@ mod tests {
 
     #[test]
     fn canonical_is_idempotent_on_samples() {
-        for s in ["/", "/a%2Fb", "/%25%2525", "/ü/%C3%BC", "/%7e~", "/x?y=%3d&z"] {
+        for s in [
+            "/",
+            "/a%2Fb",
+            "/%25%2525",
+            "/ü/%C3%BC",
+            "/%7e~",
+            "/x?y=%3d&z",
+        ] {
             assert_eq!(c(&c(s)), c(s), "{s}");
         }
     }

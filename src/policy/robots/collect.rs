@@ -136,7 +136,9 @@ impl RobotsParseHandler for Collector<'_> {
         }
         if let Some(group) = self.out.groups.last_mut() {
             let reading = AgentLine::read(user_agent);
-            group.agents.push((line_num, user_agent.to_owned(), reading));
+            group
+                .agents
+                .push((line_num, user_agent.to_owned(), reading));
         }
     }
 
@@ -155,7 +157,10 @@ impl RobotsParseHandler for Collector<'_> {
     fn handle_unknown_action(&mut self, line_num: u32, action: &str, value: &str) {
         let group = self.current_group();
         if action.eq_ignore_ascii_case("crawl-delay") {
-            let seconds = value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0);
+            let seconds = value
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0);
             if let (Some(seconds), Some(g)) = (seconds, group) {
                 self.out.groups[g].crawl_delays.push((line_num, seconds));
                 return;
@@ -183,7 +188,10 @@ mod tests {
 
     #[test]
     fn rfc9309_product_token_is_letters_underscore_hyphen() {
-        assert_eq!(AgentLine::read("FooBot/2.1"), AgentLine::Token("foobot".into()));
+        assert_eq!(
+            AgentLine::read("FooBot/2.1"),
+            AgentLine::Token("foobot".into())
+        );
         assert_eq!(AgentLine::read("Foo Bar"), AgentLine::Token("foo".into()));
         assert_eq!(AgentLine::read("AB42bot"), AgentLine::Token("ab".into()));
         assert_eq!(

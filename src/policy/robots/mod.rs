@@ -157,14 +157,16 @@ impl RobotsTxt {
     fn decide(&self, agent: &str, path: &str) -> Decision {
         let path_only = path.split_once('?').map_or(path, |(p, _)| p);
         if path_only == "/robots.txt" {
-            return allowed(Reason::new(Code::RobotsImplicitAllow).with_detail(
-                "RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed",
-            ));
+            return allowed(
+                Reason::new(Code::RobotsImplicitAllow)
+                    .with_detail("RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed"),
+            );
         }
         let Some(members) = self.members(agent) else {
-            return allowed(Reason::new(Code::RobotsNoGroup).with_detail(
-                "no group names this agent and there is no `*` group",
-            ));
+            return allowed(
+                Reason::new(Code::RobotsNoGroup)
+                    .with_detail("no group names this agent and there is no `*` group"),
+            );
         };
         let path = canonical(path.as_bytes());
         let best = members

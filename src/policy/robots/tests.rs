@@ -71,7 +71,10 @@ fn rfc9309_2_2_2_allow_wins_a_tie() {
 
 #[test]
 fn rfc9309_2_2_2_paths_are_case_sensitive() {
-    assert_eq!(verdict("User-agent: *\nDisallow: /X/\n", "a", "/x/y"), Allowed);
+    assert_eq!(
+        verdict("User-agent: *\nDisallow: /X/\n", "a", "/x/y"),
+        Allowed
+    );
 }
 
 #[test]
@@ -138,7 +141,8 @@ fn rfc9309_2_2_3_comments_are_stripped() {
 #[test]
 fn rfc9309_2_2_4_sitemap_and_unknown_lines_do_not_end_a_group() {
     // robotstxt 0.3.0's DefaultMatcher leaves FooBot unrestricted here.
-    let r = "User-agent: FooBot\nSitemap: https://example.com/s.xml\nUser-agent: BarBot\nDisallow: /\n";
+    let r =
+        "User-agent: FooBot\nSitemap: https://example.com/s.xml\nUser-agent: BarBot\nDisallow: /\n";
     assert_eq!(verdict(r, "FooBot", "/x"), Refused);
     let r = "User-agent: FooBot\nCrawl-delay: 5\nUser-agent: BarBot\nDisallow: /\n";
     assert_eq!(verdict(r, "FooBot", "/x"), Refused);
@@ -162,7 +166,10 @@ fn rfc9309_2_5_parse_limit_truncates_and_says_so() {
 fn google_accepted_typos_and_missing_colon() {
     assert_eq!(verdict("User-agent: *\nDisalow: /\n", "x", "/a"), Refused);
     assert_eq!(verdict("User-agent: *\nDissallow: /\n", "x", "/a"), Refused);
-    assert_eq!(verdict("user-agent foo\ndisallow /\n", "foo", "/a"), Refused);
+    assert_eq!(
+        verdict("user-agent foo\ndisallow /\n", "foo", "/a"),
+        Refused
+    );
 }
 
 #[test]

@@ -1,0 +1,290 @@
+//! The `optout check` contract: output, JSON fields, standard input, exit codes 0/1/2.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const ROBOTS: &str = "\
+User-agent: *
+Disallow: /private/
+Allow: /private/open
+
+User-agent: GPTBot
+Disallow: /
+";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    robots: std::path::PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let robots = dir.path().join("robots.txt");
+    std::fs::write(&robots, ROBOTS).unwrap();
+    Fixture { _dir: dir, robots }
+}
+
+fn optout(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_optout"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Feed standard input from another thread: the child writes while it reads.
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.unwrap_or_default().to_owned();
+    let feeder = std::thread::spawn(move || {
+        // The child may exit early (a usage error) and close its end.
+        let _ = input.write_all(text.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn all_allowed_exits_0_with_one_line_per_url() {
+    let f = fixture();
+    let robots = f.robots.to_str().unwrap();
+    let o = optout(
+        &[
+            "check",
+            "--robots",
+            robots,
+            "https://example.com/",
+            "https://example.com/private/open/x",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("allowed"), "{out}");
+    assert!(lines[0].contains("robots.no-match"), "{out}");
+    assert!(lines[1].contains("robots.allow line 3"), "{out}");
+}
+
+#[test]
+fn a_refusal_exits_1_and_names_the_rule() {
+    let f = fixture();
+    let o = optout(
+        &[
+            "check",
+            "--robots",
+            f.robots.to_str().unwrap(),
+            "https://example.com/",
+            "https://example.com/private/secret",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let refused = out.lines().nth(1).unwrap();
+    assert!(refused.starts_with("refused"), "{out}");
+    assert!(
+        refused.contains("robots.disallow line 2 \"/private/\" (user-agent: *)"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn agent_flag_selects_the_group_case_insensitively() {
+    let f = fixture();
+    let robots = f.robots.to_str().unwrap();
+    let o = optout(
+        &[
+            "check",
+            "--robots",
+            robots,
+            "--agent",
+            "gptbot",
+            "https://e.com/",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("(user-agent: GPTBot)"));
+}
+
+#[test]
+fn json_has_url_verdict_and_reasons_with_code_line_rule() {
+    let f = fixture();
+    let o = optout(
+        &[
+            "check",
+            "--json",
+            "--robots",
+            f.robots.to_str().unwrap(),
+            "https://example.com/private/x",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["url"], "https://example.com/private/x");
+    assert_eq!(v["verdict"], "refused");
+    assert_eq!(v["agent"], "optout");
+    assert_eq!(v["purpose"], "train-ai");
+    let reason = &v["reasons"][0];
+    assert_eq!(reason["code"], "robots.disallow");
+    assert_eq!(reason["line"], 2);
+    assert_eq!(reason["rule"], "/private/");
+    assert_eq!(reason["agents"][0], "*");
+}
+
+#[test]
+fn urls_from_standard_input_in_batch() {
+    let f = fixture();
+    let mut input = String::new();
+    for i in 0..5_000 {
+        input.push_str(&format!("https://example.com/page/{i}\n"));
+        input.push_str(&format!("https://example.com/private/{i}\n\n"));
+    }
+    let o = optout(
+        &["check", "--json", "--robots", f.robots.to_str().unwrap()],
+        Some(&input),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10_000);
+    assert_eq!(lines[0]["verdict"], "allowed");
+    assert_eq!(lines[1]["verdict"], "refused");
+    assert_eq!(lines[9_999]["url"], "https://example.com/private/4999");
+}
+
+#[test]
+fn an_unparsable_url_is_reported_in_its_line_and_exits_2() {
+    let f = fixture();
+    let o = optout(
+        &["check", "--json", "--robots", f.robots.to_str().unwrap()],
+        Some("https://example.com/\nnot a url\nftp://example.com/x\nhttps://example.com/ok\n"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "every line is answered: {out}");
+    assert_eq!(lines[1]["verdict"], "error");
+    assert_eq!(lines[1]["reasons"][0]["code"], "url.invalid");
+    assert_eq!(lines[2]["reasons"][0]["code"], "url.unsupported-scheme");
+    assert_eq!(lines[3]["verdict"], "allowed");
+}
+
+#[test]
+fn missing_robots_file_is_one_line_exit_2() {
+    let o = optout(
+        &[
+            "check",
+            "--robots",
+            "/nonexistent/robots.txt",
+            "https://e.com/",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/robots.txt"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn invalid_agent_token_is_a_usage_error() {
+    let f = fixture();
+    let o = optout(
+        &[
+            "check",
+            "--robots",
+            f.robots.to_str().unwrap(),
+            "--agent",
+            "Bot 2.0",
+            "https://e.com/",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("RFC 9309"), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_flag_and_missing_robots_flag_are_usage_errors() {
+    let o = optout(&["check", "--frobnicate"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let o = optout(&["check", "https://e.com/"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn config_file_sets_the_agent_and_bad_config_exits_2() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("optout.toml");
+    std::fs::write(&config, "[crawler]\nproduct_token = \"GPTBot\"\n").unwrap();
+    let o = optout(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "check",
+            "--robots",
+            f.robots.to_str().unwrap(),
+            "https://e.com/",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    std::fs::write(&config, "[crawler\n").unwrap();
+    let o = optout(
+        &[
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--robots",
+            f.robots.to_str().unwrap(),
+            "https://e.com/",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn panicking_corpus_file_is_checked_normally() {
+    let robots = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/robots/www.force.com"
+    );
+    let o = optout(
+        &[
+            "check",
+            "--json",
+            "--robots",
+            robots,
+            "https://www.force.com/",
+        ],
+        None,
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(v["verdict"] == "allowed" || v["verdict"] == "refused");
+}
