@@ -4,6 +4,8 @@
 //! so the defaults and their documentation cannot drift apart.
 
 use crate::policy::Purpose;
+use crate::policy::crawlers::AiCrawlers;
+use crate::policy::excluded::ExcludedDomains;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,19 @@ pub struct Config {
     pub crawler: Crawler,
     /// Size limits.
     pub limits: Limits,
+    /// Which reservation signals are read, and the lists they use.
+    pub signals: Signals,
+}
+
+/// The `[signals]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signals {
+    /// A disallow for a known AI-training crawler counts as an AI-training opt-out.
+    pub ai_crawler_blocks: bool,
+    /// The AI-crawler token list; `None` for the built-in one.
+    pub ai_crawlers_file: Option<PathBuf>,
+    /// The excluded-domains list; `None` for none.
+    pub excluded_domains_file: Option<PathBuf>,
 }
 
 /// The `[crawler]` table.
@@ -71,6 +86,21 @@ struct RawConfig {
     crawler: RawCrawler,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    signals: RawSignals,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSignals {
+    ai_crawler_blocks: Option<bool>,
+    ai_crawlers_file: Option<PathBuf>,
+    excluded_domains_file: Option<PathBuf>,
+}
+
+/// An empty path in the TOML means "none".
+fn non_empty(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.filter(|p| !p.as_os_str().is_empty())
 }
 
 #[derive(Deserialize, Default)]
@@ -100,6 +130,11 @@ impl Default for Config {
             },
             limits: Limits {
                 robots_parse_limit: raw.limits.robots_parse_limit.unwrap_or_default(),
+            },
+            signals: Signals {
+                ai_crawler_blocks: raw.signals.ai_crawler_blocks.unwrap_or(true),
+                ai_crawlers_file: non_empty(raw.signals.ai_crawlers_file),
+                excluded_domains_file: non_empty(raw.signals.excluded_domains_file),
             },
         }
     }
@@ -143,6 +178,15 @@ impl Config {
         if let Some(limit) = raw.limits.robots_parse_limit {
             config.limits.robots_parse_limit = limit;
         }
+        if let Some(on) = raw.signals.ai_crawler_blocks {
+            config.signals.ai_crawler_blocks = on;
+        }
+        if raw.signals.ai_crawlers_file.is_some() {
+            config.signals.ai_crawlers_file = non_empty(raw.signals.ai_crawlers_file);
+        }
+        if raw.signals.excluded_domains_file.is_some() {
+            config.signals.excluded_domains_file = non_empty(raw.signals.excluded_domains_file);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -157,6 +201,42 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// The lists named by `[signals]`, read and validated.
+#[derive(Clone, Debug, Default)]
+pub struct Lists {
+    /// AI-training crawler tokens.
+    pub ai_crawlers: AiCrawlers,
+    /// Excluded domains.
+    pub excluded: ExcludedDomains,
+}
+
+impl Signals {
+    /// Reads the lists; `excluded_override` (a `--excluded-domains FILE` flag) replaces the
+    /// configured excluded-domains file.
+    pub fn load_lists(&self, excluded_override: Option<&Path>) -> Result<Lists, ConfigError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let ai_crawlers = match &self.ai_crawlers_file {
+            Some(path) => AiCrawlers::parse(&read(path)?),
+            None => AiCrawlers::default(),
+        };
+        let excluded = match excluded_override.or(self.excluded_domains_file.as_deref()) {
+            Some(path) => ExcludedDomains::parse(&read(path)?).map_err(|e| {
+                ConfigError::Invalid(format!("excluded domains {}: {e}", path.display()))
+            })?,
+            None => ExcludedDomains::default(),
+        };
+        Ok(Lists {
+            ai_crawlers,
+            excluded,
+        })
     }
 }
 

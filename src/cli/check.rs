@@ -1,11 +1,16 @@
 //! `optout check`: decide for each URL and print why.
 //!
-//! With `--robots FILE` the decision is offline: no network is touched and every URL is
-//! judged against that file. URLs come from the arguments, or one per line from standard
-//! input when none are given.
+//! With any of `--robots`, `--tdmrep`, `--aitxt`, `--header`, `--html` the decision is
+//! offline: no network is touched and every URL is judged against those inputs. URLs come
+//! from the arguments, or one per line from standard input when none are given.
 
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
+use crate::policy::aitxt::AiTxt;
+use crate::policy::html::PageMeta;
+use crate::policy::judge::{Asset, Judge};
+use crate::policy::site::SitePolicy;
+use crate::policy::tdmrep::TdmRepFile;
 use crate::policy::{Decision, Purpose, Reason, RobotsTxt, Verdict, parse_url};
 use clap::Args;
 use serde::Serialize;
@@ -27,6 +32,26 @@ pub struct CheckArgs {
     /// Judge every URL against this robots.txt file; no network is touched.
     #[arg(long, value_name = "FILE")]
     pub robots: Option<PathBuf>,
+
+    /// The site's /.well-known/tdmrep.json (TDMRep).
+    #[arg(long, value_name = "FILE")]
+    pub tdmrep: Option<PathBuf>,
+
+    /// The site's /ai.txt.
+    #[arg(long, value_name = "FILE")]
+    pub aitxt: Option<PathBuf>,
+
+    /// A response header to judge, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// The HTML page to judge (its meta tags).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Domains always refused, one per line (replaces signals.excluded_domains_file).
+    #[arg(long, value_name = "FILE")]
+    pub excluded_domains: Option<PathBuf>,
 
     /// Print one JSON object per URL and line.
     #[arg(long)]
@@ -63,21 +88,53 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
         .unwrap_or_else(|| config.crawler.product_token.clone());
     validate_product_token(&agent).map_err(|e| CliError::Usage(format!("--agent: {e}")))?;
     let purpose = args.purpose.unwrap_or(config.crawler.purpose);
-    let Some(robots_path) = &args.robots else {
+    let offline = args.robots.is_some()
+        || args.tdmrep.is_some()
+        || args.aitxt.is_some()
+        || !args.headers.is_empty()
+        || args.html.is_some();
+    if !offline {
         return Err(CliError::Usage(
-            "online checks are not available yet: pass --robots FILE to judge URLs offline".into(),
+            "online checks are not available yet: pass --robots FILE (or --tdmrep, --aitxt, --header, --html) to judge URLs offline"
+                .into(),
         ));
+    }
+    let lists = config
+        .signals
+        .load_lists(args.excluded_domains.as_deref())?;
+    let robots = read_opt(&args.robots)?
+        .map(|b| RobotsTxt::parse_with_limit(&b, config.limits.robots_parse_limit));
+    let tdmrep = read_opt(&args.tdmrep)?.map(|b| TdmRepFile::parse(&b));
+    let aitxt = read_opt(&args.aitxt)?.map(|b| AiTxt::parse(&b));
+    let site = SitePolicy::new(robots, tdmrep, aitxt, &lists.ai_crawlers);
+    let asset = if args.headers.is_empty() && args.html.is_none() {
+        None
+    } else {
+        let headers = args
+            .headers
+            .iter()
+            .map(|h| match h.split_once(':') {
+                Some((name, value)) if !name.trim().is_empty() => {
+                    Ok((name.trim().to_owned(), value.trim().to_owned()))
+                }
+                _ => Err(CliError::Usage(format!(
+                    "--header {h:?}: expected `Name: value`"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = read_opt(&args.html)?.map(|b| PageMeta::parse(&b));
+        Some(Asset { headers, meta })
     };
-    let bytes = std::fs::read(robots_path).map_err(|source| CliError::Read {
-        path: robots_path.clone(),
-        source,
-    })?;
-    let robots = RobotsTxt::parse_with_limit(&bytes, config.limits.robots_parse_limit);
-
-    let checker = Checker {
-        robots: &robots,
+    let judge = Judge {
         agent: &agent,
         purpose,
+        excluded: &lists.excluded,
+        ai_crawler_blocks: config.signals.ai_crawler_blocks,
+    };
+    let checker = Checker {
+        site: &site,
+        asset: asset.as_ref(),
+        judge,
         json: args.json,
     };
     let stdout = std::io::stdout();
@@ -118,10 +175,21 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
     }))
 }
 
+fn read_opt(path: &Option<PathBuf>) -> Result<Option<Vec<u8>>, CliError> {
+    path.as_ref()
+        .map(|path| {
+            std::fs::read(path).map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })
+        })
+        .transpose()
+}
+
 struct Checker<'a> {
-    robots: &'a RobotsTxt,
-    agent: &'a str,
-    purpose: Purpose,
+    site: &'a SitePolicy,
+    asset: Option<&'a Asset>,
+    judge: Judge<'a>,
     json: bool,
 }
 
@@ -130,7 +198,7 @@ impl Checker<'_> {
         let input = input.trim();
         let (verdict, reasons) = match parse_url(input) {
             Ok(url) => {
-                let Decision { verdict, reasons } = self.robots.allowed(self.agent, &url);
+                let Decision { verdict, reasons } = self.judge.decide(self.site, self.asset, &url);
                 *worst = (*worst).max(match verdict {
                     Verdict::Allowed => Worst::Allowed,
                     Verdict::Refused => Worst::Refused,
@@ -145,8 +213,8 @@ impl Checker<'_> {
         if self.json {
             let line = Line {
                 url: input,
-                agent: self.agent,
-                purpose: self.purpose,
+                agent: self.judge.agent,
+                purpose: self.judge.purpose,
                 verdict,
                 reasons: &reasons,
             };

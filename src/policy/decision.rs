@@ -72,6 +72,37 @@ codes! {
     RobotsTruncated => "robots.truncated",
     /// Note: the file was not valid UTF-8 and was decoded lossily.
     RobotsInvalidUtf8 => "robots.invalid-utf8",
+    /// An AI-training crawler's own group disallows the URL (an opt-out from AI training).
+    RobotsAiCrawlerBlock => "robots.ai-crawler-block",
+    /// TDMRep: text and data mining rights are reserved.
+    TdmrepReserved => "tdmrep.reserved",
+    /// Note: a TDMRep file or value could not be used and was treated as unset.
+    TdmrepInvalid => "tdmrep.invalid",
+    /// IETF AI preferences: `train-ai=n`.
+    AiprefTrainAi => "aipref.train-ai",
+    /// IETF AI preferences: `search=n`.
+    AiprefSearch => "aipref.search",
+    /// Note: a `Content-Usage` value did not parse; its preferences are unknown.
+    AiprefInvalid => "aipref.invalid",
+    /// Content Signals: `ai-train=no`.
+    ContentSignalAiTrain => "content-signal.ai-train",
+    /// Content Signals: `ai-input=no`.
+    ContentSignalAiInput => "content-signal.ai-input",
+    /// Content Signals: `search=no`.
+    ContentSignalSearch => "content-signal.search",
+    /// `noai` in `X-Robots-Tag` or a robots `<meta>` tag.
+    TagsNoai => "tags.noai",
+    /// `noimageai` for an image.
+    TagsNoimageai => "tags.noimageai",
+    /// ai.txt disallows the URL for AI training.
+    AitxtDisallow => "aitxt.disallow",
+    /// The host is on the excluded-domains list (Measure 1.2).
+    ExcludedDomain => "excluded-domain",
+    /// Note: robots.txt names a licence (RSL `License:`).
+    RslLicense => "rsl.license",
+    /// No source consulted reserves the URL for the purpose (used when no robots.txt was
+    /// consulted to say so).
+    NoReservation => "no-reservation",
     /// The URL could not be parsed.
     UrlInvalid => "url.invalid",
     /// The URL's scheme is not `http` or `https`.
@@ -104,6 +135,16 @@ pub struct Reason {
     /// The product tokens of the group the rule belongs to (`*` for the global group).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agents: Option<Arc<[Box<str>]>>,
+    /// Where the signal came from: `robots.txt`, `tdmrep.json`, `ai.txt`, `header
+    /// <Name>`, `meta <name>`, `excluded-domains`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Cow<'static, str>>,
+    /// The 0-based index of the deciding entry, for sources that are lists (`tdmrep.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u32>,
+    /// A policy or licence URL the source names (`tdm-policy`, RSL `License`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Arc<str>>,
     /// A human-readable explanation, where the code alone does not say enough.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Cow<'static, str>>,
@@ -117,8 +158,35 @@ impl Reason {
             line: None,
             rule: None,
             agents: None,
+            source: None,
+            entry: None,
+            policy: None,
             detail: None,
         }
+    }
+
+    /// Names the source of the signal.
+    pub fn with_source(mut self, source: impl Into<Cow<'static, str>>) -> Reason {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Names the line of the source.
+    pub fn with_line(mut self, line: u32) -> Reason {
+        self.line = Some(line);
+        self
+    }
+
+    /// Names the rule as written.
+    pub fn with_rule(mut self, rule: impl Into<Arc<str>>) -> Reason {
+        self.rule = Some(rule.into());
+        self
+    }
+
+    /// Names a policy or licence URL.
+    pub fn with_policy(mut self, policy: impl Into<Arc<str>>) -> Reason {
+        self.policy = Some(policy.into());
+        self
     }
 
     /// Adds a human-readable explanation.
@@ -131,6 +199,12 @@ impl Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code.as_str())?;
+        if let Some(source) = &self.source {
+            write!(f, " [{source}]")?;
+        }
+        if let Some(entry) = self.entry {
+            write!(f, " entry {entry}")?;
+        }
         if let Some(line) = self.line {
             write!(f, " line {line}")?;
         }
@@ -139,6 +213,9 @@ impl fmt::Display for Reason {
         }
         if let Some(agents) = &self.agents {
             write!(f, " (user-agent: {})", agents.join(", "))?;
+        }
+        if let Some(policy) = &self.policy {
+            write!(f, " policy <{policy}>")?;
         }
         if let Some(detail) = &self.detail {
             write!(f, ": {detail}")?;
@@ -185,11 +262,16 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_unique_and_dotted() {
+    fn codes_are_unique_lowercase_words() {
         let mut seen = std::collections::HashSet::new();
         for code in Code::ALL {
             assert!(seen.insert(code.as_str()), "{code} twice");
-            assert!(code.as_str().contains('.'), "{code}");
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'),
+                "{code}"
+            );
         }
     }
 

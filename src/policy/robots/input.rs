@@ -49,12 +49,28 @@ pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
             _ => break,
         }
     }
-    let (text, invalid_utf8) = match String::from_utf8_lossy(bytes) {
+    let (mut text, invalid_utf8) = match String::from_utf8_lossy(bytes) {
         Cow::Borrowed(s) => (Cow::Borrowed(s), false),
         Cow::Owned(s) => (Cow::Owned(s), true),
     };
-    let text = if lines(&text).any(|line| line.len() > MAX_LINE_BYTES) {
-        Cow::Owned(cut_long_lines(&text))
+    // A BOM saved through a Latin-1 editor arrives as the characters `ï»¿` (C3 AF C2 BB
+    // C2 BF). The site meant a BOM, so it is skipped too, character by character as the
+    // robotstxt crate does (explicitly here, rather than by relying on that crate's bug).
+    let mojibake = ['\u{EF}', '\u{BB}', '\u{BF}']
+        .iter()
+        .zip(text.chars())
+        .take_while(|(bom, c)| *bom == c)
+        .map(|(_, c)| c.len_utf8())
+        .sum::<usize>();
+    if mojibake > 0 {
+        text = match text {
+            Cow::Borrowed(s) => Cow::Borrowed(&s[mojibake..]),
+            Cow::Owned(s) => Cow::Owned(s[mojibake..].to_owned()),
+        };
+    }
+    let needs_rewrite = |line: &str| line.len() > MAX_LINE_BYTES || line.starts_with([' ', '\t']);
+    let text = if lines(&text).any(needs_rewrite) {
+        Cow::Owned(rewrite_lines(&text))
     } else {
         text
     };
@@ -65,12 +81,15 @@ pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
     }
 }
 
-fn cut_long_lines(text: &str) -> String {
+/// Cuts over-long lines at a character boundary and removes leading spaces and tabs, which
+/// Google strips before looking for the key (the crate only does so on lines with a `#`, so
+/// `  Disallow /x` would otherwise be lost). Line terminators are kept exactly.
+fn rewrite_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
         let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
-        let line = &rest[..end];
+        let line = rest[..end].trim_start_matches([' ', '\t']);
         out.push_str(&line[..line.floor_char_boundary(MAX_LINE_BYTES)]);
         // Keep the line terminator exactly as it was (CR, LF or CRLF).
         let term = if rest[end..].starts_with("\r\n") {
@@ -139,6 +158,18 @@ mod tests {
         assert_eq!(p.text, "Allow: /a\n");
         let p = prepare(b"Allow: /a\n", 100);
         assert!(!p.truncated);
+    }
+
+    #[test]
+    fn latin1_mangled_bom_is_skipped() {
+        let p = prepare("\u{EF}\u{BB}\u{BF}User-agent: *".as_bytes(), 100);
+        assert_eq!(p.text, "User-agent: *");
+    }
+
+    #[test]
+    fn google_leading_whitespace_is_stripped_before_the_key() {
+        let p = prepare(b"User-agent: a\n  \tDisallow /x\r\n", 100);
+        assert_eq!(p.text, "User-agent: a\nDisallow /x\r\n");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 mod canonical;
 mod collect;
 mod input;
-mod pattern;
+pub(crate) mod pattern;
 
 pub use canonical::canonical;
 pub use collect::ExtensionLine;
@@ -158,13 +158,13 @@ impl RobotsTxt {
         let path_only = path.split_once('?').map_or(path, |(p, _)| p);
         if path_only == "/robots.txt" {
             return allowed(
-                Reason::new(Code::RobotsImplicitAllow)
+                source_reason(Code::RobotsImplicitAllow)
                     .with_detail("RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed"),
             );
         }
         let Some(members) = self.members(agent) else {
             return allowed(
-                Reason::new(Code::RobotsNoGroup)
+                source_reason(Code::RobotsNoGroup)
                     .with_detail("no group names this agent and there is no `*` group"),
             );
         };
@@ -181,19 +181,18 @@ impl RobotsTxt {
         let Some(rule) = best else {
             return allowed(Reason {
                 agents: Some(self.agents_of(members)),
-                ..Reason::new(Code::RobotsNoMatch)
+                ..source_reason(Code::RobotsNoMatch)
             });
         };
         let reason = Reason {
-            code: if rule.allow {
-                Code::RobotsAllow
-            } else {
-                Code::RobotsDisallow
-            },
             line: Some(rule.line),
             rule: Some(rule.written.clone()),
             agents: Some(self.groups[rule.group as usize].agents.clone()),
-            detail: None,
+            ..source_reason(if rule.allow {
+                Code::RobotsAllow
+            } else {
+                Code::RobotsDisallow
+            })
         };
         if rule.allow {
             allowed(reason)
@@ -221,13 +220,13 @@ impl RobotsTxt {
     fn with_notes(&self, mut decision: Decision) -> Decision {
         if self.truncated {
             decision.reasons.push(
-                Reason::new(Code::RobotsTruncated)
+                source_reason(Code::RobotsTruncated)
                     .with_detail("bytes past the parse limit were ignored"),
             );
         }
         if self.invalid_utf8 {
             decision.reasons.push(
-                Reason::new(Code::RobotsInvalidUtf8)
+                source_reason(Code::RobotsInvalidUtf8)
                     .with_detail("the file is not UTF-8; invalid bytes were replaced"),
             );
         }
@@ -242,6 +241,19 @@ impl RobotsTxt {
             self.by_token.get(agent)
         };
         specific.or(self.global.as_ref()).map(|m| &m[..])
+    }
+
+    /// The indices (into [`RobotsTxt::groups`]) of the groups that apply to `agent`: every
+    /// group naming it, or else every `*` group (RFC 9309 §2.2.1). Empty when none applies.
+    /// Lines that extend a group (`Content-Usage`, `Content-Signal`) apply through this too.
+    pub fn applicable_groups(&self, agent: &str) -> &[u32] {
+        self.members(agent).unwrap_or(&[])
+    }
+
+    /// True when a group names `agent` itself (not only through `*`).
+    pub fn names_agent(&self, agent: &str) -> bool {
+        self.by_token
+            .contains_key(agent.to_ascii_lowercase().as_str())
     }
 
     /// The largest `Crawl-delay` among the groups that apply to `agent`.
@@ -304,6 +316,10 @@ fn sorted_rules(rules: &[Rule], first: usize) -> Box<[u32]> {
         .collect();
     order.sort_by_key(|&i| precedence(&rules[i as usize]));
     order.into()
+}
+
+fn source_reason(code: Code) -> Reason {
+    Reason::new(code).with_source("robots.txt")
 }
 
 fn allowed(reason: Reason) -> Decision {

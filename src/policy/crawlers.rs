@@ -1,0 +1,93 @@
+//! Known AI-training crawler product tokens (shipped as `config/ai-crawlers.txt`).
+//!
+//! A site that disallows a URL for one of these tokens in its own robots.txt group has
+//! expressed an opt-out from AI training, even when its `*` group allows everyone.
+
+use crate::policy::robots::RobotsTxt;
+
+/// The shipped list.
+pub const DEFAULT_AI_CRAWLERS: &str = include_str!("../../config/ai-crawlers.txt");
+
+/// A list of AI-training crawler tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AiCrawlers {
+    /// `(as written, as robots.txt reads it)`: the second is the RFC 9309 product token a
+    /// `User-agent` line naming the crawler yields (`img2dataset` → `img`, see
+    /// `docs/decisions.md`).
+    tokens: Vec<(String, String)>,
+}
+
+impl Default for AiCrawlers {
+    fn default() -> AiCrawlers {
+        AiCrawlers::parse(DEFAULT_AI_CRAWLERS)
+    }
+}
+
+impl AiCrawlers {
+    /// One token per line, `#` comments.
+    pub fn parse(text: &str) -> AiCrawlers {
+        let mut tokens: Vec<(String, String)> = Vec::new();
+        for line in text.lines() {
+            let written = line.split('#').next().unwrap_or("").trim();
+            let read: String = written
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic() || *c == '-' || *c == '_')
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if read.is_empty() || tokens.iter().any(|(_, r)| *r == read) {
+                continue;
+            }
+            tokens.push((written.to_owned(), read));
+        }
+        AiCrawlers { tokens }
+    }
+
+    /// Number of distinct tokens.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The tokens that `robots` names in a group of their own (not only through `*`), as
+    /// `(written, token)`; computed once per robots.txt.
+    pub fn named_in(&self, robots: &RobotsTxt) -> Vec<(String, String)> {
+        self.tokens
+            .iter()
+            .filter(|(_, token)| robots.names_agent(token))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_list_has_the_major_training_crawlers() {
+        let list = AiCrawlers::default();
+        for t in [
+            "gptbot",
+            "ccbot",
+            "google-extended",
+            "claudebot",
+            "applebot-extended",
+        ] {
+            assert!(list.tokens.iter().any(|(_, r)| r == t), "{t}");
+        }
+        assert!(list.len() > 50);
+    }
+
+    #[test]
+    fn named_in_needs_an_own_group() {
+        let list = AiCrawlers::parse("GPTBot\nCCBot # comment\n");
+        let robots =
+            RobotsTxt::parse(b"User-agent: *\nDisallow: /x\nUser-agent: GPTBot\nDisallow: /\n");
+        let named: Vec<_> = list.named_in(&robots).into_iter().map(|(w, _)| w).collect();
+        assert_eq!(named, ["GPTBot"]);
+    }
+}

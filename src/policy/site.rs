@@ -1,0 +1,67 @@
+//! Everything a site says about itself in files (location-based reservations): robots.txt
+//! with its `Content-Usage`, `Content-Signal` and `License` lines, tdmrep.json and ai.txt.
+//! Compiled once per origin; a network layer caches one `SitePolicy` per origin.
+
+use crate::policy::aipref::UsagePrefs;
+use crate::policy::aitxt::AiTxt;
+use crate::policy::content_signal::ContentSignals;
+use crate::policy::crawlers::AiCrawlers;
+use crate::policy::path_rules::PathRules;
+use crate::policy::robots::RobotsTxt;
+use crate::policy::tdmrep::TdmRepFile;
+
+/// The location-based policy sources of one origin, compiled.
+#[derive(Clone, Debug)]
+pub struct SitePolicy {
+    pub(crate) robots: Option<RobotsTxt>,
+    pub(crate) usage: Option<PathRules<UsagePrefs>>,
+    pub(crate) signals: Option<PathRules<ContentSignals>>,
+    pub(crate) licenses: Vec<(u32, Box<str>)>,
+    /// AI-training crawler tokens that robots.txt names in their own groups.
+    pub(crate) ai_named: Vec<(String, String)>,
+    pub(crate) tdmrep: Option<TdmRepFile>,
+    pub(crate) aitxt: Option<AiTxt>,
+}
+
+impl SitePolicy {
+    /// Compiles the sources a site has; `None` where it has none (or none was fetched).
+    pub fn new(
+        robots: Option<RobotsTxt>,
+        tdmrep: Option<TdmRepFile>,
+        aitxt: Option<AiTxt>,
+        ai_crawlers: &AiCrawlers,
+    ) -> SitePolicy {
+        let usage = robots
+            .as_ref()
+            .map(|r| PathRules::compile(r, "content-usage", UsagePrefs::parse))
+            .filter(|r| !r.is_empty());
+        let signals = robots
+            .as_ref()
+            .map(|r| PathRules::compile(r, "content-signal", ContentSignals::parse))
+            .filter(|r| !r.is_empty());
+        let licenses = robots
+            .iter()
+            .flat_map(|r| r.extension_lines())
+            .filter(|l| l.key.eq_ignore_ascii_case("license"))
+            .map(|l| (l.line, l.value.clone()))
+            .collect();
+        let ai_named = robots
+            .as_ref()
+            .map(|r| ai_crawlers.named_in(r))
+            .unwrap_or_default();
+        SitePolicy {
+            robots,
+            usage,
+            signals,
+            licenses,
+            ai_named,
+            tdmrep,
+            aitxt,
+        }
+    }
+
+    /// The robots.txt, if the site has one.
+    pub fn robots(&self) -> Option<&RobotsTxt> {
+        self.robots.as_ref()
+    }
+}

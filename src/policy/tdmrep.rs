@@ -1,0 +1,328 @@
+//! W3C TDM Reservation Protocol (TDMRep, community group final report).
+//!
+//! Three places say whether text and data mining rights are reserved, each overriding the
+//! one before (§ "Processing priority"): `/.well-known/tdmrep.json` for the site, the
+//! `tdm-reservation` / `tdm-policy` HTTP headers of a response, then `<meta
+//! name="tdm-reservation">` / `<meta name="tdm-policy">` in its HTML. "At every step, the
+//! absence of `tdm-reservation` and `tdm-policy` MUST not reset current values."
+
+use crate::policy::decision::{Code, Reason};
+use crate::policy::robots::canonical;
+use crate::policy::robots::pattern::Pattern;
+use std::sync::Arc;
+
+/// A `tdm-reservation` value as read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// `1`: TDM rights are reserved.
+    Reserved,
+    /// `0`: TDM rights are not reserved.
+    NotReserved,
+    /// Any other value: "a protocol error ... `tdm-reservation` is unset".
+    Invalid,
+}
+
+impl Reservation {
+    /// Reads a header or meta value (`1` / `0`).
+    pub fn read(value: &str) -> Reservation {
+        match value.trim() {
+            "1" => Reservation::Reserved,
+            "0" => Reservation::NotReserved,
+            _ => Reservation::Invalid,
+        }
+    }
+
+    fn from_json(value: &serde_json::Value) -> Reservation {
+        match value {
+            serde_json::Value::Number(n) if n.as_u64() == Some(1) => Reservation::Reserved,
+            serde_json::Value::Number(n) if n.as_u64() == Some(0) => Reservation::NotReserved,
+            serde_json::Value::String(s) => Reservation::read(s),
+            _ => Reservation::Invalid,
+        }
+    }
+}
+
+/// One rule of tdmrep.json.
+#[derive(Clone, Debug)]
+pub struct TdmRule {
+    /// Its 0-based index in the file.
+    pub index: u32,
+    /// `location` as written.
+    pub location: Arc<str>,
+    /// `tdm-reservation` as read.
+    pub reservation: Reservation,
+    /// `tdm-policy`, if a string.
+    pub policy: Option<Arc<str>>,
+    pattern: Pattern,
+}
+
+/// A parsed `/.well-known/tdmrep.json`. Parsing never fails: a file that is not an array of
+/// rules is kept as invalid, and decisions say it was ignored.
+#[derive(Clone, Debug, Default)]
+pub struct TdmRepFile {
+    rules: Vec<TdmRule>,
+    /// Why the file (or some of its entries) could not be used.
+    pub problems: Vec<String>,
+}
+
+impl TdmRepFile {
+    /// Parses tdmrep.json bytes.
+    pub fn parse(bytes: &[u8]) -> TdmRepFile {
+        let mut file = TdmRepFile::default();
+        let value: serde_json::Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                file.problems.push(format!("not valid JSON: {e}"));
+                return file;
+            }
+        };
+        let Some(entries) = value.as_array() else {
+            file.problems.push("not a JSON array of rules".into());
+            return file;
+        };
+        for (index, entry) in entries.iter().enumerate() {
+            let index = index as u32;
+            let location = entry.get("location").and_then(|l| l.as_str());
+            let reservation = entry.get("tdm-reservation");
+            let (Some(location), Some(reservation)) = (location, reservation) else {
+                file.problems.push(format!(
+                    "entry {index} lacks a string `location` or a `tdm-reservation`"
+                ));
+                continue;
+            };
+            let pattern = if location.starts_with('/') || location.starts_with('*') {
+                Pattern::compile(location)
+            } else {
+                Pattern::compile(&format!("/{location}"))
+            };
+            file.rules.push(TdmRule {
+                index,
+                location: location.into(),
+                reservation: Reservation::from_json(reservation),
+                policy: entry
+                    .get("tdm-policy")
+                    .and_then(|p| p.as_str())
+                    .map(Arc::from),
+                pattern,
+            });
+        }
+        file
+    }
+
+    /// The rule for `path` (path and query): "The most specific match is the first in
+    /// sequence", not the longest.
+    pub fn rule_for(&self, path: &str) -> Option<&TdmRule> {
+        let path = canonical(path.as_bytes());
+        self.rules.iter().find(|r| r.pattern.matches(&path))
+    }
+}
+
+/// Where a TDMRep value came from.
+#[derive(Clone, Debug)]
+pub enum TdmSource {
+    /// A rule of tdmrep.json.
+    File(u32),
+    /// A response header.
+    Header,
+    /// A `<meta>` element.
+    Html,
+}
+
+/// The TDMRep state for one URL after every layer: the reservation and policy that stand,
+/// each with the layer that set it, and notes on invalid values met on the way.
+#[derive(Clone, Debug, Default)]
+pub struct TdmState {
+    /// The reservation that stands, if any was validly set.
+    pub reservation: Option<(bool, TdmSource)>,
+    /// The policy URL that stands.
+    pub policy: Option<Arc<str>>,
+    /// Notes (`tdmrep.invalid`) for values treated as unset.
+    pub notes: Vec<Reason>,
+}
+
+impl TdmState {
+    /// Starts from the tdmrep.json rule for `path`, if any.
+    pub fn from_file(file: Option<&TdmRepFile>, path: &str) -> TdmState {
+        let mut state = TdmState::default();
+        let Some(file) = file else { return state };
+        for problem in &file.problems {
+            state.notes.push(
+                Reason::new(Code::TdmrepInvalid)
+                    .with_source("tdmrep.json")
+                    .with_detail(format!("ignored: {problem}")),
+            );
+        }
+        if let Some(rule) = file.rule_for(path) {
+            let source = TdmSource::File(rule.index);
+            state.apply(rule.reservation, rule.policy.clone(), source, || {
+                let mut r = Reason::new(Code::TdmrepInvalid)
+                    .with_source("tdmrep.json")
+                    .with_rule(rule.location.clone());
+                r.entry = Some(rule.index);
+                r
+            });
+        }
+        state
+    }
+
+    /// Applies one layer. `None` values (absent) do not reset what stands.
+    pub fn layer(
+        &mut self,
+        reservation: Option<&str>,
+        policy: Option<&str>,
+        source: TdmSource,
+        name: &'static str,
+    ) {
+        let policy = policy.map(|p| Arc::from(p.trim()));
+        match reservation {
+            Some(value) => self.apply(Reservation::read(value), policy, source, || {
+                Reason::new(Code::TdmrepInvalid)
+                    .with_source(name)
+                    .with_rule(value.trim())
+            }),
+            None => {
+                if policy.is_some() {
+                    self.policy = policy;
+                }
+            }
+        }
+    }
+
+    fn apply(
+        &mut self,
+        reservation: Reservation,
+        policy: Option<Arc<str>>,
+        source: TdmSource,
+        invalid: impl FnOnce() -> Reason,
+    ) {
+        match reservation {
+            Reservation::Reserved => self.reservation = Some((true, source)),
+            Reservation::NotReserved => self.reservation = Some((false, source)),
+            Reservation::Invalid => self.notes.push(invalid().with_detail(
+                "tdm-reservation is neither 1 nor 0: treated as unset (TDMRep: a protocol error)",
+            )),
+        }
+        if policy.is_some() {
+            self.policy = policy;
+        }
+    }
+
+    /// The `tdmrep.reserved` reason when rights are reserved.
+    pub fn reserved_reason(&self, file_url_name: &'static str) -> Option<Reason> {
+        let (true, source) = self.reservation.as_ref()? else {
+            return None;
+        };
+        let mut reason = Reason::new(Code::TdmrepReserved);
+        reason = match source {
+            TdmSource::File(index) => {
+                reason.entry = Some(*index);
+                reason.with_source(file_url_name)
+            }
+            TdmSource::Header => reason.with_source("header tdm-reservation"),
+            TdmSource::Html => reason.with_source("meta tdm-reservation"),
+        };
+        if let Some(policy) = &self.policy {
+            reason = reason.with_policy(policy.clone());
+        }
+        Some(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_EXAMPLE: &str = r#"[
+        {"location": "/directory-a/", "tdm-reservation": 1},
+        {"location": "/directory-b/html/", "tdm-reservation": 1,
+         "tdm-policy": "https://provider.com/policies/policy.json"},
+        {"location": "/directory-b/images/*.jpg", "tdm-reservation": 0}
+    ]"#;
+
+    fn reserved(state: &TdmState) -> Option<bool> {
+        state.reservation.as_ref().map(|(r, _)| *r)
+    }
+
+    #[test]
+    fn tdmrep_spec_example_three_groups() {
+        let file = TdmRepFile::parse(SPEC_EXAMPLE.as_bytes());
+        let at = |p| reserved(&TdmState::from_file(Some(&file), p));
+        assert_eq!(at("/directory-a/x.pdf"), Some(true));
+        assert_eq!(at("/directory-b/images/cat.jpg"), Some(false));
+        assert_eq!(at("/elsewhere"), None);
+        let s = TdmState::from_file(Some(&file), "/directory-b/html/page.html");
+        assert_eq!(
+            s.reserved_reason("tdmrep.json").unwrap().policy.as_deref(),
+            Some("https://provider.com/policies/policy.json")
+        );
+    }
+
+    #[test]
+    fn tdmrep_first_match_in_file_order_wins_not_the_longest() {
+        let file = TdmRepFile::parse(
+            br#"[{"location":"/","tdm-reservation":0},{"location":"/private/","tdm-reservation":1}]"#,
+        );
+        assert_eq!(
+            reserved(&TdmState::from_file(Some(&file), "/private/x")),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn tdmrep_header_overrides_file_and_html_overrides_header() {
+        let file = TdmRepFile::parse(br#"[{"location":"/","tdm-reservation":1}]"#);
+        let mut s = TdmState::from_file(Some(&file), "/a");
+        s.layer(Some("0"), None, TdmSource::Header, "header tdm-reservation");
+        assert_eq!(reserved(&s), Some(false));
+        s.layer(
+            Some("1"),
+            Some("https://p/"),
+            TdmSource::Html,
+            "meta tdm-reservation",
+        );
+        assert_eq!(reserved(&s), Some(true));
+        assert_eq!(s.policy.as_deref(), Some("https://p/"));
+    }
+
+    #[test]
+    fn tdmrep_absent_values_do_not_reset() {
+        let file = TdmRepFile::parse(br#"[{"location":"/","tdm-reservation":1}]"#);
+        let mut s = TdmState::from_file(Some(&file), "/a");
+        s.layer(None, None, TdmSource::Header, "header tdm-reservation");
+        s.layer(None, None, TdmSource::Html, "meta tdm-reservation");
+        assert_eq!(reserved(&s), Some(true));
+    }
+
+    #[test]
+    fn tdmrep_invalid_values_are_unset_and_noted() {
+        let file = TdmRepFile::parse(br#"[{"location":"/","tdm-reservation":1}]"#);
+        let mut s = TdmState::from_file(Some(&file), "/a");
+        s.layer(
+            Some("yes"),
+            None,
+            TdmSource::Header,
+            "header tdm-reservation",
+        );
+        assert_eq!(reserved(&s), Some(true), "an invalid value does not reset");
+        assert_eq!(s.notes[0].code, Code::TdmrepInvalid);
+        let file = TdmRepFile::parse(br#"[{"location":"/","tdm-reservation":2}]"#);
+        let s = TdmState::from_file(Some(&file), "/a");
+        assert_eq!(reserved(&s), None);
+        assert_eq!(s.notes[0].entry, Some(0));
+    }
+
+    #[test]
+    fn tdmrep_invalid_file_is_ignored_with_a_note() {
+        for bad in [
+            &b"{not json"[..],
+            b"{\"location\":\"/\"}",
+            b"[{\"location\":5}]",
+            b"",
+        ] {
+            let file = TdmRepFile::parse(bad);
+            let s = TdmState::from_file(Some(&file), "/a");
+            assert_eq!(reserved(&s), None);
+            assert_eq!(s.notes[0].code, Code::TdmrepInvalid);
+        }
+    }
+}
