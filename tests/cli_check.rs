@@ -8,7 +8,7 @@ User-agent: *
 Disallow: /private/
 Allow: /private/open
 
-User-agent: GPTBot
+User-agent: ExampleBot
 Disallow: /
 ";
 
@@ -72,7 +72,10 @@ fn all_allowed_exits_0_with_one_line_per_url() {
     assert_eq!(lines.len(), 2);
     assert!(lines[0].starts_with("allowed"), "{out}");
     assert!(lines[0].contains("robots.no-match"), "{out}");
-    assert!(lines[1].contains("robots.allow line 3"), "{out}");
+    assert!(
+        lines[1].contains("robots.allow [robots.txt] line 3"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn a_refusal_exits_1_and_names_the_rule() {
     let refused = out.lines().nth(1).unwrap();
     assert!(refused.starts_with("refused"), "{out}");
     assert!(
-        refused.contains("robots.disallow line 2 \"/private/\" (user-agent: *)"),
+        refused.contains("robots.disallow [robots.txt] line 2 \"/private/\" (user-agent: *)"),
         "{refused}"
     );
 }
@@ -108,13 +111,13 @@ fn agent_flag_selects_the_group_case_insensitively() {
             "--robots",
             robots,
             "--agent",
-            "gptbot",
+            "examplebot",
             "https://e.com/",
         ],
         None,
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("(user-agent: GPTBot)"));
+    assert!(stdout(&o).contains("(user-agent: ExampleBot)"));
 }
 
 #[test]
@@ -238,7 +241,7 @@ fn config_file_sets_the_agent_and_bad_config_exits_2() {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("optout.toml");
-    std::fs::write(&config, "[crawler]\nproduct_token = \"GPTBot\"\n").unwrap();
+    std::fs::write(&config, "[crawler]\nproduct_token = \"ExampleBot\"\n").unwrap();
     let o = optout(
         &[
             "--config",
@@ -287,4 +290,90 @@ fn panicking_corpus_file_is_checked_normally() {
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert!(v["verdict"] == "allowed" || v["verdict"] == "refused");
+}
+
+#[test]
+fn offline_signals_flags_and_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let robots = write("robots.txt", "User-agent: *\nAllow: /\n");
+    let tdmrep = write(
+        "tdmrep.json",
+        r#"[{"location":"/reports/","tdm-reservation":1,"tdm-policy":"https://e.com/p.json"}]"#,
+    );
+    let aitxt = write("ai.txt", "*.jpg\n");
+    let html = write("page.html", r#"<meta name="robots" content="noai">"#);
+    let excluded = write("excluded.txt", "# list\npirate.example\n");
+    let base = [
+        "check",
+        "--json",
+        "--robots",
+        &robots,
+        "--tdmrep",
+        &tdmrep,
+        "--aitxt",
+        &aitxt,
+        "--excluded-domains",
+        &excluded,
+    ];
+    let run = |extra: &[&str], url: &str| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        args.push(url);
+        let o = optout(&args, None);
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim())
+            .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&o), stderr(&o)));
+        (o.status.code(), v)
+    };
+    let (code, v) = run(&[], "https://e.com/reports/q3");
+    assert_eq!(code, Some(1));
+    assert_eq!(v["reasons"][0]["code"], "tdmrep.reserved");
+    assert_eq!(v["reasons"][0]["policy"], "https://e.com/p.json");
+    let (code, _) = run(&["--purpose", "search"], "https://e.com/reports/q3");
+    assert_eq!(code, Some(0));
+    let (_, v) = run(&[], "https://e.com/cat.jpg");
+    assert_eq!(v["reasons"][0]["code"], "aitxt.disallow");
+    let (_, v) = run(&["--purpose", "search"], "https://www.pirate.example/");
+    assert_eq!(v["reasons"][0]["code"], "excluded-domain");
+    let (_, v) = run(&["--html", &html], "https://e.com/page");
+    assert_eq!(v["reasons"][0]["code"], "tags.noai");
+    assert_eq!(v["reasons"][0]["source"], "meta robots");
+    let (_, v) = run(
+        &["--header", "Content-Usage: train-ai=n"],
+        "https://e.com/page",
+    );
+    assert_eq!(v["reasons"][0]["code"], "aipref.train-ai");
+    let (code, v) = run(
+        &["--header", "X-Robots-Tag: otherbot: noai"],
+        "https://e.com/page",
+    );
+    assert_eq!(code, Some(0), "{v}");
+}
+
+#[test]
+fn bad_header_flag_and_bad_excluded_list_are_usage_errors() {
+    let o = optout(&["check", "--header", "no colon", "https://e.com/"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("x.txt");
+    std::fs::write(&list, "ok.example\nnot a domain\n").unwrap();
+    let o = optout(
+        &[
+            "check",
+            "--header",
+            "A: b",
+            "--excluded-domains",
+            list.to_str().unwrap(),
+            "https://e.com/",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(err.lines().count(), 1);
 }
