@@ -297,6 +297,32 @@ mod tests {
     }
 
     #[test]
+    fn lists_from_config_files_replace_the_built_in_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let crawlers = dir.path().join("crawlers.txt");
+        std::fs::write(&crawlers, "# mine\nMyTrainingBot\n").unwrap();
+        let excluded = dir.path().join("excluded.txt");
+        std::fs::write(&excluded, "pirate.example\n").unwrap();
+        let toml = format!(
+            "[signals]\nai_crawlers_file = {:?}\nexcluded_domains_file = {:?}\nai_crawler_blocks = false\n",
+            crawlers, excluded
+        );
+        let config = Config::from_toml(&toml).unwrap();
+        assert!(!config.signals.ai_crawler_blocks);
+        let lists = config.signals.load_lists(None).unwrap();
+        assert_eq!(lists.ai_crawlers.len(), 1);
+        assert!(lists.excluded.reason_for("www.pirate.example").is_some());
+        let defaults = Config::default().signals.load_lists(None).unwrap();
+        assert!(defaults.ai_crawlers.len() > 50);
+        assert!(defaults.excluded.is_empty());
+        let missing = Config::from_toml("[signals]\nexcluded_domains_file = \"/nonexistent\"\n")
+            .unwrap()
+            .signals
+            .load_lists(None);
+        assert!(missing.is_err());
+    }
+
+    #[test]
     fn bad_purpose_is_rejected() {
         assert!(Config::from_toml("[crawler]\npurpose = \"spam\"\n").is_err());
     }
