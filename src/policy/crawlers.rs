@@ -8,6 +8,15 @@ use crate::policy::robots::RobotsTxt;
 /// The shipped list.
 pub const DEFAULT_AI_CRAWLERS: &str = include_str!("../../config/ai-crawlers.txt");
 
+/// AI-training crawlers that one robots.txt names, with the groups that apply to them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedCrawlers {
+    /// The groups (indices into [`RobotsTxt::groups`]) that apply to these crawlers.
+    pub groups: Box<[u32]>,
+    /// `(as written in the list, product token)`.
+    pub crawlers: Vec<(String, String)>,
+}
+
 /// A list of AI-training crawler tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AiCrawlers {
@@ -52,14 +61,25 @@ impl AiCrawlers {
         self.tokens.is_empty()
     }
 
-    /// The tokens that `robots` names in a group of their own (not only through `*`), as
-    /// `(written, token)`; computed once per robots.txt.
-    pub fn named_in(&self, robots: &RobotsTxt) -> Vec<(String, String)> {
-        self.tokens
-            .iter()
-            .filter(|(_, token)| robots.names_agent(token))
-            .cloned()
-            .collect()
+    /// The tokens that `robots` names in a group of their own (not only through `*`),
+    /// gathered by the groups that apply to them, so that each distinct set of groups is
+    /// checked once per decision; computed once per robots.txt.
+    pub fn named_in(&self, robots: &RobotsTxt) -> Vec<NamedCrawlers> {
+        let mut named: Vec<NamedCrawlers> = Vec::new();
+        for (written, token) in &self.tokens {
+            if !robots.names_agent(token) {
+                continue;
+            }
+            let groups = robots.applicable_groups(token);
+            match named.iter_mut().find(|n| *n.groups == *groups) {
+                Some(n) => n.crawlers.push((written.clone(), token.clone())),
+                None => named.push(NamedCrawlers {
+                    groups: groups.into(),
+                    crawlers: vec![(written.clone(), token.clone())],
+                }),
+            }
+        }
+        named
     }
 }
 
@@ -87,7 +107,9 @@ mod tests {
         let list = AiCrawlers::parse("GPTBot\nCCBot # comment\n");
         let robots =
             RobotsTxt::parse(b"User-agent: *\nDisallow: /x\nUser-agent: GPTBot\nDisallow: /\n");
-        let named: Vec<_> = list.named_in(&robots).into_iter().map(|(w, _)| w).collect();
-        assert_eq!(named, ["GPTBot"]);
+        let named = list.named_in(&robots);
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].crawlers[0].0, "GPTBot");
+        assert_eq!(*named[0].groups, [1]);
     }
 }

@@ -177,36 +177,32 @@ impl Judge<'_> {
     }
 
     /// `robots.ai-crawler-block`: a known AI-training crawler's own group disallows the path.
-    /// One reason per deciding line, naming the crawlers it refuses.
+    /// One reason per set of groups, naming the crawlers it refuses.
     fn ai_crawler_blocks(&self, site: &SitePolicy, path: &str, refusals: &mut Vec<Reason>) {
         let Some(robots) = &site.robots else { return };
-        let mut blocks: Vec<(Reason, Vec<&str>)> = Vec::new();
-        for (written, token) in &site.ai_named {
-            if token.eq_ignore_ascii_case(self.agent) {
+        for named in &site.ai_named {
+            let names: Vec<&str> = named
+                .crawlers
+                .iter()
+                .filter(|(_, token)| !token.eq_ignore_ascii_case(self.agent))
+                .map(|(written, _)| written.as_str())
+                .collect();
+            if names.is_empty() {
                 continue; // our own group: already decided above
             }
-            let decision = robots.allowed_path(token, path);
-            if decision.verdict != Verdict::Refused {
-                continue;
+            if let Some(rule) = robots.refusal_for_groups(&named.groups, path) {
+                refusals.push(Reason {
+                    code: Code::RobotsAiCrawlerBlock,
+                    detail: Some(
+                        format!(
+                            "disallowed for AI-training crawler(s) {}: an opt-out from AI training",
+                            names.join(", ")
+                        )
+                        .into(),
+                    ),
+                    ..rule
+                });
             }
-            let rule = &decision.reasons[0];
-            match blocks.iter_mut().find(|(r, _)| r.line == rule.line) {
-                Some((_, names)) => names.push(written),
-                None => blocks.push((rule.clone(), vec![written])),
-            }
-        }
-        for (rule, names) in blocks {
-            refusals.push(Reason {
-                code: Code::RobotsAiCrawlerBlock,
-                detail: Some(
-                    format!(
-                        "disallowed for AI-training crawler(s) {}: an opt-out from AI training",
-                        names.join(", ")
-                    )
-                    .into(),
-                ),
-                ..rule
-            });
         }
     }
 

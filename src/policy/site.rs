@@ -5,7 +5,7 @@
 use crate::policy::aipref::UsagePrefs;
 use crate::policy::aitxt::AiTxt;
 use crate::policy::content_signal::ContentSignals;
-use crate::policy::crawlers::AiCrawlers;
+use crate::policy::crawlers::{AiCrawlers, NamedCrawlers};
 use crate::policy::path_rules::PathRules;
 use crate::policy::robots::RobotsTxt;
 use crate::policy::tdmrep::TdmRepFile;
@@ -18,7 +18,7 @@ pub struct SitePolicy {
     pub(crate) signals: Option<PathRules<ContentSignals>>,
     pub(crate) licenses: Vec<(u32, Box<str>)>,
     /// AI-training crawler tokens that robots.txt names in their own groups.
-    pub(crate) ai_named: Vec<(String, String)>,
+    pub(crate) ai_named: Vec<NamedCrawlers>,
     pub(crate) tdmrep: Option<TdmRepFile>,
     pub(crate) aitxt: Option<AiTxt>,
 }

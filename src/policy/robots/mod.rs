@@ -169,22 +169,31 @@ impl RobotsTxt {
             );
         };
         let path = canonical(path.as_bytes());
-        let best = members
+        match self.deciding_rule(members, &path) {
+            None => allowed(Reason {
+                agents: Some(self.agents_of(members)),
+                ..source_reason(Code::RobotsNoMatch)
+            }),
+            Some(rule) if rule.allow => allowed(self.rule_reason(rule)),
+            Some(rule) => refused(self.rule_reason(rule)),
+        }
+    }
+
+    /// The most specific rule of the groups `members` that matches `canonical_path`.
+    fn deciding_rule(&self, members: &[u32], canonical_path: &[u8]) -> Option<&Rule> {
+        members
             .iter()
             .filter_map(|&g| {
                 self.order[g as usize]
                     .iter()
                     .map(|&i| &self.rules[i as usize])
-                    .find(|rule| rule.pattern.matches(&path))
+                    .find(|rule| rule.pattern.matches(canonical_path))
             })
-            .min_by_key(|rule| precedence(rule));
-        let Some(rule) = best else {
-            return allowed(Reason {
-                agents: Some(self.agents_of(members)),
-                ..source_reason(Code::RobotsNoMatch)
-            });
-        };
-        let reason = Reason {
+            .min_by_key(|rule| precedence(rule))
+    }
+
+    fn rule_reason(&self, rule: &Rule) -> Reason {
+        Reason {
             line: Some(rule.line),
             rule: Some(rule.written.clone()),
             agents: Some(self.groups[rule.group as usize].agents.clone()),
@@ -193,12 +202,20 @@ impl RobotsTxt {
             } else {
                 Code::RobotsDisallow
             })
-        };
-        if rule.allow {
-            allowed(reason)
-        } else {
-            refused(reason)
         }
+    }
+
+    /// The `Disallow` that refuses `path` to the groups `members` (as returned by
+    /// [`RobotsTxt::applicable_groups`]), if one does; cheaper than a full decision, for
+    /// checking many agents against one path. `/robots.txt` is never refused.
+    pub fn refusal_for_groups(&self, members: &[u32], path: &str) -> Option<Reason> {
+        let path_only = path.split_once('?').map_or(path, |(p, _)| p);
+        if path_only == "/robots.txt" || members.is_empty() {
+            return None;
+        }
+        let path = canonical(path.as_bytes());
+        let rule = self.deciding_rule(members, &path)?;
+        (!rule.allow).then(|| self.rule_reason(rule))
     }
 
     /// The `User-agent` values of the groups in `members`, without repeats.
