@@ -340,7 +340,8 @@ mod reference {
         }
 
         pub fn decide(&self, selected: &[usize], url: &Url) -> Outcome {
-            if url.path() == "/robots.txt" {
+            // In any spelling: `/robots.tx%74` is the same path.
+            if canonical(url.path().as_bytes()) == b"/robots.txt" {
                 return Outcome::ImplicitAllow;
             }
             if selected.is_empty() {
@@ -802,7 +803,7 @@ impl DmFile<'_> {
     }
 
     fn classify(&self, agent: &str, url: &Url, optout_allowed: bool) -> Class {
-        if url.path() == "/robots.txt" {
+        if reference::canonical(url.path().as_bytes()) == b"/robots.txt" {
             return Class::RobotsTxt;
         }
         let path_query = &url[Position::BeforePath..Position::AfterQuery];

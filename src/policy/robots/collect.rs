@@ -154,8 +154,11 @@ impl RobotsParseHandler for Collector<'_> {
         self.out.sitemaps.push((line_num, value.to_owned()));
     }
 
-    fn handle_unknown_action(&mut self, line_num: u32, action: &str, value: &str) {
+    fn handle_unknown_action(&mut self, line_num: u32, action: &str, escaped: &str) {
         let group = self.current_group();
+        // The crate escapes unknown values as if they were paths; keep them as written.
+        let raw = self.raw_value(line_num, escaped);
+        let value = raw.as_str();
         if action.eq_ignore_ascii_case("crawl-delay") {
             let seconds = value
                 .parse::<f64>()

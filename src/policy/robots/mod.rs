@@ -54,7 +54,16 @@ struct Rule {
 
 /// The groups that apply to one product token; their rules are merged (§2.2.1) at decision
 /// time, so a hostile file cannot multiply its rules by its agents.
-type Members = Box<[u32]>;
+#[derive(Clone, Debug, Default)]
+struct Selection {
+    groups: Box<[u32]>,
+    /// The `User-agent` values that select these groups, as written (a few at most), for
+    /// `robots.no-match` reasons.
+    named: Arc<[Box<str>]>,
+}
+
+/// At most this many spellings of one token are named in a reason.
+const MAX_NAMED: usize = 4;
 
 /// A compiled robots.txt file. Immutable; cheap to share behind an `Arc`.
 #[derive(Clone, Debug)]
@@ -64,8 +73,8 @@ pub struct RobotsTxt {
     /// Per group: indices into `rules`, most specific first and `Allow` before `Disallow` on
     /// a tie, so a group's first match is its decision.
     order: Vec<Box<[u32]>>,
-    by_token: HashMap<Box<str>, Members>,
-    global: Option<Members>,
+    by_token: HashMap<Box<str>, Selection>,
+    global: Option<Selection>,
     sitemaps: Vec<(u32, String)>,
     extensions: Vec<ExtensionLine>,
     rules_outside_groups: u32,
@@ -91,18 +100,21 @@ impl RobotsTxt {
         let mut rules = Vec::new();
         let mut groups = Vec::with_capacity(collected.groups.len());
         let mut order = Vec::with_capacity(collected.groups.len());
-        let mut members: HashMap<Box<str>, Vec<u32>> = HashMap::new();
-        let mut global_members = Vec::new();
+        let mut members: HashMap<Box<str>, (Vec<u32>, Vec<Box<str>>)> = HashMap::new();
+        let mut global_members: (Vec<u32>, Vec<Box<str>>) = (Vec::new(), vec!["*".into()]);
         for (index, raw) in collected.groups.into_iter().enumerate() {
             let index = index as u32;
-            for (_, _, reading) in &raw.agents {
-                let list = match reading {
+            for (_, written, reading) in &raw.agents {
+                let (list, named) = match reading {
                     AgentLine::Global => &mut global_members,
                     AgentLine::Token(token) if token.is_empty() => continue,
                     AgentLine::Token(token) => members.entry(token.clone()).or_default(),
                 };
                 if list.last() != Some(&index) {
                     list.push(index);
+                }
+                if named.len() < MAX_NAMED && !named.iter().any(|n| **n == **written) {
+                    named.push(written.as_str().into());
                 }
             }
             let first_rule = rules.len();
@@ -123,11 +135,15 @@ impl RobotsTxt {
             });
         }
 
+        let selection = |(groups, named): (Vec<u32>, Vec<Box<str>>)| Selection {
+            groups: groups.into(),
+            named: named.into(),
+        };
         let by_token = members
             .into_iter()
-            .map(|(token, list)| (token, list.into()))
+            .map(|(token, m)| (token, selection(m)))
             .collect();
-        let global = (!global_members.is_empty()).then(|| global_members.into());
+        let global = (!global_members.0.is_empty()).then(|| selection(global_members));
         RobotsTxt {
             rules,
             groups,
@@ -155,23 +171,22 @@ impl RobotsTxt {
     }
 
     fn decide(&self, agent: &str, path: &str) -> Decision {
-        let path_only = path.split_once('?').map_or(path, |(p, _)| p);
-        if path_only == "/robots.txt" {
+        let path = canonical(path.as_bytes());
+        if is_robots_txt(&path) {
             return allowed(
                 source_reason(Code::RobotsImplicitAllow)
                     .with_detail("RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed"),
             );
         }
-        let Some(members) = self.members(agent) else {
+        let Some(selection) = self.members(agent) else {
             return allowed(
                 source_reason(Code::RobotsNoGroup)
                     .with_detail("no group names this agent and there is no `*` group"),
             );
         };
-        let path = canonical(path.as_bytes());
-        match self.deciding_rule(members, &path) {
+        match self.deciding_rule(&selection.groups, &path) {
             None => allowed(Reason {
-                agents: Some(self.agents_of(members)),
+                agents: Some(selection.named.clone()),
                 ..source_reason(Code::RobotsNoMatch)
             }),
             Some(rule) if rule.allow => allowed(self.rule_reason(rule)),
@@ -209,29 +224,12 @@ impl RobotsTxt {
     /// [`RobotsTxt::applicable_groups`]), if one does; cheaper than a full decision, for
     /// checking many agents against one path. `/robots.txt` is never refused.
     pub fn refusal_for_groups(&self, members: &[u32], path: &str) -> Option<Reason> {
-        let path_only = path.split_once('?').map_or(path, |(p, _)| p);
-        if path_only == "/robots.txt" || members.is_empty() {
+        let path = canonical(path.as_bytes());
+        if is_robots_txt(&path) || members.is_empty() {
             return None;
         }
-        let path = canonical(path.as_bytes());
         let rule = self.deciding_rule(members, &path)?;
         (!rule.allow).then(|| self.rule_reason(rule))
-    }
-
-    /// The `User-agent` values of the groups in `members`, without repeats.
-    fn agents_of(&self, members: &[u32]) -> Arc<[Box<str>]> {
-        if let [only] = members {
-            return self.groups[*only as usize].agents.clone();
-        }
-        let mut agents: Vec<Box<str>> = Vec::new();
-        for &g in members {
-            for agent in self.groups[g as usize].agents.iter() {
-                if !agents.contains(agent) {
-                    agents.push(agent.clone());
-                }
-            }
-        }
-        agents.into()
     }
 
     fn with_notes(&self, mut decision: Decision) -> Decision {
@@ -251,20 +249,20 @@ impl RobotsTxt {
     }
 
     /// The groups for `agent`, or the `*` groups when no group names it (§2.2.1).
-    fn members(&self, agent: &str) -> Option<&[u32]> {
+    fn members(&self, agent: &str) -> Option<&Selection> {
         let specific = if agent.bytes().any(|b| b.is_ascii_uppercase()) {
             self.by_token.get(agent.to_ascii_lowercase().as_str())
         } else {
             self.by_token.get(agent)
         };
-        specific.or(self.global.as_ref()).map(|m| &m[..])
+        specific.or(self.global.as_ref())
     }
 
     /// The indices (into [`RobotsTxt::groups`]) of the groups that apply to `agent`: every
     /// group naming it, or else every `*` group (RFC 9309 §2.2.1). Empty when none applies.
     /// Lines that extend a group (`Content-Usage`, `Content-Signal`) apply through this too.
     pub fn applicable_groups(&self, agent: &str) -> &[u32] {
-        self.members(agent).unwrap_or(&[])
+        self.members(agent).map_or(&[], |s| &s.groups)
     }
 
     /// True when a group names `agent` itself (not only through `*`).
@@ -276,6 +274,7 @@ impl RobotsTxt {
     /// The largest `Crawl-delay` among the groups that apply to `agent`.
     pub fn crawl_delay(&self, agent: &str) -> Option<CrawlDelay> {
         self.members(agent)?
+            .groups
             .iter()
             .flat_map(|&g| &self.groups[g as usize].crawl_delays)
             .map(|&(line, seconds)| CrawlDelay { seconds, line })
@@ -333,6 +332,16 @@ fn sorted_rules(rules: &[Rule], first: usize) -> Box<[u32]> {
         .collect();
     order.sort_by_key(|&i| precedence(&rules[i as usize]));
     order.into()
+}
+
+/// RFC 9309 §2.2.2: "The /robots.txt URI is implicitly allowed", in any spelling
+/// (`/%72obots.txt` is the same path), with or without a query.
+fn is_robots_txt(canonical_path: &[u8]) -> bool {
+    let path_only = canonical_path
+        .split(|&b| b == b'?')
+        .next()
+        .unwrap_or(canonical_path);
+    path_only == b"/robots.txt"
 }
 
 fn source_reason(code: Code) -> Reason {

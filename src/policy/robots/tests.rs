@@ -260,3 +260,21 @@ fn hostile_many_agents_times_many_rules_stays_small() {
     let robots = RobotsTxt::parse(r.as_bytes());
     assert_eq!(robots.allowed_path("botx", "/p4999").verdict, Refused);
 }
+
+#[test]
+fn no_match_reason_names_the_selecting_agent_lines_only() {
+    // A hostile file: thousands of agents in the groups that apply. The reason names the
+    // line(s) that selected the groups, not every agent of every group.
+    let mut r = String::new();
+    for n in 0..3_000 {
+        r.push_str(&format!(
+            "User-agent: x\nUser-agent: b{}\nDisallow: /q\n",
+            "z".repeat(n % 40)
+        ));
+    }
+    let d = RobotsTxt::parse(r.as_bytes()).allowed_path("X", "/a");
+    assert_eq!(d.reasons[0].code, Code::RobotsNoMatch);
+    assert_eq!(d.reasons[0].agents.as_deref().unwrap(), ["x".into()]);
+    let d = decide("User-agent: *\nDisallow: /q\n", "other", "/a");
+    assert_eq!(d.reasons[0].agents.as_deref().unwrap(), ["*".into()]);
+}
