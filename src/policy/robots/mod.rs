@@ -62,6 +62,9 @@ struct Selection {
     named: Arc<[Box<str>]>,
 }
 
+/// A [`Selection`] being gathered: groups, and the values that named them.
+type Gathering = (Vec<u32>, Vec<Box<str>>);
+
 /// At most this many spellings of one token are named in a reason.
 const MAX_NAMED: usize = 4;
 
@@ -100,8 +103,8 @@ impl RobotsTxt {
         let mut rules = Vec::new();
         let mut groups = Vec::with_capacity(collected.groups.len());
         let mut order = Vec::with_capacity(collected.groups.len());
-        let mut members: HashMap<Box<str>, (Vec<u32>, Vec<Box<str>>)> = HashMap::new();
-        let mut global_members: (Vec<u32>, Vec<Box<str>>) = (Vec::new(), vec!["*".into()]);
+        let mut members: HashMap<Box<str>, Gathering> = HashMap::new();
+        let mut global_members: Gathering = (Vec::new(), vec!["*".into()]);
         for (index, raw) in collected.groups.into_iter().enumerate() {
             let index = index as u32;
             for (_, written, reading) in &raw.agents {
@@ -135,7 +138,7 @@ impl RobotsTxt {
             });
         }
 
-        let selection = |(groups, named): (Vec<u32>, Vec<Box<str>>)| Selection {
+        let selection = |(groups, named): Gathering| Selection {
             groups: groups.into(),
             named: named.into(),
         };
