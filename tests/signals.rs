@@ -422,3 +422,73 @@ fn nothing_said_means_allowed_with_a_reason() {
     assert!(d.is_allowed());
     assert_eq!(codes(&d), ["no-reservation"]);
 }
+
+mod hostile {
+    //! The same property as the `signals` fuzz target, in CI: arbitrary tdmrep.json bytes,
+    //! header values, HTML and robots.txt preference lines never panic, and every decision
+    //! has a reason.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn texty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(
+                prop_oneof![
+                    Just("[".to_owned()),
+                    Just("]".to_owned()),
+                    Just("{\"location\":".to_owned()),
+                    Just("\"tdm-reservation\":".to_owned()),
+                    Just("\"/\"".to_owned()),
+                    Just("1".to_owned()),
+                    Just(",".to_owned()),
+                    Just("}".to_owned()),
+                    Just("train-ai=n".to_owned()),
+                    Just("noai".to_owned()),
+                    Just("otherbot:".to_owned()),
+                    Just("<meta name=\"robots\" content=\"".to_owned()),
+                    Just("\">".to_owned()),
+                    Just("Content-Usage: ".to_owned()),
+                    Just("Content-Signal: ".to_owned()),
+                    Just("\n".to_owned()),
+                    "[ -~]{0,8}",
+                ],
+                0..40
+            )
+            .prop_map(|parts| parts.concat()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn any_signals_decide_without_panic(
+            robots in texty(),
+            tdmrep in texty(),
+            aitxt in texty(),
+            header_name in prop::sample::select(vec!["X-Robots-Tag", "Content-Usage", "tdm-reservation", "tdm-policy", "Content-Type"]),
+            header_value in texty(),
+            html in texty(),
+            path in "[ -~]{0,30}",
+        ) {
+            let site = SitePolicy::new(
+                Some(RobotsTxt::parse(robots.as_bytes())),
+                Some(TdmRepFile::parse(tdmrep.as_bytes())),
+                Some(AiTxt::parse(aitxt.as_bytes())),
+                &AiCrawlers::default(),
+            );
+            let asset = Asset {
+                headers: vec![(header_name.to_owned(), header_value)],
+                meta: Some(PageMeta::parse(html.as_bytes())),
+            };
+            let excluded = ExcludedDomains::default();
+            if let Ok(url) = parse_url(&format!("https://e.com/{path}")) {
+                for purpose in Purpose::ALL {
+                    let judge = Judge { agent: "optout", purpose, excluded: &excluded, ai_crawler_blocks: true };
+                    let d = judge.decide(&site, Some(&asset), &url);
+                    prop_assert!(!d.reasons.is_empty());
+                }
+            }
+        }
+    }
+}
