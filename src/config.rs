@@ -3,11 +3,13 @@
 //! `config/optout.toml` documents every key and is embedded in the binary as the defaults,
 //! so the defaults and their documentation cannot drift apart.
 
+use crate::evidence::Durability;
 use crate::policy::Purpose;
 use crate::policy::crawlers::AiCrawlers;
 use crate::policy::excluded::ExcludedDomains;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The documented default configuration, as shipped in `config/optout.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../config/optout.toml");
@@ -24,6 +26,8 @@ pub struct Config {
     pub limits: Limits,
     /// Which reservation signals are read, and the lists they use.
     pub signals: Signals,
+    /// How the evidence log is made durable.
+    pub evidence: Durability,
 }
 
 /// The `[signals]` table.
@@ -88,6 +92,30 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     signals: RawSignals,
+    #[serde(default)]
+    evidence: RawEvidence,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEvidence {
+    flush_every_ms: Option<u64>,
+    flush_records: Option<u64>,
+    flush_per_record: Option<bool>,
+}
+
+impl RawEvidence {
+    fn apply(&self, d: &mut Durability) {
+        if let Some(ms) = self.flush_every_ms {
+            d.flush_every = Duration::from_millis(ms);
+        }
+        if let Some(n) = self.flush_records {
+            d.flush_records = n;
+        }
+        if let Some(p) = self.flush_per_record {
+            d.per_record = p;
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -136,6 +164,11 @@ impl Default for Config {
                 ai_crawlers_file: non_empty(raw.signals.ai_crawlers_file),
                 excluded_domains_file: non_empty(raw.signals.excluded_domains_file),
             },
+            evidence: {
+                let mut d = Durability::default();
+                raw.evidence.apply(&mut d);
+                d
+            },
         }
     }
 }
@@ -178,6 +211,7 @@ impl Config {
         if let Some(limit) = raw.limits.robots_parse_limit {
             config.limits.robots_parse_limit = limit;
         }
+        raw.evidence.apply(&mut config.evidence);
         if let Some(on) = raw.signals.ai_crawler_blocks {
             config.signals.ai_crawler_blocks = on;
         }
@@ -194,6 +228,11 @@ impl Config {
     /// Checks every value; called by [`Config::from_toml`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_product_token(&self.crawler.product_token).map_err(ConfigError::Invalid)?;
+        if self.evidence.flush_every.is_zero() || self.evidence.flush_records == 0 {
+            return Err(ConfigError::Invalid(
+                "evidence.flush_every_ms and evidence.flush_records must be at least 1".into(),
+            ));
+        }
         if self.limits.robots_parse_limit < MIN_ROBOTS_PARSE_LIMIT {
             return Err(ConfigError::Invalid(format!(
                 "limits.robots_parse_limit is {} bytes; RFC 9309 §2.5 requires at least {}",

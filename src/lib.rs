@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`policy`]: pure decisions. Bytes in, [`policy::Decision`] out. No I/O, no async.
 //!   [`policy::robots`] is RFC 9309 robots.txt.
+//! - [`store`]: the embedded sled store; bytes and keys.
+//! - [`evidence`]: records, snapshots, the hash chain, verification and export.
 //! - [`config`]: the validated configuration (`config/optout.toml` documents the defaults).
 //! - [`cli`]: one module per subcommand, thin over the library.
 //!
@@ -14,4 +16,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod evidence;
 pub mod policy;
+pub mod store;

@@ -25,7 +25,10 @@ fn fixture() -> Fixture {
 }
 
 fn optout(args: &[&str], stdin: Option<&str>) -> Output {
+    // Each run records into its own store, never the user's.
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_optout"))
+        .env("XDG_DATA_HOME", data.path())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -6,6 +6,7 @@
 
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
+use crate::evidence::{EvidenceLog, Record, SourceRef};
 use crate::policy::aitxt::AiTxt;
 use crate::policy::html::PageMeta;
 use crate::policy::judge::{Asset, Judge};
@@ -15,7 +16,7 @@ use crate::policy::{Decision, Purpose, Reason, RobotsTxt, Verdict, parse_url};
 use clap::Args;
 use serde::Serialize;
 use std::io::{BufRead, BufWriter, ErrorKind, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `optout check`.
@@ -57,6 +58,10 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Do not record the decisions in the evidence log.
+    #[arg(long)]
+    pub no_log: bool,
+
     /// URLs to check; when none are given, one per line from standard input.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
@@ -70,6 +75,9 @@ struct Line<'a> {
     purpose: Purpose,
     verdict: &'static str,
     reasons: &'a [Reason],
+    /// The evidence record's sequence number, when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
 }
 
 /// The worst outcome so far decides the exit status.
@@ -81,7 +89,7 @@ enum Worst {
 }
 
 /// Runs `optout check`.
-pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
+pub fn run(config: &Config, store: &Path, args: CheckArgs) -> Result<ExitCode, CliError> {
     let agent = args
         .agent
         .clone()
@@ -102,10 +110,26 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
     let lists = config
         .signals
         .load_lists(args.excluded_domains.as_deref())?;
-    let robots = read_opt(&args.robots)?
+    let log = if args.no_log {
+        None
+    } else {
+        Some(super::open_log(config, store)?)
+    };
+    let mut sources = Vec::new();
+    let mut read = |kind: &str, path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, CliError> {
+        let bytes = read_opt(path)?;
+        if let (Some(bytes), Some(path)) = (&bytes, path) {
+            sources.push((
+                SourceRef::offline(kind, &path.display().to_string(), bytes),
+                bytes.clone(),
+            ));
+        }
+        Ok(bytes)
+    };
+    let robots = read("robots.txt", &args.robots)?
         .map(|b| RobotsTxt::parse_with_limit(&b, config.limits.robots_parse_limit));
-    let tdmrep = read_opt(&args.tdmrep)?.map(|b| TdmRepFile::parse(&b));
-    let aitxt = read_opt(&args.aitxt)?.map(|b| AiTxt::parse(&b));
+    let tdmrep = read("tdmrep.json", &args.tdmrep)?.map(|b| TdmRepFile::parse(&b));
+    let aitxt = read("ai.txt", &args.aitxt)?.map(|b| AiTxt::parse(&b));
     let site = SitePolicy::new(robots, tdmrep, aitxt, &lists.ai_crawlers);
     let asset = if args.headers.is_empty() && args.html.is_none() {
         None
@@ -122,9 +146,22 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let meta = read_opt(&args.html)?.map(|b| PageMeta::parse(&b));
+        let meta = read("html", &args.html)?.map(|b| PageMeta::parse(&b));
+        if !headers.is_empty() {
+            let text: String = headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
+            sources.push((
+                SourceRef::offline("headers", "--header", text.as_bytes()),
+                text.into_bytes(),
+            ));
+        }
         Some(Asset { headers, meta })
     };
+    if let Some(log) = &log {
+        for (source, bytes) in &sources {
+            log.put_snapshot_with_hash(&source.sha256, bytes)?;
+        }
+    }
+    let sources: Vec<SourceRef> = sources.into_iter().map(|(s, _)| s).collect();
     let judge = Judge {
         agent: &agent,
         purpose,
@@ -136,6 +173,8 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
         asset: asset.as_ref(),
         judge,
         json: args.json,
+        log: log.as_ref(),
+        sources: &sources,
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -162,11 +201,16 @@ pub fn run(config: &Config, args: CheckArgs) -> Result<ExitCode, CliError> {
             .iter()
             .try_for_each(|url| checker.one(url, &mut out, &mut worst))
     };
-    match result.and_then(|()| out.flush()) {
+    let result = result.and_then(|()| out.flush().map_err(CliError::Write));
+    // Every decision made is on disk before the exit status says so.
+    if let Some(log) = &log {
+        log.sync()?;
+    }
+    match result {
         Ok(()) => {}
         // A closed pipe (`optout check ... | head`) is not an error.
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(CliError::Write(e)),
+        Err(CliError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e),
     }
     Ok(ExitCode::from(match worst {
         Worst::Allowed => 0,
@@ -191,14 +235,28 @@ struct Checker<'a> {
     asset: Option<&'a Asset>,
     judge: Judge<'a>,
     json: bool,
+    log: Option<&'a EvidenceLog>,
+    sources: &'a [SourceRef],
 }
 
 impl Checker<'_> {
-    fn one(&self, input: &str, out: &mut impl Write, worst: &mut Worst) -> std::io::Result<()> {
+    fn one(&self, input: &str, out: &mut impl Write, worst: &mut Worst) -> Result<(), CliError> {
         let input = input.trim();
+        let mut seq = None;
         let (verdict, reasons) = match parse_url(input) {
             Ok(url) => {
-                let Decision { verdict, reasons } = self.judge.decide(self.site, self.asset, &url);
+                let decision = self.judge.decide(self.site, self.asset, &url);
+                if let Some(log) = self.log {
+                    let record = Record::of_decision(
+                        &url,
+                        self.judge.agent,
+                        self.judge.purpose,
+                        &decision,
+                        self.sources.to_vec(),
+                    );
+                    seq = Some(log.append(record)?.seq);
+                }
+                let Decision { verdict, reasons } = decision;
                 *worst = (*worst).max(match verdict {
                     Verdict::Allowed => Worst::Allowed,
                     Verdict::Refused => Worst::Refused,
@@ -210,22 +268,29 @@ impl Checker<'_> {
                 ("error", vec![reason])
             }
         };
-        if self.json {
+        let written = if self.json {
             let line = Line {
                 url: input,
                 agent: self.judge.agent,
                 purpose: self.judge.purpose,
                 verdict,
                 reasons: &reasons,
+                seq,
             };
-            serde_json::to_writer(&mut *out, &line)?;
-            out.write_all(b"\n")
+            serde_json::to_writer(&mut *out, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"))
         } else {
-            write!(out, "{verdict:<8} {input}")?;
+            let mut line = format!("{verdict:<8} {input}");
             for reason in &reasons {
-                write!(out, "  {reason}")?;
+                line.push_str(&format!("  {reason}"));
             }
-            out.write_all(b"\n")
-        }
+            if let Some(seq) = seq {
+                line.push_str(&format!("  [evidence #{seq}]"));
+            }
+            line.push('\n');
+            out.write_all(line.as_bytes())
+        };
+        written.map_err(CliError::Write)
     }
 }

@@ -5,6 +5,7 @@
 //! or input error (one line on standard error).
 
 pub mod check;
+pub mod log;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -19,6 +20,11 @@ pub struct Args {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// The store directory (evidence log and snapshots); default
+    /// `$XDG_DATA_HOME/optout/store` or `~/.local/share/optout/store`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +35,8 @@ pub struct Args {
 pub enum Command {
     /// Decide whether URLs may be fetched, and say why.
     Check(check::CheckArgs),
+    /// Read, verify and export the evidence log.
+    Log(log::LogArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -51,6 +59,15 @@ pub enum CliError {
     /// Writing the output failed (other than a closed pipe).
     #[error("cannot write output: {0}")]
     Write(std::io::Error),
+    /// The store could not be used.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Appending to the evidence log failed.
+    #[error(transparent)]
+    Append(#[from] crate::evidence::log::AppendError),
+    /// Reading the evidence log failed.
+    #[error(transparent)]
+    Export(#[from] crate::evidence::export::ExportError),
 }
 
 /// The exit status for a usage or input error.
@@ -59,7 +76,18 @@ pub const EXIT_USAGE: u8 = 2;
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let config = Config::load(args.config.as_deref())?;
+    let store = args.store.unwrap_or_else(crate::store::default_path);
     match args.command {
-        Command::Check(check) => check::run(&config, check),
+        Command::Check(check) => check::run(&config, &store, check),
+        Command::Log(log) => log::run(&config, &store, log),
     }
+}
+
+/// Opens the evidence log in `store` with the configured durability.
+pub fn open_log(
+    config: &Config,
+    store: &std::path::Path,
+) -> Result<crate::evidence::EvidenceLog, CliError> {
+    let store = crate::store::Store::open(store)?;
+    Ok(crate::evidence::EvidenceLog::open(store, config.evidence)?)
 }

@@ -1,0 +1,291 @@
+//! `optout log`: verify, show, export, count and checkpoint the evidence log.
+
+use super::CliError;
+use crate::config::Config;
+use crate::evidence::export::{self, Filter};
+use crate::evidence::{Head, Record, SourceRef, verify_export, verify_store};
+use crate::store::Store;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `optout log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// What to do with the log.
+    #[command(subcommand)]
+    pub command: LogCommand,
+}
+
+/// The `log` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Check every record's hash and link, the head, and every snapshot. Exit 0 when
+    /// intact, 1 naming the first bad record.
+    Verify {
+        /// Verify an exported JSONL file instead of the store.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+    /// Print one record and the snapshot lines that decided it.
+    Show {
+        /// The record's sequence number.
+        seq: u64,
+    },
+    /// Stream records as JSONL (with `hash`, `prev_hash`) or CSV.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// Which records.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Count records by verdict, reason code and host.
+    Stats {
+        /// Which records.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Print the head of the chain, to publish or timestamp elsewhere.
+    Checkpoint,
+    /// Append N synthetic records and print each acknowledged sequence number (for crash
+    /// tests).
+    #[command(hide = true)]
+    AppendSynthetic {
+        /// How many records.
+        #[arg(long)]
+        count: u64,
+    },
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// One JSON record per line, exactly as stored.
+    Jsonl,
+    /// RFC 4180 CSV.
+    Csv,
+}
+
+/// Record filters.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Records at or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Records before this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Records for this host or its subdomains.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Records with this verdict (allowed, refused, discarded).
+    #[arg(long, value_name = "VERDICT")]
+    pub verdict: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Result<Filter, CliError> {
+        let time = |flag: &str, t: &Option<String>| -> Result<Option<String>, CliError> {
+            t.as_deref()
+                .map(|t| {
+                    humantime::parse_rfc3339_weak(t)
+                        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+                        .map_err(|e| CliError::Usage(format!("{flag} {t:?}: {e}")))
+                })
+                .transpose()
+        };
+        Ok(Filter {
+            since: time("--since", &self.since)?,
+            until: time("--until", &self.until)?,
+            host: self.host.clone(),
+            verdict: self.verdict.clone(),
+        })
+    }
+}
+
+/// Runs `optout log`.
+pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode, CliError> {
+    if let LogCommand::Verify { export: Some(file) } = &args.command {
+        let reader = std::fs::File::open(file).map_err(|source| CliError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        return Ok(report(verify_export(BufReader::new(reader)), "export"));
+    }
+    if !store_path.exists() {
+        return Err(CliError::Usage(format!(
+            "no evidence log at {} (pass --store DIR)",
+            store_path.display()
+        )));
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.command {
+        LogCommand::Verify { .. } => {
+            let store = Store::open(store_path)?;
+            Ok(report(verify_store(&store), "log"))
+        }
+        LogCommand::Show { seq } => show(&Store::open(store_path)?, seq, &mut out),
+        LogCommand::Export { format, filter } => {
+            let store = Store::open(store_path)?;
+            let filter = filter.filter()?;
+            match format {
+                Format::Jsonl => export::jsonl(&store, &filter, &mut out)?,
+                Format::Csv => export::csv(&store, &filter, &mut out)?,
+            };
+            out.flush().map_err(CliError::Write)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::Stats { filter } => {
+            let stats = export::stats(&Store::open(store_path)?, &filter.filter()?)?;
+            let mut text = format!("records {}\n", stats.records);
+            for (title, map) in [
+                ("verdict", &stats.verdicts),
+                ("reason", &stats.codes),
+                ("host", &stats.hosts),
+            ] {
+                for (key, n) in map {
+                    text.push_str(&format!("{title:<8} {n:>10}  {key}\n"));
+                }
+            }
+            out.write_all(text.as_bytes()).map_err(CliError::Write)?;
+            out.flush().map_err(CliError::Write)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::Checkpoint => {
+            let head = Head::read(&Store::open(store_path)?)?;
+            let line = format!(
+                "optout-checkpoint v1 seq={} hash={} time={}\n",
+                head.seq,
+                hex::encode(head.hash),
+                crate::evidence::record::now_rfc3339()
+            );
+            out.write_all(line.as_bytes()).map_err(CliError::Write)?;
+            out.flush().map_err(CliError::Write)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::AppendSynthetic { count } => {
+            drop(out);
+            append_synthetic(config, store_path, count)
+        }
+    }
+}
+
+fn report<E: std::fmt::Display>(
+    result: Result<crate::evidence::Verified, E>,
+    what: &str,
+) -> ExitCode {
+    match result {
+        Ok(v) => {
+            println!(
+                "ok: {what} intact, {} records, {} snapshots, head {} {}",
+                v.records, v.snapshots, v.head.0, v.head.1
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("BROKEN: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliError> {
+    let Some(bytes) = store
+        .records()
+        .get(seq.to_be_bytes())
+        .map_err(crate::store::StoreError::from)?
+    else {
+        return Err(CliError::Usage(format!("no record {seq} in the log")));
+    };
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|_| export::ExportError::Unreadable(seq))?;
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    let reasons = value.get("reasons").and_then(Value::as_array);
+    let sources: Vec<SourceRef> = value
+        .get("sources")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default();
+    for source in sources {
+        let marked: Vec<u64> = reasons
+            .into_iter()
+            .flatten()
+            .filter(|r| r.get("source").and_then(Value::as_str) == Some(source.kind.as_str()))
+            .filter_map(|r| r.get("line").and_then(Value::as_u64))
+            .collect();
+        text.push_str(&format!(
+            "\n--- {} {} (sha256 {})\n",
+            source.kind, source.url, source.sha256
+        ));
+        let key = hex::decode(&source.sha256).unwrap_or_default();
+        let snapshot = store
+            .snapshots()
+            .get(key)
+            .map_err(crate::store::StoreError::from)?;
+        let Some(snapshot) = snapshot else {
+            text.push_str("(snapshot missing: run `optout log verify`)\n");
+            continue;
+        };
+        let body = String::from_utf8_lossy(&snapshot);
+        let lines: Vec<&str> = body.split(['\n']).collect();
+        let near = |n: u64| marked.iter().any(|&m| n + 3 >= m && n <= m + 3);
+        let whole = lines.len() <= 60;
+        let mut skipped = false;
+        for (i, line) in lines.iter().enumerate() {
+            let n = i as u64 + 1;
+            if !(whole || near(n)) {
+                skipped = true;
+                continue;
+            }
+            if skipped {
+                text.push_str("     ...\n");
+                skipped = false;
+            }
+            let mark = if marked.contains(&n) { ">>" } else { "  " };
+            text.push_str(&format!("{mark}{n:>5}  {}\n", line.trim_end_matches('\r')));
+        }
+    }
+    out.write_all(text.as_bytes()).map_err(CliError::Write)?;
+    out.flush().map_err(CliError::Write)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends synthetic records, printing `ack SEQ` each time the durable sequence number
+/// advances: a crash test kills this process and checks that every acknowledged record
+/// survived.
+fn append_synthetic(config: &Config, store: &Path, count: u64) -> Result<ExitCode, CliError> {
+    let log = super::open_log(config, store)?;
+    let robots = b"User-agent: *\nDisallow: /private/\n";
+    let source = SourceRef::offline("robots.txt", "synthetic", robots);
+    log.put_snapshot_with_hash(&source.sha256, robots)?;
+    let mut acked = log.durable_seq();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for i in 0..count {
+        let url = url::Url::parse(&format!("https://example.com/page/{i}"))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let decision = crate::policy::RobotsTxt::parse(robots).allowed("optout", &url);
+        let record = Record::of_decision(
+            &url,
+            "optout",
+            crate::policy::Purpose::TrainAi,
+            &decision,
+            vec![source.clone()],
+        );
+        log.append(record)?;
+        let durable = log.durable_seq();
+        if durable > acked {
+            acked = durable;
+            writeln!(out, "ack {acked}").map_err(CliError::Write)?;
+            out.flush().map_err(CliError::Write)?;
+        }
+    }
+    let durable = log.sync()?;
+    writeln!(out, "ack {durable}").map_err(CliError::Write)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,249 @@
+//! The append-only, hash-chained evidence log, with group commit.
+//!
+//! Appending gives a record the next sequence number, links it to the previous record's
+//! hash and writes it, with the new head, in one atomic sled batch. Durability is group
+//! commit: the log is flushed to disk every `flush_every` or every `flush_records` records,
+//! whichever comes first, or after every record in per-record mode. A record counts as
+//! written ("acknowledged") once [`EvidenceLog::durable_seq`] has reached it; in per-record
+//! mode that is when `append` returns; [`EvidenceLog::sync`] forces it.
+
+use super::canonical;
+use super::record::{Record, chain_hash, now_rfc3339, sha256_hex};
+use crate::store::{HEAD_KEY, Store, StoreError};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How records are made durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Durability {
+    /// Flush at least this often (group commit).
+    pub flush_every: Duration,
+    /// Flush when this many records are waiting.
+    pub flush_records: u64,
+    /// Flush after every record.
+    pub per_record: bool,
+}
+
+impl Default for Durability {
+    fn default() -> Durability {
+        Durability {
+            flush_every: Duration::from_millis(50),
+            flush_records: 4096,
+            per_record: false,
+        }
+    }
+}
+
+/// What an append returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The record's sequence number.
+    pub seq: u64,
+    /// Its hash (hex).
+    pub hash: String,
+}
+
+/// The chain head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The last sequence number (0 for an empty log).
+    pub seq: u64,
+    /// Its hash (32 zero bytes for an empty log).
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = self.seq.to_be_bytes().to_vec();
+        v.extend_from_slice(&self.hash);
+        v
+    }
+
+    /// Decodes the stored head.
+    pub fn decode(bytes: &[u8]) -> Option<Head> {
+        let seq = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let hash = bytes.get(8..40)?.try_into().ok()?;
+        Some(Head { seq, hash })
+    }
+
+    /// Reads the head of `store`'s log.
+    pub fn read(store: &Store) -> Result<Head, StoreError> {
+        Ok(store
+            .records()
+            .get(HEAD_KEY)?
+            .and_then(|v| Head::decode(&v))
+            .unwrap_or(Head {
+                seq: 0,
+                hash: [0; 32],
+            }))
+    }
+}
+
+/// Why an append failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The record could not be put in canonical form.
+    #[error(transparent)]
+    Canonical(#[from] canonical::NotCanonical),
+}
+
+struct Shared {
+    store: Store,
+    head: Mutex<(Head, u64)>,
+    durable: AtomicU64,
+    stop: AtomicBool,
+    durability: Durability,
+}
+
+impl Shared {
+    /// Flushes and marks everything appended before the call as durable.
+    fn sync(&self) -> Result<u64, StoreError> {
+        let seq = self.head.lock().map(|h| h.0.seq).unwrap_or(0);
+        self.store.flush()?;
+        self.durable.fetch_max(seq, Ordering::SeqCst);
+        Ok(self.durable.load(Ordering::SeqCst))
+    }
+}
+
+/// The evidence log of a store. Share it behind an `Arc`; appends are serialised.
+pub struct EvidenceLog {
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+impl EvidenceLog {
+    /// Opens the log of `store`.
+    pub fn open(store: Store, durability: Durability) -> Result<EvidenceLog, StoreError> {
+        let head = Head::read(&store)?;
+        let seq = head.seq;
+        let shared = Arc::new(Shared {
+            store,
+            head: Mutex::new((head, 0)),
+            durable: AtomicU64::new(seq),
+            stop: AtomicBool::new(false),
+            durability,
+        });
+        let flusher = (!durability.per_record).then(|| {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                while !shared.stop.load(Ordering::SeqCst) {
+                    std::thread::park_timeout(shared.durability.flush_every);
+                    let pending = shared.head.lock().map(|h| h.0.seq).unwrap_or(0)
+                        > shared.durable.load(Ordering::SeqCst);
+                    if pending {
+                        // A failed flush leaves durable_seq behind; the next try repeats it.
+                        let _ = shared.sync();
+                    }
+                }
+            })
+        });
+        Ok(EvidenceLog { shared, flusher })
+    }
+
+    /// The store the log lives in.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// Stores a policy file's bytes once, content-addressed; returns its SHA-256 (hex).
+    pub fn put_snapshot(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        let hash = sha256_hex(bytes);
+        self.put_snapshot_with_hash(&hash, bytes)?;
+        Ok(hash)
+    }
+
+    /// Stores bytes whose SHA-256 (hex) the caller already computed.
+    pub fn put_snapshot_with_hash(&self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = hex::decode(hash).map_err(|e| StoreError::Sled(e.to_string()))?;
+        let snapshots = self.shared.store.snapshots();
+        if !snapshots.contains_key(&key)? {
+            snapshots.insert(key, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `record`, setting its `seq` (and `time`, if empty).
+    pub fn append(&self, mut record: Record) -> Result<Appended, AppendError> {
+        if record.time.is_empty() {
+            record.time = now_rfc3339();
+        }
+        let shared = &self.shared;
+        let mut guard = shared
+            .head
+            .lock()
+            .map_err(|_| StoreError::Sled("evidence log lock poisoned".into()))?;
+        let (head, unflushed) = &mut *guard;
+        record.seq = head.seq + 1;
+        let mut value = serde_json::to_value(&record)
+            .map_err(|e| StoreError::Sled(format!("record does not serialise: {e}")))?;
+        let canonical = canonical::to_vec(&value)?;
+        let hash = chain_hash(&head.hash, &canonical);
+        if let Value::Object(map) = &mut value {
+            map.insert("prev_hash".into(), Value::String(hex::encode(head.hash)));
+            map.insert("hash".into(), Value::String(hex::encode(hash)));
+        }
+        let stored = canonical::to_vec(&value)?;
+        let new_head = Head {
+            seq: record.seq,
+            hash,
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(&record.seq.to_be_bytes(), stored);
+        batch.insert(HEAD_KEY, new_head.encode());
+        shared
+            .store
+            .records()
+            .apply_batch(batch)
+            .map_err(StoreError::from)?;
+        *head = new_head;
+        *unflushed += 1;
+        if shared.durability.per_record || *unflushed >= shared.durability.flush_records {
+            *unflushed = 0;
+            shared.store.flush()?;
+            shared.durable.fetch_max(record.seq, Ordering::SeqCst);
+        }
+        Ok(Appended {
+            seq: record.seq,
+            hash: hex::encode(hash),
+        })
+    }
+
+    /// Flushes now; returns the sequence number up to which records are durable.
+    pub fn sync(&self) -> Result<u64, StoreError> {
+        self.shared.sync()
+    }
+
+    /// The sequence number up to which records are known to be on disk.
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable.load(Ordering::SeqCst)
+    }
+
+    /// The current head.
+    pub fn head(&self) -> Head {
+        self.shared
+            .head
+            .lock()
+            .map(|h| h.0.clone())
+            .unwrap_or(Head {
+                seq: 0,
+                hash: [0; 32],
+            })
+    }
+}
+
+impl Drop for EvidenceLog {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(flusher) = self.flusher.take() {
+            flusher.thread().unpark();
+            let _ = flusher.join();
+        }
+        let _ = self.shared.sync();
+    }
+}

@@ -1,0 +1,222 @@
+//! Verifying the chain: in the store, or in an exported JSONL file without the store.
+
+use super::canonical;
+use super::log::Head;
+use super::record::{chain_hash, sha256_hex};
+use crate::store::{HEAD_KEY, Store, StoreError};
+use serde_json::Value;
+use std::io::BufRead;
+
+/// An intact log or export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// Records checked.
+    pub records: u64,
+    /// Snapshots checked.
+    pub snapshots: u64,
+    /// The last record's sequence number and hash (hex).
+    pub head: (u64, String),
+}
+
+/// The first thing found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Broken {
+    /// A record's content no longer matches its hash, or its link to the previous record.
+    #[error("record {seq}: {what}")]
+    Record {
+        /// The first bad record (as it stands in the log, by position).
+        seq: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// The head does not match the last record (records removed from the end).
+    #[error("head: {0}")]
+    Head(String),
+    /// A snapshot's bytes no longer match their hash, or a record's snapshot is missing.
+    #[error("snapshot {sha256}: {what}")]
+    Snapshot {
+        /// The snapshot's name (hex SHA-256).
+        sha256: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// Why verification could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The log is not intact.
+    #[error(transparent)]
+    Broken(#[from] Broken),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The export could not be read.
+    #[error("cannot read export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Checks one stored or exported record line against the previous hash. Returns its seq,
+/// hash and the snapshots it names.
+fn check_line(
+    bytes: &[u8],
+    position: u64,
+    expect_seq: Option<u64>,
+    prev: Option<&[u8; 32]>,
+) -> Result<(u64, [u8; 32], Vec<String>), Broken> {
+    let bad = |what: String| Broken::Record {
+        seq: position,
+        what,
+    };
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let map = value
+        .as_object_mut()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
+    let take_hex = |map: &mut serde_json::Map<String, Value>, key: &str| {
+        map.remove(key)
+            .and_then(|v| v.as_str().and_then(|s| hex::decode(s).ok()))
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| bad(format!("missing or malformed `{key}`")))
+    };
+    let hash = take_hex(map, "hash")?;
+    let prev_hash = take_hex(map, "prev_hash")?;
+    let seq = map
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad("missing `seq`".into()))?;
+    if let Some(expect) = expect_seq {
+        if seq != expect {
+            return Err(bad(format!(
+                "sequence number {seq} where {expect} was expected (a record was removed or reordered)"
+            )));
+        }
+    }
+    if let Some(prev) = prev {
+        if prev_hash != *prev {
+            return Err(bad(
+                "prev_hash does not match the previous record's hash (a record was removed, inserted or reordered)"
+                    .into(),
+            ));
+        }
+    }
+    let canonical = canonical::to_vec(&value).map_err(|e| bad(e.to_string()))?;
+    if chain_hash(&prev_hash, &canonical) != hash {
+        return Err(bad(
+            "content does not match its hash (the record was changed)".into(),
+        ));
+    }
+    let snapshots = value
+        .get("sources")
+        .and_then(Value::as_array)
+        .map(|sources| {
+            sources
+                .iter()
+                .filter_map(|s| s.get("sha256").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((seq, hash, snapshots))
+}
+
+/// Walks the whole log of `store`: every record's hash and link, the sequence without
+/// gaps, the head, and every snapshot's bytes.
+pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
+    let mut prev = [0u8; 32];
+    let mut count = 0u64;
+    let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for item in store.records().iter() {
+        let (key, bytes) = item.map_err(StoreError::from)?;
+        if key.as_ref() == HEAD_KEY {
+            continue;
+        }
+        let position = count + 1;
+        let key_seq = <[u8; 8]>::try_from(key.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| Broken::Record {
+                seq: position,
+                what: "unexpected key in the records tree".into(),
+            })?;
+        if key_seq != position {
+            return Err(Broken::Record {
+                seq: position,
+                what: format!("record {position} is missing (the next stored record is {key_seq})"),
+            }
+            .into());
+        }
+        let (_, hash, snapshots) = check_line(&bytes, position, Some(position), Some(&prev))?;
+        named.extend(snapshots);
+        prev = hash;
+        count = position;
+    }
+    let head = Head::read(store)?;
+    if head.seq != count || (count > 0 && head.hash != prev) {
+        return Err(Broken::Head(format!(
+            "the head says record {} but the log ends at record {count} (records were removed from the end)",
+            head.seq
+        ))
+        .into());
+    }
+    let mut snapshots = 0u64;
+    for item in store.snapshots().iter() {
+        let (key, bytes) = item.map_err(StoreError::from)?;
+        let name = hex::encode(&key);
+        if sha256_hex(&bytes) != name {
+            return Err(Broken::Snapshot {
+                sha256: name,
+                what: "its bytes no longer match their hash (the snapshot was changed)".into(),
+            }
+            .into());
+        }
+        named.remove(&name);
+        snapshots += 1;
+    }
+    if let Some(missing) = named.into_iter().next() {
+        return Err(Broken::Snapshot {
+            sha256: missing,
+            what: "named by a record but missing from the store".into(),
+        }
+        .into());
+    }
+    Ok(Verified {
+        records: count,
+        snapshots,
+        head: (count, hex::encode(prev)),
+    })
+}
+
+/// Verifies an exported JSONL file without the store: every line's hash, and the link to
+/// the line before when their sequence numbers are consecutive (a filtered export may skip
+/// records; its first line's `prev_hash` is taken as given).
+pub fn verify_export(reader: impl BufRead) -> Result<Verified, VerifyError> {
+    let mut prev: Option<(u64, [u8; 32])> = None;
+    let mut count = 0u64;
+    for line in reader.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        count += 1;
+        let link = prev.as_ref();
+        let (seq, hash, _) = check_line(line.as_bytes(), count, None, None)?;
+        if let Some((prev_seq, prev_hash)) = link {
+            if seq <= *prev_seq {
+                return Err(Broken::Record {
+                    seq,
+                    what: format!("comes after record {prev_seq} (records were reordered)"),
+                }
+                .into());
+            }
+            if seq == prev_seq + 1 {
+                check_line(line.as_bytes(), seq, Some(seq), Some(prev_hash))?;
+            }
+        }
+        prev = Some((seq, hash));
+    }
+    let head = prev.map_or((0, hex::encode([0u8; 32])), |(s, h)| (s, hex::encode(h)));
+    Ok(Verified {
+        records: count,
+        snapshots: 0,
+        head,
+    })
+}

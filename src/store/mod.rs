@@ -1,0 +1,222 @@
+//! The embedded store: one `sled` directory, opened once per process. It knows bytes and
+//! keys only; what the bytes mean is [`crate::evidence`]'s business.
+//!
+//! Trees:
+//! - `meta`: `schema` → the store's schema version (a big-endian `u32`);
+//! - `records`: 8-byte big-endian sequence number → one evidence record, plus the key
+//!   [`HEAD_KEY`] → the head of the chain, written in the same atomic batch as each record;
+//! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once.
+
+use std::path::{Path, PathBuf};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The key of the chain head in the `records` tree. It sorts after every sequence number
+/// (those are 8 bytes long; this is 9 bytes starting with `0xFF`).
+pub const HEAD_KEY: &[u8] = b"\xffhead\0\0\0\0";
+
+/// Why the store could not be used. Each message is one line a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process has the store open.
+    #[error(
+        "store {0} is in use by another optout process (sled holds a lock on it); stop that process or use another --store"
+    )]
+    Locked(PathBuf),
+    /// The directory cannot be created, read or written.
+    #[error("cannot open store {path}: {source}")]
+    Io {
+        /// The store directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store was written by a newer optout.
+    #[error(
+        "store {path} has schema version {found}, newer than this optout understands ({SCHEMA_VERSION}); upgrade optout"
+    )]
+    NewerSchema {
+        /// The store directory.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// The store's files are damaged.
+    #[error("store {path} is damaged: {message}")]
+    Corrupt {
+        /// The store directory.
+        path: PathBuf,
+        /// What sled reported.
+        message: String,
+    },
+    /// A sled operation failed after opening.
+    #[error("store error: {0}")]
+    Sled(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        StoreError::Sled(e.to_string())
+    }
+}
+
+/// An open store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    records: sled::Tree,
+    snapshots: sled::Tree,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    ///
+    /// A directory that holds something other than a store, is locked by another process,
+    /// is unwritable, or has a newer schema is an error: never a silent new empty log.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let io = |source: std::io::Error| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(io)?;
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| open_error(path, e))?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        path: path.to_owned(),
+                        message: "unreadable schema version".into(),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path: path.to_owned(),
+                        found,
+                    });
+                }
+            }
+            None => {
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        Ok(Store {
+            path: path.to_owned(),
+            records: db.open_tree("records")?,
+            snapshots: db.open_tree("snapshots")?,
+            db,
+        })
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The records tree (sequence number → record bytes, and the head).
+    pub fn records(&self) -> &sled::Tree {
+        &self.records
+    }
+
+    /// The snapshots tree (SHA-256 → bytes).
+    pub fn snapshots(&self) -> &sled::Tree {
+        &self.snapshots
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Writes `value` under `key` in the `meta` tree (for tests that fake other versions).
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.db.open_tree("meta")?.insert(key, value)?;
+        self.flush()
+    }
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked(path.to_owned()),
+        sled::Error::Io(source) => StoreError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => StoreError::Corrupt {
+            path: path.to_owned(),
+            message: e.to_string(),
+        },
+        other => StoreError::Sled(other.to_string()),
+    }
+}
+
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || e.to_string().contains("could not acquire lock")
+        || e.raw_os_error() == Some(11)
+}
+
+/// The per-user default store directory: `$XDG_DATA_HOME/optout/store`, else
+/// `$HOME/.local/share/optout/store`, else `./optout-store`.
+pub fn default_path() -> PathBuf {
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(data).join("optout").join("store");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home)
+            .join(".local")
+            .join("share")
+            .join("optout")
+            .join("store");
+    }
+    PathBuf::from("optout-store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_creates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        {
+            let store = Store::open(&path).unwrap();
+            store.records().insert(b"k", b"v").unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.records().get(b"k").unwrap().unwrap().as_ref(), b"v");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.set_meta("schema", &99u32.to_be_bytes()).unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_where_the_directory_should_be_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Store::open(&file).unwrap_err();
+        assert!(err.to_string().contains("cannot open store"), "{err}");
+    }
+}
