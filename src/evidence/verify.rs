@@ -85,20 +85,20 @@ fn check_line(
         .get("seq")
         .and_then(Value::as_u64)
         .ok_or_else(|| bad("missing `seq`".into()))?;
-    if let Some(expect) = expect_seq {
-        if seq != expect {
-            return Err(bad(format!(
-                "sequence number {seq} where {expect} was expected (a record was removed or reordered)"
-            )));
-        }
+    if let Some(expect) = expect_seq
+        && seq != expect
+    {
+        return Err(bad(format!(
+            "sequence number {seq} where {expect} was expected (a record was removed or reordered)"
+        )));
     }
-    if let Some(prev) = prev {
-        if prev_hash != *prev {
-            return Err(bad(
-                "prev_hash does not match the previous record's hash (a record was removed, inserted or reordered)"
-                    .into(),
-            ));
-        }
+    if let Some(prev) = prev
+        && prev_hash != *prev
+    {
+        return Err(bad(
+            "prev_hash does not match the previous record's hash (a record was removed, inserted or reordered)"
+                .into(),
+        ));
     }
     let canonical = canonical::to_vec(&value).map_err(|e| bad(e.to_string()))?;
     if chain_hash(&prev_hash, &canonical) != hash {
