@@ -1,0 +1,2 @@
+//! Placeholder replaced by the evidence-log benchmark.
+fn main() {}
