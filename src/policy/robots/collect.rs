@@ -73,7 +73,10 @@ pub(crate) struct Collected {
 }
 
 pub(crate) struct Collector<'t> {
-    lines: Vec<&'t str>,
+    /// The lines not yet reached by the parser, and the number of the next one: the crate
+    /// emits events in line order, so a forward cursor finds each event's line.
+    lines: Box<dyn Iterator<Item = &'t str> + 't>,
+    next_line: u32,
     /// A rule has been seen since the last `User-agent` line: the next one starts a group.
     in_rules: bool,
     pub(crate) out: Collected,
@@ -82,7 +85,8 @@ pub(crate) struct Collector<'t> {
 impl<'t> Collector<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
         Collector {
-            lines: lines(text).collect(),
+            lines: Box::new(lines(text)),
+            next_line: 1,
             in_rules: false,
             out: Collected::default(),
         }
@@ -91,8 +95,12 @@ impl<'t> Collector<'t> {
     /// The value of line `line_num` as written, before the crate's escaping (which drops the
     /// two octets after a `%` that does not start a valid escape). Percent-encoding is
     /// normalised later, by RFC 9309 §2.2.2, in [`super::canonical`].
-    fn raw_value(&self, line_num: u32, escaped: &str) -> String {
-        let line = self.lines.get(line_num as usize - 1).copied().unwrap_or("");
+    fn raw_value(&mut self, line_num: u32, escaped: &str) -> String {
+        let mut line = "";
+        while self.next_line <= line_num {
+            line = self.lines.next().unwrap_or("");
+            self.next_line += 1;
+        }
         let (_, value, ok) = RobotsTxtParser::<Collector>::parse_key_value(line);
         debug_assert!(
             ok && escape_pattern(value) == escaped,

@@ -49,9 +49,12 @@ pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
             _ => break,
         }
     }
-    let (mut text, invalid_utf8) = match String::from_utf8_lossy(bytes) {
-        Cow::Borrowed(s) => (Cow::Borrowed(s), false),
-        Cow::Owned(s) => (Cow::Owned(s), true),
+    let (mut text, invalid_utf8) = match std::str::from_utf8(bytes) {
+        Ok(s) => (Cow::Borrowed(s), false),
+        Err(_) => (
+            Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
+            true,
+        ),
     };
     // A BOM saved through a Latin-1 editor arrives as the characters `ï»¿` (C3 AF C2 BB
     // C2 BF). The site meant a BOM, so it is skipped too, character by character as the
@@ -68,8 +71,7 @@ pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
             Cow::Owned(s) => Cow::Owned(s[mojibake..].to_owned()),
         };
     }
-    let needs_rewrite = |line: &str| line.len() > MAX_LINE_BYTES || line.starts_with([' ', '\t']);
-    let text = if lines(&text).any(needs_rewrite) {
+    let text = if needs_rewrite(&text) {
         Cow::Owned(rewrite_lines(&text))
     } else {
         text
@@ -103,13 +105,33 @@ fn rewrite_lines(text: &str) -> String {
     out
 }
 
+/// True when some line is too long or starts with a space or tab. Most files have neither,
+/// and are then parsed without a copy.
+fn needs_rewrite(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return true;
+    }
+    let mut start = 0;
+    for end in memchr::memchr2_iter(b'\r', b'\n', bytes).chain([bytes.len()]) {
+        if end - start > MAX_LINE_BYTES {
+            return true;
+        }
+        start = end + 1;
+        if bytes.get(start).is_some_and(|&b| b == b' ' || b == b'\t') {
+            return true;
+        }
+    }
+    false
+}
+
 /// Splits text into lines exactly as `robotstxt`'s parser numbers them: CR, LF and CRLF each
 /// end a line, and the text after the last terminator is a (possibly empty) last line.
 pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     std::iter::from_fn(move || {
         let current = rest?;
-        match current.find(['\r', '\n']) {
+        match memchr::memchr2(b'\r', b'\n', current.as_bytes()) {
             Some(end) => {
                 let term = if current[end..].starts_with("\r\n") {
                     2

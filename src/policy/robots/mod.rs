@@ -253,10 +253,19 @@ impl RobotsTxt {
 
     /// The groups for `agent`, or the `*` groups when no group names it (§2.2.1).
     fn members(&self, agent: &str) -> Option<&Selection> {
-        let specific = if agent.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_token.get(agent.to_ascii_lowercase().as_str())
-        } else {
+        // Tokens are stored lower-cased; lower-case the query on the stack when it is short.
+        let mut buf = [0u8; 64];
+        let specific = if !agent.bytes().any(|b| b.is_ascii_uppercase()) {
             self.by_token.get(agent)
+        } else if agent.len() <= buf.len() {
+            let lower = &mut buf[..agent.len()];
+            lower.copy_from_slice(agent.as_bytes());
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(lower)
+                .ok()
+                .and_then(|l| self.by_token.get(l))
+        } else {
+            self.by_token.get(agent.to_ascii_lowercase().as_str())
         };
         specific.or(self.global.as_ref())
     }
