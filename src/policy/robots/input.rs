@@ -90,7 +90,7 @@ fn rewrite_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
-        let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
+        let end = memchr::memchr2(b'\r', b'\n', rest.as_bytes()).unwrap_or(rest.len());
         let line = rest[..end].trim_start_matches([' ', '\t']);
         out.push_str(&line[..line.floor_char_boundary(MAX_LINE_BYTES)]);
         // Keep the line terminator exactly as it was (CR, LF or CRLF).
