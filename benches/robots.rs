@@ -15,8 +15,13 @@
 //! in `tests/data/robots`. File name = host.
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use optout::policy::Purpose;
 use optout::policy::RobotsTxt;
+use optout::policy::crawlers::AiCrawlers;
+use optout::policy::excluded::ExcludedDomains;
+use optout::policy::judge::Judge;
 use optout::policy::robots::DEFAULT_PARSE_LIMIT;
+use optout::policy::site::SitePolicy;
 use std::borrow::Cow;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -150,6 +155,9 @@ fn paths_for(text: &str) -> Vec<String> {
 /// One corpus file of the decision workload, compiled by each implementation.
 struct Case {
     optout: RobotsTxt,
+    /// The same file with every signal compiled (Content-Usage, Content-Signal, License,
+    /// AI-crawler blocks), for the judge.
+    site: SitePolicy,
     /// The text as `DefaultMatcher` takes it.
     body: String,
     /// `texting_robots` builds one matcher per agent, in `AGENTS` order.
@@ -191,8 +199,10 @@ impl Case {
             .iter()
             .map(|(url, _)| url[url::Position::BeforePath..url::Position::AfterQuery].to_owned())
             .collect();
+        let optout = RobotsTxt::parse(bytes);
         Some(Case {
-            optout: RobotsTxt::parse(bytes),
+            site: SitePolicy::new(Some(optout.clone()), None, None, &AiCrawlers::default()),
+            optout,
             body,
             texting,
             urls,
@@ -271,6 +281,28 @@ fn bench_decisions(c: &mut Criterion, cases: &[Case]) {
                     for (url, _) in &case.urls {
                         refused +=
                             usize::from(!case.optout.allowed(agent, black_box(url)).is_allowed());
+                    }
+                }
+            }
+            refused
+        })
+    });
+    let excluded = ExcludedDomains::default();
+    group.bench_function("optout_judge_train_ai", |b| {
+        b.iter(|| {
+            let mut refused = 0usize;
+            for case in cases {
+                for agent in AGENTS {
+                    let judge = Judge {
+                        agent,
+                        purpose: Purpose::TrainAi,
+                        excluded: &excluded,
+                        ai_crawler_blocks: true,
+                    };
+                    for (url, _) in &case.urls {
+                        refused += usize::from(
+                            !judge.decide(&case.site, None, black_box(url)).is_allowed(),
+                        );
                     }
                 }
             }
@@ -452,6 +484,7 @@ fn print_summary(since: SystemTime, decisions: usize, parse_bytes: usize) {
     println!("decision: {decisions} decisions per iteration");
     for id in [
         "optout_url",
+        "optout_judge_train_ai",
         "optout_str",
         "optout_path",
         "texting_robots",
@@ -477,6 +510,12 @@ fn print_summary(since: SystemTime, decisions: usize, parse_bytes: usize) {
             "  texting_robots / optout: {:.2}x (Url pre-parsed), {:.2}x (URL string parsed per query)",
             texting / url,
             texting / s
+        );
+    }
+    if let (Some(url), Some(judge)) = (ours, per("optout_judge_train_ai")) {
+        println!(
+            "  all signals (judge, train-ai) / robots.txt only: {:.2}x",
+            judge / url
         );
     }
     let parse = |id: &str| median_ns("parse", id, since);
