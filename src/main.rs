@@ -9,7 +9,8 @@ fn main() -> ExitCode {
     match optout::cli::run(args).map_err(anyhow::Error::from) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("optout: {error:#}");
+            // One line: the library's messages already carry their causes.
+            eprintln!("optout: {error}");
             ExitCode::from(optout::cli::EXIT_USAGE)
         }
     }

@@ -28,6 +28,9 @@ pub enum LogCommand {
         /// Verify an exported JSONL file instead of the store.
         #[arg(long, value_name = "FILE")]
         export: Option<PathBuf>,
+        /// The export was made with filters: accept skipped sequence numbers.
+        #[arg(long, requires = "export")]
+        allow_gaps: bool,
     },
     /// Print one record and the snapshot lines that decided it.
     Show {
@@ -109,12 +112,22 @@ impl FilterArgs {
 
 /// Runs `optout log`.
 pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode, CliError> {
-    if let LogCommand::Verify { export: Some(file) } = &args.command {
+    if let LogCommand::Verify {
+        export: Some(file),
+        allow_gaps,
+    } = &args.command
+    {
         let reader = std::fs::File::open(file).map_err(|source| CliError::Read {
             path: file.clone(),
             source,
         })?;
-        return Ok(report(verify_export(BufReader::new(reader)), "export"));
+        return Ok(report(
+            verify_export(BufReader::new(reader), *allow_gaps),
+            "export",
+        ));
+    }
+    if let LogCommand::AppendSynthetic { count } = args.command {
+        return append_synthetic(config, store_path, count);
     }
     if !store_path.exists() {
         return Err(CliError::Usage(format!(
@@ -133,12 +146,19 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
         LogCommand::Export { format, filter } => {
             let store = Store::open(store_path)?;
             let filter = filter.filter()?;
-            match format {
-                Format::Jsonl => export::jsonl(&store, &filter, &mut out)?,
-                Format::Csv => export::csv(&store, &filter, &mut out)?,
+            let written = match format {
+                Format::Jsonl => export::jsonl(&store, &filter, &mut out),
+                Format::Csv => export::csv(&store, &filter, &mut out),
             };
-            out.flush().map_err(CliError::Write)?;
-            Ok(ExitCode::SUCCESS)
+            match written.and_then(|_| out.flush().map_err(export::ExportError::Io)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // `optout log export | head` is not an error.
+                Err(export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(export::ExportError::Csv(e)) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(e.into()),
+            }
         }
         LogCommand::Stats { filter } => {
             let stats = export::stats(&Store::open(store_path)?, &filter.filter()?)?;
@@ -168,11 +188,12 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             out.flush().map_err(CliError::Write)?;
             Ok(ExitCode::SUCCESS)
         }
-        LogCommand::AppendSynthetic { count } => {
-            drop(out);
-            append_synthetic(config, store_path, count)
-        }
+        LogCommand::AppendSynthetic { count } => append_synthetic(config, store_path, count),
     }
+}
+
+fn is_broken_pipe(e: &csv::Error) -> bool {
+    matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn report<E: std::fmt::Display>(

@@ -64,12 +64,14 @@ fn check_line(
     expect_seq: Option<u64>,
     prev: Option<&[u8; 32]>,
 ) -> Result<(u64, [u8; 32], Vec<String>), Broken> {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| Broken::Record {
+        seq: position,
+        what: format!("not JSON: {e}"),
+    })?;
     let bad = |what: String| Broken::Record {
         seq: position,
         what,
     };
-    let mut value: Value =
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     let map = value
         .as_object_mut()
         .ok_or_else(|| bad("not a JSON object".into()))?;
@@ -185,10 +187,15 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
     })
 }
 
-/// Verifies an exported JSONL file without the store: every line's hash, and the link to
-/// the line before when their sequence numbers are consecutive (a filtered export may skip
-/// records; its first line's `prev_hash` is taken as given).
-pub fn verify_export(reader: impl BufRead) -> Result<Verified, VerifyError> {
+/// Verifies an exported JSONL file without the store: every line's hash, and its link to the
+/// line before (`prev_hash` equal to that line's `hash`, sequence numbers consecutive), so a
+/// changed, removed, inserted or reordered line shows. A record 1 must link to the zero hash;
+/// an export that starts later takes its first `prev_hash` as given.
+///
+/// With `allow_gaps` (for exports made with filters), lines may skip sequence numbers; only
+/// lines with consecutive numbers are checked for their link, so a removed line can then
+/// only be told from a filtered one by comparing with the store or a checkpoint.
+pub fn verify_export(reader: impl BufRead, allow_gaps: bool) -> Result<Verified, VerifyError> {
     let mut prev: Option<(u64, [u8; 32])> = None;
     let mut count = 0u64;
     for line in reader.lines() {
@@ -197,19 +204,35 @@ pub fn verify_export(reader: impl BufRead) -> Result<Verified, VerifyError> {
             continue;
         }
         count += 1;
-        let link = prev.as_ref();
-        let (seq, hash, _) = check_line(line.as_bytes(), count, None, None)?;
-        if let Some((prev_seq, prev_hash)) = link {
-            if seq <= *prev_seq {
-                return Err(Broken::Record {
-                    seq,
-                    what: format!("comes after record {prev_seq} (records were reordered)"),
-                }
-                .into());
+        // Name a bad line by the record it should be: the next in sequence, or in a gappy
+        // export, the sequence number it carries.
+        let own_seq = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v.get("seq").and_then(Value::as_u64));
+        let (seq, hash, _) = match prev {
+            None => {
+                let name = own_seq.unwrap_or(count);
+                let link = (own_seq == Some(1)).then_some(&[0u8; 32]);
+                check_line(line.as_bytes(), name, own_seq.filter(|&s| s == 1), link)?
             }
-            if seq == prev_seq + 1 {
-                check_line(line.as_bytes(), seq, Some(seq), Some(prev_hash))?;
+            Some((prev_seq, _)) if allow_gaps && own_seq.is_some_and(|s| s > prev_seq + 1) => {
+                check_line(line.as_bytes(), own_seq.unwrap_or(count), None, None)?
             }
+            Some((prev_seq, prev_hash)) => check_line(
+                line.as_bytes(),
+                prev_seq + 1,
+                Some(prev_seq + 1),
+                Some(&prev_hash),
+            )?,
+        };
+        if let Some((prev_seq, _)) = prev
+            && seq <= prev_seq
+        {
+            return Err(Broken::Record {
+                seq,
+                what: format!("comes after record {prev_seq} (records were reordered)"),
+            }
+            .into());
         }
         prev = Some((seq, hash));
     }
