@@ -1,11 +1,13 @@
 //! The append-only, hash-chained evidence log, with group commit.
 //!
-//! Appending gives a record the next sequence number, links it to the previous record's
-//! hash and writes it, with the new head, in one atomic sled batch. Durability is group
-//! commit: the log is flushed to disk every `flush_every` or every `flush_records` records,
-//! whichever comes first, or after every record in per-record mode. A record counts as
-//! written ("acknowledged") once [`EvidenceLog::durable_seq`] has reached it; in per-record
-//! mode that is when `append` returns; [`EvidenceLog::sync`] forces it.
+//! Appending gives a record the next sequence number and links it to the previous record's
+//! hash. Records are written to sled in atomic batches together with the new head (up to
+//! [`WRITE_BATCH`] records a batch: one sled batch per record costs a forced buffer write
+//! each). Durability is group commit: pending records are written and the log flushed to disk
+//! every `flush_every` or every `flush_records` records, whichever comes first, or after every
+//! record in per-record mode. A record counts as written ("acknowledged") once
+//! [`EvidenceLog::durable_seq`] has reached it; in per-record mode that is when `append`
+//! returns; [`EvidenceLog::sync`] forces it.
 
 use super::canonical;
 use super::record::{Record, chain_hash, now_rfc3339, sha256_hex};
@@ -93,20 +95,57 @@ pub enum AppendError {
     Canonical(#[from] canonical::NotCanonical),
 }
 
+/// At most this many records wait in memory before they are written to sled as one batch.
+pub const WRITE_BATCH: u64 = 256;
+
+/// The writer's state, behind one mutex: appends are serialised.
+struct State {
+    /// The last record appended (possibly not yet written).
+    head: Head,
+    /// Records appended but not yet written to sled, with the head, as one atomic batch.
+    batch: sled::Batch,
+    pending: u64,
+    /// Records written to sled but not yet flushed to disk.
+    unflushed: u64,
+}
+
+impl State {
+    /// Writes the pending records and the head to sled in one atomic batch.
+    fn write_pending(&mut self, store: &Store) -> Result<(), StoreError> {
+        if self.pending == 0 {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.insert(HEAD_KEY, self.head.encode());
+        store.records().apply_batch(batch)?;
+        self.unflushed += self.pending;
+        self.pending = 0;
+        Ok(())
+    }
+}
+
 struct Shared {
     store: Store,
-    head: Mutex<(Head, u64)>,
+    state: Mutex<State>,
     durable: AtomicU64,
     stop: AtomicBool,
     durability: Durability,
 }
 
 impl Shared {
-    /// Flushes and marks everything appended before the call as durable.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Sled("evidence log lock poisoned".into()))
+    }
+
+    /// Writes pending records, flushes, and marks everything appended so far as durable.
     fn sync(&self) -> Result<u64, StoreError> {
-        let seq = self.head.lock().map(|h| h.0.seq).unwrap_or(0);
+        let mut state = self.lock()?;
+        state.write_pending(&self.store)?;
         self.store.flush()?;
-        self.durable.fetch_max(seq, Ordering::SeqCst);
+        state.unflushed = 0;
+        self.durable.fetch_max(state.head.seq, Ordering::SeqCst);
         Ok(self.durable.load(Ordering::SeqCst))
     }
 }
@@ -124,7 +163,12 @@ impl EvidenceLog {
         let seq = head.seq;
         let shared = Arc::new(Shared {
             store,
-            head: Mutex::new((head, 0)),
+            state: Mutex::new(State {
+                head,
+                batch: sled::Batch::default(),
+                pending: 0,
+                unflushed: 0,
+            }),
             durable: AtomicU64::new(seq),
             stop: AtomicBool::new(false),
             durability,
@@ -134,7 +178,7 @@ impl EvidenceLog {
             std::thread::spawn(move || {
                 while !shared.stop.load(Ordering::SeqCst) {
                     std::thread::park_timeout(shared.durability.flush_every);
-                    let pending = shared.head.lock().map(|h| h.0.seq).unwrap_or(0)
+                    let pending = shared.state.lock().map(|s| s.head.seq).unwrap_or(0)
                         > shared.durable.load(Ordering::SeqCst);
                     if pending {
                         // A failed flush leaves durable_seq behind; the next try repeats it.
@@ -174,43 +218,41 @@ impl EvidenceLog {
             record.time = now_rfc3339();
         }
         let shared = &self.shared;
-        let mut guard = shared
-            .head
-            .lock()
-            .map_err(|_| StoreError::Sled("evidence log lock poisoned".into()))?;
-        let (head, unflushed) = &mut *guard;
-        record.seq = head.seq + 1;
-        let mut value = serde_json::to_value(&record)
+        let value = serde_json::to_value(&record)
             .map_err(|e| StoreError::Sled(format!("record does not serialise: {e}")))?;
-        let canonical = canonical::to_vec(&value)?;
-        let hash = chain_hash(&head.hash, &canonical);
-        if let Value::Object(map) = &mut value {
-            map.insert("prev_hash".into(), Value::String(hex::encode(head.hash)));
-            map.insert("hash".into(), Value::String(hex::encode(hash)));
-        }
-        let stored = canonical::to_vec(&value)?;
-        let new_head = Head {
-            seq: record.seq,
-            hash,
+        let Value::Object(map) = value else {
+            return Err(StoreError::Sled("a record serialises to a JSON object".into()).into());
         };
-        let mut batch = sled::Batch::default();
-        batch.insert(&record.seq.to_be_bytes(), stored);
-        batch.insert(HEAD_KEY, new_head.encode());
-        shared
-            .store
-            .records()
-            .apply_batch(batch)
-            .map_err(StoreError::from)?;
-        *head = new_head;
-        *unflushed += 1;
-        if shared.durability.per_record || *unflushed >= shared.durability.flush_records {
-            *unflushed = 0;
+        let mut state = shared.lock()?;
+        let seq = state.head.seq + 1;
+        let mut map = map;
+        map.insert("seq".into(), Value::from(seq));
+        // One canonical pass: hash it, then splice in `hash` and `prev_hash` where they sort.
+        let (canonical, slots) = canonical::to_vec_with_slots(&map, &["hash", "prev_hash"])?;
+        let prev = state.head.hash;
+        let hash = chain_hash(&prev, &canonical);
+        let (hash_hex, prev_hex) = (hex::encode(hash), hex::encode(prev));
+        let stored = canonical::splice(
+            &canonical,
+            &slots,
+            &[("hash", &hash_hex), ("prev_hash", &prev_hex)],
+        );
+        state.batch.insert(&seq.to_be_bytes(), stored);
+        state.head = Head { seq, hash };
+        state.pending += 1;
+        let flush = shared.durability.per_record
+            || state.unflushed + state.pending >= shared.durability.flush_records;
+        if flush || state.pending >= WRITE_BATCH {
+            state.write_pending(&shared.store)?;
+        }
+        if flush {
             shared.store.flush()?;
-            shared.durable.fetch_max(record.seq, Ordering::SeqCst);
+            state.unflushed = 0;
+            shared.durable.fetch_max(seq, Ordering::SeqCst);
         }
         Ok(Appended {
-            seq: record.seq,
-            hash: hex::encode(hash),
+            seq,
+            hash: hash_hex,
         })
     }
 
@@ -227,9 +269,9 @@ impl EvidenceLog {
     /// The current head.
     pub fn head(&self) -> Head {
         self.shared
-            .head
+            .state
             .lock()
-            .map(|h| h.0.clone())
+            .map(|s| s.head.clone())
             .unwrap_or(Head {
                 seq: 0,
                 hash: [0; 32],
