@@ -97,8 +97,23 @@ mod reference {
         /// The value as written (trimmed, comment removed).
         pub value: String,
         priority: usize,
-        /// `None` for the empty pattern, which matches nothing.
+        /// `None` for the empty pattern, which matches nothing. Strict form.
         regex: Option<Regex>,
+        /// The pattern in the loose form (reserved escapes decoded), for `Disallow` rules.
+        loose: Option<Regex>,
+    }
+
+    fn regex_of(pieces: &[Vec<u8>], anchored: bool, value: &str) -> Regex {
+        let escaped: Vec<String> = pieces
+            .iter()
+            .map(|p| regex::escape(std::str::from_utf8(p).expect("canonical is ASCII")))
+            .collect();
+        let end = if anchored { "$" } else { "" };
+        let source = format!("(?s-u)^{}{end}", escaped.join(".*"));
+        RegexBuilder::new(&source)
+            .size_limit(1 << 28)
+            .build()
+            .unwrap_or_else(|e| panic!("pattern {value:?}: {e}"))
     }
 
     impl Rule {
@@ -107,21 +122,21 @@ mod reference {
                 Some(body) => (body, true),
                 None => (value, false),
             };
-            let pieces: Vec<Vec<u8>> = body.split('*').map(|p| canonical(p.as_bytes())).collect();
+            // RFC 9309 §2.2.3: `%2A` / `%24` in a pattern are a literal `*` / `$`.
+            let pieces: Vec<Vec<u8>> = body
+                .split('*')
+                .map(|p| {
+                    let text = String::from_utf8(strict(p.as_bytes())).expect("ASCII");
+                    text.replace("%2A", "*").replace("%24", "$").into_bytes()
+                })
+                .collect();
+            let loose_pieces: Vec<Vec<u8>> =
+                body.split('*').map(|p| canonical(p.as_bytes())).collect();
             let literal: usize = pieces.iter().map(Vec::len).sum();
             let priority = literal + (pieces.len() - 1) + usize::from(anchored);
-            let regex = (!value.is_empty()).then(|| {
-                let escaped: Vec<String> = pieces
-                    .iter()
-                    .map(|p| regex::escape(std::str::from_utf8(p).expect("canonical is ASCII")))
-                    .collect();
-                let end = if anchored { "$" } else { "" };
-                let source = format!("(?s-u)^{}{end}", escaped.join(".*"));
-                RegexBuilder::new(&source)
-                    .size_limit(1 << 28)
-                    .build()
-                    .unwrap_or_else(|e| panic!("pattern {value:?}: {e}"))
-            });
+            let regex = (!value.is_empty()).then(|| regex_of(&pieces, anchored, value));
+            let loose =
+                (!value.is_empty() && !allow).then(|| regex_of(&loose_pieces, anchored, value));
             let value = value.to_owned();
             Rule {
                 allow,
@@ -129,12 +144,23 @@ mod reference {
                 value,
                 priority,
                 regex,
+                loose,
             }
         }
 
-        /// Whether the rule matches `path`, which must be in canonical form.
-        pub fn matches(&self, path: &[u8]) -> bool {
+        /// Whether the rule matches: `path` in the strict form, or for a `Disallow` also
+        /// `loose_path` in the loose form.
+        pub fn matches_forms(&self, path: &[u8], loose_path: &[u8]) -> bool {
             self.regex.as_ref().is_some_and(|r| r.is_match(path))
+                || self.loose.as_ref().is_some_and(|r| r.is_match(loose_path))
+        }
+
+        /// Whether the rule matches `path`, in the loose form (used to classify).
+        pub fn matches(&self, path: &[u8]) -> bool {
+            self.loose
+                .as_ref()
+                .or(self.regex.as_ref())
+                .is_some_and(|r| r.is_match(path))
         }
 
         /// Longest match; `Allow` wins a tie; then the earlier line.
@@ -156,8 +182,41 @@ mod reference {
         pub groups: Vec<Group>,
     }
 
-    /// Percent-decodes every valid `%XX`, then writes RFC 3986 unreserved and reserved octets
-    /// literally and every other octet as upper-case `%XX`.
+    /// The RFC 9309 form: decodes `%XX` only for unreserved octets, keeps other valid escapes
+    /// (upper-case), writes raw unreserved and reserved octets literally and every other raw
+    /// octet as upper-case `%XX`.
+    pub fn strict(input: &[u8]) -> Vec<u8> {
+        const RESERVED: &[u8] = b":/?#[]@!$&'()*+,;=";
+        let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+        let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            match (input[i], hex(input.get(i + 1)), hex(input.get(i + 2))) {
+                (b'%', Some(hi), Some(lo)) => {
+                    let octet = (hi * 16 + lo) as u8;
+                    if unreserved(octet) {
+                        out.push(octet);
+                    } else {
+                        out.extend_from_slice(format!("%{octet:02X}").as_bytes());
+                    }
+                    i += 3;
+                }
+                (b, _, _) => {
+                    if unreserved(b) || RESERVED.contains(&b) {
+                        out.push(b);
+                    } else {
+                        out.extend_from_slice(format!("%{b:02X}").as_bytes());
+                    }
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// The loose form: percent-decodes every valid `%XX`, then writes RFC 3986 unreserved and
+    /// reserved octets literally and every other octet as upper-case `%XX`.
     pub fn canonical(input: &[u8]) -> Vec<u8> {
         const LITERAL: &[u8] = b"-._~:/?#[]@!$&'()*+,;=";
         let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
@@ -340,17 +399,19 @@ mod reference {
         }
 
         pub fn decide(&self, selected: &[usize], url: &Url) -> Outcome {
-            // In any spelling: `/robots.tx%74` is the same path.
-            if canonical(url.path().as_bytes()) == b"/robots.txt" {
+            // `/robots.tx%74` is the same path; `/robots.txt%3F` is not.
+            if strict(url.path().as_bytes()) == b"/robots.txt" {
                 return Outcome::ImplicitAllow;
             }
             if selected.is_empty() {
                 return Outcome::NoGroup;
             }
-            let path = canonical(url[Position::BeforePath..Position::AfterQuery].as_bytes());
+            let path_query = &url[Position::BeforePath..Position::AfterQuery];
+            let path = strict(path_query.as_bytes());
+            let loose_path = canonical(path_query.as_bytes());
             let mut best: Option<&Rule> = None;
             for rule in self.rules(selected) {
-                if rule.matches(&path) && best.is_none_or(|b| rule.beats(b)) {
+                if rule.matches_forms(&path, &loose_path) && best.is_none_or(|b| rule.beats(b)) {
                     best = Some(rule);
                 }
             }
@@ -803,7 +864,7 @@ impl DmFile<'_> {
     }
 
     fn classify(&self, agent: &str, url: &Url, optout_allowed: bool) -> Class {
-        if reference::canonical(url.path().as_bytes()) == b"/robots.txt" {
+        if reference::strict(url.path().as_bytes()) == b"/robots.txt" {
             return Class::RobotsTxt;
         }
         let path_query = &url[Position::BeforePath..Position::AfterQuery];

@@ -8,7 +8,7 @@
 //! Longest match decides, `Allow` winning a tie, as in robots.txt.
 
 use crate::policy::decision::{Code, Reason};
-use crate::policy::robots::canonical;
+use crate::policy::robots::PathForms;
 use crate::policy::robots::pattern::Pattern;
 
 #[derive(Clone, Debug)]
@@ -87,7 +87,7 @@ impl AiTxt {
 
     /// The `aitxt.disallow` reason when ai.txt reserves `path` from AI training for `agent`.
     pub fn reservation(&self, agent: &str, path: &str) -> Option<Reason> {
-        let path = canonical(path.as_bytes());
+        let path = PathForms::of(path);
         let named = self
             .rules
             .iter()
@@ -102,7 +102,7 @@ impl AiTxt {
                     r.agents.is_empty()
                 }
             })
-            .filter(|r| r.pattern.matches(&path))
+            .filter(|r| r.pattern.matches_path(&path, !r.allow))
             .min_by_key(|r| (std::cmp::Reverse(r.pattern.specificity()), !r.allow, r.line))?;
         (!best.allow).then(|| {
             Reason::new(Code::AitxtDisallow)

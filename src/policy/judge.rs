@@ -84,7 +84,9 @@ impl Judge<'_> {
             }
             let groups = robots.applicable_groups(self.agent);
             if let Some(usage) = &site.usage {
-                let matching = usage.matching(groups, path);
+                let matching = usage.matching(groups, path, |p| {
+                    p.train_ai == Pref::Disallow || p.search == Pref::Disallow
+                });
                 for rule in matching.iter().filter(|r| r.value.invalid) {
                     notes.push(
                         Reason::new(Code::AiprefInvalid)
@@ -104,7 +106,9 @@ impl Judge<'_> {
                 }
             }
             if let Some(signals) = &site.signals {
-                let matching = signals.matching(groups, path);
+                let matching = signals.matching(groups, path, |s| {
+                    [s.ai_train, s.ai_input, s.search].contains(&Pref::Disallow)
+                });
                 let (code, pick): (Code, Pick<ContentSignals>) = match self.purpose {
                     Purpose::TrainAi => (Code::ContentSignalAiTrain, |s| s.ai_train),
                     Purpose::AiInput => (Code::ContentSignalAiInput, |s| s.ai_input),

@@ -9,7 +9,7 @@
 //! result is that the usage is disallowed").
 
 use crate::policy::robots::pattern::Pattern;
-use crate::policy::robots::{RobotsTxt, canonical};
+use crate::policy::robots::{PathForms, RobotsTxt};
 
 /// One preference line, compiled.
 #[derive(Clone, Debug)]
@@ -62,11 +62,19 @@ impl<T> PathRules<T> {
     /// The rules that apply to `path` (path and query, as requested) for an agent whose
     /// groups are `groups`: the matching rules with the longest path, all of them, so the
     /// caller can combine them to the most restrictive.
-    pub fn matching<'a>(&'a self, groups: &[u32], path: &str) -> Vec<&'a PathRule<T>> {
+    ///
+    /// A line whose preference `restrictive` says reserves something matches every spelling
+    /// of its path; others match only the strict form (see [`crate::policy::robots::loose`]).
+    pub fn matching<'a>(
+        &'a self,
+        groups: &[u32],
+        path: &str,
+        restrictive: impl Fn(&T) -> bool,
+    ) -> Vec<&'a PathRule<T>> {
         if self.rules.is_empty() {
             return Vec::new();
         }
-        let canonical_path = canonical(path.as_bytes());
+        let forms = PathForms::of(path);
         let mut best: Vec<&PathRule<T>> = Vec::new();
         let mut best_len = 0u32;
         for rule in &self.rules {
@@ -76,7 +84,7 @@ impl<T> PathRules<T> {
             }
             let len = match &rule.pattern {
                 None => 0,
-                Some(p) if p.matches(&canonical_path) => p.specificity(),
+                Some(p) if p.matches_path(&forms, restrictive(&rule.value)) => p.specificity(),
                 Some(_) => continue,
             };
             if best.is_empty() || len > best_len {
@@ -116,7 +124,7 @@ mod tests {
     fn values(robots: &str, agent: &str, path: &str) -> Vec<String> {
         let (r, rules) = rules(robots);
         rules
-            .matching(r.applicable_groups(agent), path)
+            .matching(r.applicable_groups(agent), path, |v| v.contains("=n"))
             .into_iter()
             .map(|m| m.value.clone())
             .collect()

@@ -7,7 +7,7 @@
 //! absence of `tdm-reservation` and `tdm-policy` MUST not reset current values."
 
 use crate::policy::decision::{Code, Reason};
-use crate::policy::robots::canonical;
+use crate::policy::robots::PathForms;
 use crate::policy::robots::pattern::Pattern;
 use std::sync::Arc;
 
@@ -34,8 +34,8 @@ impl Reservation {
 
     fn from_json(value: &serde_json::Value) -> Reservation {
         match value {
-            serde_json::Value::Number(n) if n.as_u64() == Some(1) => Reservation::Reserved,
-            serde_json::Value::Number(n) if n.as_u64() == Some(0) => Reservation::NotReserved,
+            serde_json::Value::Number(n) if n.as_f64() == Some(1.0) => Reservation::Reserved,
+            serde_json::Value::Number(n) if n.as_f64() == Some(0.0) => Reservation::NotReserved,
             serde_json::Value::String(s) => Reservation::read(s),
             _ => Reservation::Invalid,
         }
@@ -69,6 +69,7 @@ impl TdmRepFile {
     /// Parses tdmrep.json bytes.
     pub fn parse(bytes: &[u8]) -> TdmRepFile {
         let mut file = TdmRepFile::default();
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let value: serde_json::Value = match serde_json::from_slice(bytes) {
             Ok(v) => v,
             Err(e) => {
@@ -110,10 +111,31 @@ impl TdmRepFile {
     }
 
     /// The rule for `path` (path and query): "The most specific match is the first in
-    /// sequence", not the longest.
+    /// sequence", not the longest. A rule whose `tdm-reservation` is invalid is "unset" and
+    /// does not hide a later rule; a reserving rule matches every spelling of its location.
     pub fn rule_for(&self, path: &str) -> Option<&TdmRule> {
-        let path = canonical(path.as_bytes());
-        self.rules.iter().find(|r| r.pattern.matches(&path))
+        let path = PathForms::of(path);
+        self.rules.iter().find(|r| {
+            r.reservation != Reservation::Invalid
+                && r.pattern
+                    .matches_path(&path, r.reservation == Reservation::Reserved)
+        })
+    }
+
+    /// The rules for `path` whose `tdm-reservation` is invalid and that come before the rule
+    /// that applies: they are noted as unset.
+    fn invalid_before(&self, path: &str) -> impl Iterator<Item = &TdmRule> {
+        let forms = PathForms::of(path);
+        let stop = self.rule_for(path).map_or(u32::MAX, |r| r.index);
+        self.rules
+            .iter()
+            .filter(move |r| {
+                r.index < stop
+                    && r.reservation == Reservation::Invalid
+                    && r.pattern.matches_path(&forms, true)
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 
@@ -152,14 +174,20 @@ impl TdmState {
                     .with_detail(format!("ignored: {problem}")),
             );
         }
+        for rule in file.invalid_before(path) {
+            let mut r = Reason::new(Code::TdmrepInvalid)
+                .with_source("tdmrep.json")
+                .with_rule(rule.location.clone())
+                .with_detail(
+                    "tdm-reservation is neither 1 nor 0: treated as unset (TDMRep: a protocol error)",
+                );
+            r.entry = Some(rule.index);
+            state.notes.push(r);
+        }
         if let Some(rule) = file.rule_for(path) {
             let source = TdmSource::File(rule.index);
             state.apply(rule.reservation, rule.policy.clone(), source, || {
-                let mut r = Reason::new(Code::TdmrepInvalid)
-                    .with_source("tdmrep.json")
-                    .with_rule(rule.location.clone());
-                r.entry = Some(rule.index);
-                r
+                Reason::new(Code::TdmrepInvalid).with_source("tdmrep.json")
             });
         }
         state

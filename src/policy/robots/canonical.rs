@@ -1,25 +1,25 @@
-//! The canonical octet form in which robots.txt paths and URI paths are compared.
+//! The canonical octet forms in which robots.txt paths and URI paths are compared.
 //!
 //! RFC 9309 §2.2.2: "Octets in the URI and robots.txt paths outside the range of the ASCII
 //! coded character set, and those in the reserved range defined by [RFC3986], MUST be
 //! percent-encoded ... prior to comparison." and "If a percent-encoded ASCII octet is
 //! encountered in the URI, it MUST be unencoded prior to comparison, unless it is a reserved
-//! character ... or the character is outside the unreserved character range." Figure 4 shows
-//! the effect: `/foo/bar?baz=https://foo.bar` compares equal to
-//! `/foo/bar?baz=https%3A%2F%2Ffoo.bar`, `/foo/bar/ツ` to `/foo/bar/%E3%83%84`, and
-//! `/foo/bar/%62%61%7A` to `/foo/bar/baz`.
+//! character ... or the character is outside the unreserved character range." Figure 4:
+//! `/foo/bar/ツ` compares as `/foo/bar/%E3%83%84`, and `/foo/bar/%62%61%7A` as
+//! `/foo/bar/baz`.
 //!
-//! One function gives both sides the same form, so that whatever spelling a site or a URL
-//! uses, equal octets compare equal:
-//! 1. every valid `%XX` escape is decoded to its octet (invalid `%` stays a literal `%`);
-//! 2. octets that RFC 3986 allows literally in a URI (unreserved §2.3 and reserved §2.2)
-//!    are written literally; every other octet (non-ASCII, controls, space, `"`, `<`, `>`,
-//!    `\`, `^`, `` ` ``, `{`, `|`, `}`, and `%` itself) is written as `%XX`, upper-case hex.
+//! [`canonical`] is that form, applied to both sides: escapes of unreserved octets are
+//! decoded; escapes of every other octet stay (upper-case hex); raw octets outside RFC 3986's
+//! unreserved and reserved sets (non-ASCII, controls, space, `"`, `<`, `>`, `\`, `^`, `` ` ``,
+//! `{`, `|`, `}`, a `%` that starts no escape) are encoded. `%2F` and `/` stay different.
 //!
-//! A reserved octet written as `%2F` and one written as `/` therefore compare equal. This is
-//! the reading of Figure 4 (`https://` matches `https%3A%2F%2F`), and it makes a `Disallow`
-//! match every spelling of the path it names, which is the careful side for a crawler.
-//! The form is idempotent: `canonical(canonical(x)) == canonical(x)`.
+//! [`loose`] also decodes escapes of reserved octets, so that `%2F` equals `/` and
+//! `https%3A%2F%2F` equals `https://` (Figure 4's first example). Matching uses it only on
+//! the careful side: a `Disallow` (or any reservation) matches if either form matches; an
+//! `Allow`, and the implicit allow of `/robots.txt`, only in the strict form. So no spelling
+//! of a path escapes a `Disallow`, and no spelling widens an `Allow`.
+//!
+//! Both forms are idempotent.
 
 use std::borrow::Cow;
 
@@ -55,16 +55,23 @@ fn escape_at(input: &[u8], i: usize) -> Option<u8> {
     Some(hi << 4 | lo)
 }
 
-/// True when `input` is already in canonical form (the common case: plain ASCII paths).
-fn is_canonical(input: &[u8]) -> bool {
+/// RFC 3986 §2.3 unreserved octets.
+#[inline]
+fn is_unreserved(b: u8) -> bool {
+    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~')
+}
+
+/// True when `input` is already in the form where escapes of octets `decode` accepts are
+/// decoded (the common case: plain ASCII paths).
+fn is_normal(input: &[u8], decode: fn(u8) -> bool) -> bool {
     let mut i = 0;
     while i < input.len() {
         let b = input[i];
         if b == b'%' {
             match escape_at(input, i) {
-                // An escape stays only for an octet that must be escaped, in upper-case hex.
+                // An escape stays only for an octet that is not decoded, in upper-case hex.
                 Some(v)
-                    if !is_literal(v)
+                    if !decode(v)
                         && !input[i + 1].is_ascii_lowercase()
                         && !input[i + 2].is_ascii_lowercase() =>
                 {
@@ -82,18 +89,12 @@ fn is_canonical(input: &[u8]) -> bool {
     true
 }
 
-fn push_octet(out: &mut Vec<u8>, b: u8) {
-    if is_literal(b) {
-        out.push(b);
-    } else {
-        out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-    }
+fn push_escaped(out: &mut Vec<u8>, b: u8) {
+    out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
 }
 
-/// Returns the canonical form of `input` (a URI path and query, or a piece of a robots.txt
-/// path pattern). Borrows when `input` is already canonical.
-pub fn canonical(input: &[u8]) -> Cow<'_, [u8]> {
-    if is_canonical(input) {
+fn normalise(input: &[u8], decode: fn(u8) -> bool) -> Cow<'_, [u8]> {
+    if is_normal(input, decode) {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len() + 8);
@@ -101,11 +102,20 @@ pub fn canonical(input: &[u8]) -> Cow<'_, [u8]> {
     while i < input.len() {
         match escape_at(input, i) {
             Some(v) => {
-                push_octet(&mut out, v);
+                if decode(v) {
+                    out.push(v);
+                } else {
+                    push_escaped(&mut out, v);
+                }
                 i += 3;
             }
             None => {
-                push_octet(&mut out, input[i]);
+                let b = input[i];
+                if is_literal(b) {
+                    out.push(b);
+                } else {
+                    push_escaped(&mut out, b);
+                }
                 i += 1;
             }
         }
@@ -113,20 +123,71 @@ pub fn canonical(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// The RFC 9309 §2.2.2 form of `input` (a URI path and query, or a piece of a robots.txt
+/// path pattern): unreserved escapes decoded. Borrows when `input` is already in that form.
+pub fn canonical(input: &[u8]) -> Cow<'_, [u8]> {
+    normalise(input, is_unreserved)
+}
+
+/// The loose form: every escape of an octet allowed literally in a URI decoded, so reserved
+/// octets compare equal to their escapes. For matching reservations only (see the module).
+pub fn loose(input: &[u8]) -> Cow<'_, [u8]> {
+    normalise(input, is_literal)
+}
+
+/// A path (with query) in both forms, computed once per decision.
+#[derive(Clone, Debug)]
+pub struct PathForms<'a> {
+    /// The RFC 9309 form.
+    pub strict: Cow<'a, [u8]>,
+    /// The loose form, when it differs (only paths with a `%` can differ).
+    pub loose: Option<Cow<'a, [u8]>>,
+}
+
+impl<'a> PathForms<'a> {
+    /// Both forms of `path`.
+    pub fn of(path: &'a str) -> PathForms<'a> {
+        let bytes = path.as_bytes();
+        let strict = canonical(bytes);
+        let loose = if bytes.contains(&b'%') {
+            let l = loose(bytes);
+            (l.as_ref() != strict.as_ref()).then_some(l)
+        } else {
+            None
+        };
+        PathForms { strict, loose }
+    }
+
+    /// The loose form (the strict one when they are equal).
+    pub fn loose(&self) -> &[u8] {
+        self.loose.as_deref().unwrap_or(&self.strict)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::canonical;
+    use super::{canonical, loose};
 
     fn c(s: &str) -> String {
         String::from_utf8(canonical(s.as_bytes()).into_owned()).unwrap()
     }
 
     #[test]
-    fn rfc9309_figure4_reserved_in_query_compares_equal() {
+    fn rfc9309_reserved_escapes_stay_encoded_in_the_strict_form() {
+        assert_eq!(c("/a%2fb"), "/a%2Fb");
+        assert_ne!(c("/a%2Fb"), c("/a/b"));
+        assert_eq!(c("/robots.txt%3Fx"), "/robots.txt%3Fx");
+    }
+
+    #[test]
+    fn rfc9309_figure4_reserved_in_query_compares_equal_loosely() {
+        let l = |s: &str| String::from_utf8(loose(s.as_bytes()).into_owned()).unwrap();
         assert_eq!(
-            c("/foo/bar?baz=https://foo.bar"),
-            c("/foo/bar?baz=https%3A%2F%2Ffoo.bar")
+            l("/foo/bar?baz=https://foo.bar"),
+            l("/foo/bar?baz=https%3A%2F%2Ffoo.bar")
         );
+        assert_eq!(l("/a%20b"), "/a%20b");
+        assert_eq!(l(&l("/x%2F%25%7e")), l("/x%2F%25%7e"));
     }
 
     #[test]
@@ -146,6 +207,7 @@ mod tests {
         assert_eq!(c("/a%zz"), "/a%25zz");
         assert_eq!(c("/a%2"), "/a%252");
         assert_eq!(c("/a%25"), "/a%25");
+        assert_eq!(c("/%7e"), "/~");
     }
 
     #[test]

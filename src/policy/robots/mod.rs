@@ -12,7 +12,7 @@ mod collect;
 mod input;
 pub(crate) mod pattern;
 
-pub use canonical::canonical;
+pub use canonical::{PathForms, canonical, loose};
 pub use collect::ExtensionLine;
 pub use input::DEFAULT_PARSE_LIMIT;
 
@@ -174,8 +174,8 @@ impl RobotsTxt {
     }
 
     fn decide(&self, agent: &str, path: &str) -> Decision {
-        let path = canonical(path.as_bytes());
-        if is_robots_txt(&path) {
+        let path = PathForms::of(path);
+        if is_robots_txt(&path.strict) {
             return allowed(
                 source_reason(Code::RobotsImplicitAllow)
                     .with_detail("RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed"),
@@ -198,14 +198,14 @@ impl RobotsTxt {
     }
 
     /// The most specific rule of the groups `members` that matches `canonical_path`.
-    fn deciding_rule(&self, members: &[u32], canonical_path: &[u8]) -> Option<&Rule> {
+    fn deciding_rule(&self, members: &[u32], path: &PathForms<'_>) -> Option<&Rule> {
         members
             .iter()
             .filter_map(|&g| {
                 self.order[g as usize]
                     .iter()
                     .map(|&i| &self.rules[i as usize])
-                    .find(|rule| rule.pattern.matches(canonical_path))
+                    .find(|rule| rule.pattern.matches_path(path, !rule.allow))
             })
             .min_by_key(|rule| precedence(rule))
     }
@@ -227,8 +227,8 @@ impl RobotsTxt {
     /// [`RobotsTxt::applicable_groups`]), if one does; cheaper than a full decision, for
     /// checking many agents against one path. `/robots.txt` is never refused.
     pub fn refusal_for_groups(&self, members: &[u32], path: &str) -> Option<Reason> {
-        let path = canonical(path.as_bytes());
-        if is_robots_txt(&path) || members.is_empty() {
+        let path = PathForms::of(path);
+        if is_robots_txt(&path.strict) || members.is_empty() {
             return None;
         }
         let rule = self.deciding_rule(members, &path)?;

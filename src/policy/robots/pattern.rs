@@ -6,14 +6,17 @@
 //! `*` and runs in time linear in the path for every piece: no backtracking, so a hostile
 //! pattern cannot make a decision slow.
 
-use super::canonical::canonical;
+use super::canonical::{PathForms, canonical, loose};
 use memchr::memmem;
 
 /// One compiled `Allow`/`Disallow` path pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Pattern {
-    /// Literal pieces between `*`s; `pieces[0]` must match at the first octet of the path.
+    /// Literal pieces between `*`s, in the strict form; `pieces[0]` must match at the first
+    /// octet of the path.
     pieces: Box<[Box<[u8]>]>,
+    /// The pieces in the loose form, when it differs (only patterns with a `%` can).
+    loose_pieces: Option<Box<[Box<[u8]>]>>,
     /// The pattern ended in `$`: the last piece must end at the end of the path.
     anchored_end: bool,
     /// "The most specific match is the match that has the most octets" (§2.2.2): the octet
@@ -31,14 +34,22 @@ impl Pattern {
             Some(body) => (body, true),
             None => (raw, false),
         };
+        // §2.2.3: `%2A` and `%24` in a pattern are a literal `*` and `$` in the URI.
         let pieces: Box<[Box<[u8]>]> = body
             .split('*')
-            .map(|piece| Box::from(canonical(piece.as_bytes()).as_ref()))
+            .map(|piece| literal_specials(&canonical(piece.as_bytes())))
             .collect();
+        let loose_pieces = body.contains('%').then(|| {
+            body.split('*')
+                .map(|piece| Box::from(loose(piece.as_bytes()).as_ref()))
+                .collect::<Box<[Box<[u8]>]>>()
+        });
+        let loose_pieces = loose_pieces.filter(|l| *l != pieces);
         let literal: usize = pieces.iter().map(|p| p.len()).sum();
         let specificity = literal + (pieces.len() - 1) + usize::from(anchored_end);
         Pattern {
             pieces,
+            loose_pieces,
             anchored_end,
             specificity: u32::try_from(specificity).unwrap_or(u32::MAX),
         }
@@ -54,14 +65,62 @@ impl Pattern {
         self.specificity == 0
     }
 
-    /// Whether the pattern matches `path`, which must be in canonical form.
+    /// Whether the pattern matches `path`. A `restrictive` rule (a `Disallow`, a
+    /// reservation) matches in either the strict or the loose form, so no spelling escapes
+    /// it; any other rule only in the strict form, so no spelling widens it.
+    pub(crate) fn matches_path(&self, path: &PathForms<'_>, restrictive: bool) -> bool {
+        if matches_pieces(&self.pieces, self.anchored_end, &path.strict) {
+            return true;
+        }
+        if !restrictive || (self.loose_pieces.is_none() && path.loose.is_none()) {
+            return false;
+        }
+        let pieces = self.loose_pieces.as_deref().unwrap_or(&self.pieces);
+        matches_pieces(pieces, self.anchored_end, path.loose())
+    }
+
+    /// Whether the pattern matches `path`, which must be in the strict canonical form.
+    #[cfg(test)]
     pub(crate) fn matches(&self, path: &[u8]) -> bool {
-        let (first, rest) = match self.pieces.split_first() {
+        matches_pieces(&self.pieces, self.anchored_end, path)
+    }
+}
+
+/// Turns `%2A` and `%24` (in canonical form every `%` starts an escape) into `*` and `$`.
+fn literal_specials(piece: &[u8]) -> Box<[u8]> {
+    if !piece.windows(3).any(|w| w == b"%2A" || w == b"%24") {
+        return Box::from(piece);
+    }
+    let mut out = Vec::with_capacity(piece.len());
+    let mut i = 0;
+    while i < piece.len() {
+        match piece.get(i..i + 3) {
+            Some(b"%2A") => {
+                out.push(b'*');
+                i += 3;
+            }
+            Some(b"%24") => {
+                out.push(b'$');
+                i += 3;
+            }
+            _ => {
+                out.push(piece[i]);
+                i += 1;
+            }
+        }
+    }
+    out.into()
+}
+
+/// Greedy leftmost matching of `pieces` separated by `*`.
+fn matches_pieces(pieces: &[Box<[u8]>], anchored_end: bool, path: &[u8]) -> bool {
+    {
+        let (first, rest) = match pieces.split_first() {
             Some(split) => split,
             None => return false,
         };
         let Some((last, middle)) = rest.split_last() else {
-            return if self.anchored_end {
+            return if anchored_end {
                 path == first.as_ref()
             } else {
                 path.starts_with(first)
@@ -77,7 +136,7 @@ impl Pattern {
                 None => return false,
             }
         }
-        if self.anchored_end {
+        if anchored_end {
             path.len() >= pos + last.len() && path.ends_with(last)
         } else {
             memmem::find(&path[pos..], last).is_some()

@@ -105,15 +105,44 @@ fn rfc9309_2_2_2_rules_before_any_group_are_ignored() {
 #[test]
 fn rfc9309_2_2_2_figure4_percent_encoding_both_sides() {
     let r = "User-agent: *\nDisallow: /\nAllow: /foo/bar?baz=https://foo.bar\nAllow: /a/ツ\nAllow: /b/%62%61%7A\n";
+    // Reserved octets: an escape and the literal are equal only on the careful side.
+    let d = "User-agent: *\nDisallow: /foo/bar?baz=https://foo.bar\n";
+    assert_eq!(
+        verdict(d, "x", "/foo/bar?baz=https%3A%2F%2Ffoo.bar"),
+        Refused
+    );
     assert_eq!(
         verdict(r, "x", "/foo/bar?baz=https%3A%2F%2Ffoo.bar"),
-        Allowed
+        Refused
     );
+    assert_eq!(verdict(r, "x", "/foo/bar?baz=https://foo.bar"), Allowed);
     assert_eq!(verdict(r, "x", "/a/%E3%83%84"), Allowed);
     assert_eq!(verdict(r, "x", "/a/%e3%83%84"), Allowed);
     assert_eq!(verdict(r, "x", "/b/baz"), Allowed);
     assert_eq!(verdict(r, "x", "/b/%62az"), Allowed);
     assert_eq!(verdict(r, "x", "/b/bar"), Refused);
+}
+
+#[test]
+fn encoded_reserved_octets_never_widen_an_allow() {
+    let r = "User-agent: *\nDisallow: /\nAllow: /public/\nAllow: /page?\n";
+    assert_eq!(verdict(r, "x", "/public%2F..%2Fadmin"), Refused);
+    assert_eq!(verdict(r, "x", "/page%3Fx"), Refused);
+    assert_eq!(verdict(r, "x", "/public/x"), Allowed);
+    let d = decide(r, "x", "/robots.txt%3Fx");
+    assert_eq!(d.verdict, Refused);
+    assert_eq!(
+        decide(r, "x", "/%72obots.txt").reasons[0].code,
+        Code::RobotsImplicitAllow
+    );
+}
+
+#[test]
+fn encoded_reserved_octets_never_escape_a_disallow() {
+    let r = "User-agent: *\nDisallow: /private/\nDisallow: /a%2Fb\n";
+    assert_eq!(verdict(r, "x", "/private%2Fsecret"), Refused);
+    assert_eq!(verdict(r, "x", "/a/b"), Refused);
+    assert_eq!(verdict(r, "x", "/a%2fb"), Refused);
 }
 
 #[test]
