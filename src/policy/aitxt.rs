@@ -17,8 +17,9 @@ struct AiRule {
     line: u32,
     written: Box<str>,
     pattern: Pattern,
-    /// Lower-case product tokens; empty = every agent.
-    agents: Vec<String>,
+    /// Lower-case product tokens (`*` for the global group); `None` for lines before any
+    /// `User-agent`, which apply to every agent.
+    agents: Option<Vec<String>>,
 }
 
 /// A parsed ai.txt.
@@ -35,7 +36,7 @@ impl AiTxt {
         let mut rules = Vec::new();
         let mut agents: Vec<String> = Vec::new();
         let mut in_rules = false;
-        for (index, raw) in text.split(['\n', '\r']).enumerate() {
+        for (index, raw) in crate::policy::robots::lines(text).enumerate() {
             let line = index as u32 + 1;
             let content = raw.split('#').next().unwrap_or("").trim();
             if content.is_empty() {
@@ -51,7 +52,17 @@ impl AiTxt {
                         agents.clear();
                         in_rules = false;
                     }
-                    agents.push(value.to_ascii_lowercase());
+                    // The product token, as robots.txt reads it (`optout/1.0` names `optout`).
+                    let token: String = value
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphabetic() || *c == '-' || *c == '_')
+                        .collect();
+                    let token = if value.starts_with('*') {
+                        "*".to_owned()
+                    } else {
+                        token.to_ascii_lowercase()
+                    };
+                    agents.push(token);
                     continue;
                 }
                 "allow" => true,
@@ -75,11 +86,7 @@ impl AiTxt {
                 line,
                 written: value.into(),
                 pattern: Pattern::compile(&glob),
-                agents: if agents.iter().any(|a| a == "*") {
-                    Vec::new()
-                } else {
-                    agents.clone()
-                },
+                agents: (!agents.is_empty()).then(|| agents.clone()),
             });
         }
         AiTxt { rules }
@@ -88,19 +95,19 @@ impl AiTxt {
     /// The `aitxt.disallow` reason when ai.txt reserves `path` from AI training for `agent`.
     pub fn reservation(&self, agent: &str, path: &str) -> Option<Reason> {
         let path = PathForms::of(path);
-        let named = self
-            .rules
-            .iter()
-            .any(|r| r.agents.iter().any(|a| a.eq_ignore_ascii_case(agent)));
+        let names = |r: &AiRule, who: &str| {
+            r.agents
+                .as_ref()
+                .is_some_and(|a| a.iter().any(|a| a.eq_ignore_ascii_case(who)))
+        };
+        let named = self.rules.iter().any(|r| names(r, agent));
         let best = self
             .rules
             .iter()
             .filter(|r| {
-                if named {
-                    r.agents.iter().any(|a| a.eq_ignore_ascii_case(agent))
-                } else {
-                    r.agents.is_empty()
-                }
+                // Lines before any `User-agent` apply to every agent, named or not; then the
+                // agent's own groups, or the `*` groups when none names it.
+                r.agents.is_none() || names(r, if named { agent } else { "*" })
             })
             .filter(|r| r.pattern.matches_path(&path, !r.allow))
             .min_by_key(|r| (std::cmp::Reverse(r.pattern.specificity()), !r.allow, r.line))?;
@@ -134,6 +141,13 @@ mod tests {
         assert!(ai.reservation("optout", "/a/b.png").is_some());
         assert_eq!(ai.reservation("optout", "/doc.pdf").unwrap().line, Some(2));
         assert!(ai.reservation("optout", "/a.html").is_none());
+    }
+
+    #[test]
+    fn rules_before_any_user_agent_apply_to_named_agents_too_and_crlf_lines() {
+        let ai = AiTxt::parse(b"*.jpg\r\nUser-agent: optout/1.0\r\nAllow: /x/\r\nDisallow: /b\r\n");
+        assert_eq!(ai.reservation("optout", "/a.jpg").unwrap().line, Some(1));
+        assert_eq!(ai.reservation("optout", "/b").unwrap().line, Some(4));
     }
 
     #[test]

@@ -241,9 +241,13 @@ impl Judge<'_> {
             return;
         }
         let image = is_image(asset.last_header("content-type"), path);
-        let mut found = |source: String, value: &str| {
+        let mut found = |source: String, value: &str, meta: bool| {
             let mut tags = AiTags::default();
-            tags.read(value, self.agent);
+            if meta {
+                tags.read_meta(value);
+            } else {
+                tags.read(value, self.agent);
+            }
             if tags.noai {
                 refusals.push(
                     Reason::new(Code::TagsNoai)
@@ -259,14 +263,18 @@ impl Judge<'_> {
             }
         };
         for value in asset.header_values("x-robots-tag") {
-            found("header X-Robots-Tag".into(), value);
+            found("header X-Robots-Tag".into(), value, false);
         }
         if let Some(meta) = &asset.meta {
             for value in meta.get("robots") {
-                found("meta robots".into(), value);
+                found("meta robots".into(), value, true);
             }
             for value in meta.get(self.agent) {
-                found(format!("meta {}", self.agent.to_ascii_lowercase()), value);
+                found(
+                    format!("meta {}", self.agent.to_ascii_lowercase()),
+                    value,
+                    true,
+                );
             }
         }
     }

@@ -18,16 +18,34 @@ impl AiTags {
     /// Adds the directives of one `X-Robots-Tag` value (or robots meta `content`) that apply
     /// to `agent`.
     pub fn read(&mut self, value: &str, agent: &str) {
+        self.read_with_scopes(value, agent, true);
+    }
+
+    /// Adds the directives of a robots `<meta>` `content`, which has no agent scopes (the
+    /// meta `name` is the scope).
+    pub fn read_meta(&mut self, content: &str) {
+        self.read_with_scopes(content, "", false);
+    }
+
+    fn read_with_scopes(&mut self, value: &str, agent: &str, scopes: bool) {
         let mut scope_applies = true;
         for part in value.split(',') {
             let mut directive = part.trim();
             if let Some((prefix, rest)) = directive.split_once(':') {
                 let prefix = prefix.trim();
+                // Only a product token can be a scope (RFC 9309 §2.2.1 characters); dates in
+                // `unavailable_after: Wed, 03 Dec 2025 12:00:00 GMT` contain colons too.
+                let is_token = !prefix.is_empty()
+                    && prefix
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                 let is_directive = prefix.eq_ignore_ascii_case("unavailable_after")
                     || prefix.to_ascii_lowercase().starts_with("max-");
-                if !is_directive {
+                if scopes && is_token && !is_directive {
                     scope_applies = prefix.eq_ignore_ascii_case(agent);
                     directive = rest.trim();
+                } else if is_directive || !is_token {
+                    continue;
                 }
             }
             if !scope_applies {
@@ -82,6 +100,18 @@ mod tests {
         assert!(tags(&["OptOut: noai"], "optout").noai);
         assert!(!tags(&["otherbot: noindex, noai"], "optout").noai);
         assert!(tags(&["otherbot: noindex", "noai"], "optout").noai);
+    }
+
+    #[test]
+    fn dates_with_commas_and_colons_do_not_hide_later_directives() {
+        let v = "unavailable_after: Wed, 03 Dec 2025 12:00:00 GMT, noai";
+        assert!(tags(&[v], "optout").noai);
+        let mut meta = AiTags::default();
+        meta.read_meta("unavailable_after: Friday, 25-Jun-10 15:00:00 GMT, noai");
+        assert!(meta.noai);
+        let mut meta = AiTags::default();
+        meta.read_meta("otherbot: noai");
+        assert!(!meta.noai);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) mod pattern;
 pub use canonical::{PathForms, canonical, loose};
 pub use collect::ExtensionLine;
 pub use input::DEFAULT_PARSE_LIMIT;
+pub(crate) use input::lines;
 
 use crate::policy::decision::{Code, Decision, Reason, Verdict};
 use collect::{AgentLine, Collector};
