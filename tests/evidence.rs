@@ -1444,3 +1444,68 @@ fn the_store_layout_the_tests_rely_on() {
         canonical::to_vec(&first).unwrap().as_slice()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Review findings, kept as regressions
+
+#[test]
+fn an_emptied_or_foreign_store_directory_is_not_reported_intact() {
+    let f = fixture();
+    f.six_records();
+    std::fs::remove_dir_all(&f.store).unwrap();
+    std::fs::create_dir_all(&f.store).unwrap();
+    let out = f.run_unlocked(&["log", "verify"]);
+    assert_one_line_error(&out, "no evidence log");
+    std::fs::write(f.store.join("notes.txt"), b"hi").unwrap();
+    let out = f.run_unlocked(&[
+        "check",
+        "--robots",
+        f.robots.to_str().unwrap(),
+        "https://e.com/",
+    ]);
+    assert_one_line_error(&out, "not an optout store");
+}
+
+#[test]
+fn a_record_rewritten_with_a_duplicate_key_is_caught() {
+    let f = fixture();
+    f.six_records();
+    {
+        let store = f.open();
+        let bytes = store.records().get(1u64.to_be_bytes()).unwrap().unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        // Same parsed value for a last-key-wins parser; reads "allowed" to a first-key one.
+        let forged = text.replacen('{', "{\"verdict\":\"allowed\",", 1);
+        store
+            .records()
+            .insert(1u64.to_be_bytes(), forged.as_bytes())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    f.assert_verify_broken("record 1: not in canonical form");
+    let export = f.export();
+    let forged = export.replacen("{\"agent\"", "{\"verdict\":\"allowed\",\"agent\"", 1);
+    assert!(verify_export(forged.as_bytes(), false).is_err());
+}
+
+#[test]
+fn a_log_whose_head_was_removed_is_not_appended_to() {
+    let f = fixture();
+    f.six_records();
+    {
+        let store = f.open();
+        store.records().remove(HEAD_KEY).unwrap();
+        store.flush().unwrap();
+    }
+    let out = f.run_unlocked(&[
+        "check",
+        "--robots",
+        f.robots.to_str().unwrap(),
+        "https://e.com/",
+    ]);
+    assert_one_line_error(&out, "no head");
+    // Record 1 was not overwritten.
+    let store = f.open();
+    assert_eq!(stored(&store, 1)["seq"], 1);
+    assert!(store.records().get(7u64.to_be_bytes()).unwrap().is_none());
+}

@@ -129,22 +129,16 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
     if let LogCommand::AppendSynthetic { count } = args.command {
         return append_synthetic(config, store_path, count);
     }
-    if !store_path.exists() {
-        return Err(CliError::Usage(format!(
-            "no evidence log at {} (pass --store DIR)",
-            store_path.display()
-        )));
-    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.command {
         LogCommand::Verify { .. } => {
-            let store = Store::open(store_path)?;
+            let store = Store::open_existing(store_path)?;
             Ok(report(verify_store(&store), "log"))
         }
-        LogCommand::Show { seq } => show(&Store::open(store_path)?, seq, &mut out),
+        LogCommand::Show { seq } => show(&Store::open_existing(store_path)?, seq, &mut out),
         LogCommand::Export { format, filter } => {
-            let store = Store::open(store_path)?;
+            let store = Store::open_existing(store_path)?;
             let filter = filter.filter()?;
             let written = match format {
                 Format::Jsonl => export::jsonl(&store, &filter, &mut out),
@@ -161,7 +155,7 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             }
         }
         LogCommand::Stats { filter } => {
-            let stats = export::stats(&Store::open(store_path)?, &filter.filter()?)?;
+            let stats = export::stats(&Store::open_existing(store_path)?, &filter.filter()?)?;
             let mut text = format!("records {}\n", stats.records);
             for (title, map) in [
                 ("verdict", &stats.verdicts),
@@ -177,7 +171,7 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         LogCommand::Checkpoint => {
-            let head = Head::read(&Store::open(store_path)?)?;
+            let head = Head::read(&Store::open_existing(store_path)?)?;
             let line = format!(
                 "optout-checkpoint v1 seq={} hash={} time={}\n",
                 head.seq,

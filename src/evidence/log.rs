@@ -71,16 +71,29 @@ impl Head {
         Some(Head { seq, hash })
     }
 
-    /// Reads the head of `store`'s log.
+    /// Reads the head of `store`'s log. A log with records but no readable head is damaged:
+    /// appending to it would silently start a second chain over the first.
     pub fn read(store: &Store) -> Result<Head, StoreError> {
-        Ok(store
-            .records()
-            .get(HEAD_KEY)?
-            .and_then(|v| Head::decode(&v))
-            .unwrap_or(Head {
+        let damaged = |message: &str| StoreError::Corrupt {
+            path: store.path().to_owned(),
+            message: message.into(),
+        };
+        match store.records().get(HEAD_KEY)? {
+            Some(v) => Head::decode(&v).ok_or_else(|| damaged("the head of the log is unreadable")),
+            None if store
+                .records()
+                .first()?
+                .is_some_and(|(k, _)| k.as_ref() != HEAD_KEY) =>
+            {
+                Err(damaged(
+                    "the log has records but no head; run `optout log verify`",
+                ))
+            }
+            None => Ok(Head {
                 seq: 0,
                 hash: [0; 32],
-            }))
+            }),
+        }
     }
 }
 

@@ -103,6 +103,26 @@ fn check_line(
         ));
     }
     let canonical = canonical::to_vec(&value).map_err(|e| bad(e.to_string()))?;
+    // The stored bytes must be exactly the canonical form: no duplicate keys, no padding,
+    // nothing that reads differently to another JSON parser.
+    let (_, slots) = canonical::to_vec_with_slots(
+        value
+            .as_object()
+            .ok_or_else(|| bad("not a JSON object".into()))?,
+        &["hash", "prev_hash"],
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let expected = canonical::splice(
+        &canonical,
+        &slots,
+        &[
+            ("hash", &hex::encode(hash)),
+            ("prev_hash", &hex::encode(prev_hash)),
+        ],
+    );
+    if expected != bytes {
+        return Err(bad("not in canonical form (the record was edited)".into()));
+    }
     if chain_hash(&prev_hash, &canonical) != hash {
         return Err(bad(
             "content does not match its hash (the record was changed)".into(),

@@ -32,6 +32,14 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The directory holds something other than a store.
+    #[error(
+        "{0} is not an optout store (it is not empty and has no store in it); pass another --store"
+    )]
+    NotAStore(PathBuf),
+    /// There is no store at the path (for commands that only read).
+    #[error("no evidence log at {0} (pass --store DIR)")]
+    Missing(PathBuf),
     /// The store was written by a newer optout.
     #[error(
         "store {path} has schema version {found}, newer than this optout understands ({SCHEMA_VERSION}); upgrade optout"
@@ -81,6 +89,12 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(path).map_err(io)?;
+        // sled keeps its data in `db`; a directory with other things in it but no `db` is
+        // not a store, and is not made into one.
+        let existed = path.join("db").exists();
+        if !existed && std::fs::read_dir(path).map_err(io)?.next().is_some() {
+            return Err(StoreError::NotAStore(path.to_owned()));
+        }
         let db = sled::Config::new()
             .path(path)
             .flush_every_ms(None)
@@ -102,6 +116,12 @@ impl Store {
                     });
                 }
             }
+            None if existed => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    message: "it has no schema version (not an optout store, or damaged)".into(),
+                });
+            }
             None => {
                 meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
                 db.flush()?;
@@ -113,6 +133,14 @@ impl Store {
             snapshots: db.open_tree("snapshots")?,
             db,
         })
+    }
+
+    /// Opens an existing store; a missing one is [`StoreError::Missing`], never created.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.join("db").exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        Store::open(path)
     }
 
     /// The store directory.
@@ -209,6 +237,17 @@ mod tests {
             matches!(err, StoreError::NewerSchema { found: 99, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_directory_with_other_things_is_not_made_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"hi").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = Store::open_existing(&empty.path().join("none")).unwrap_err();
+        assert!(matches!(err, StoreError::Missing(_)), "{err}");
     }
 
     #[test]
