@@ -380,3 +380,33 @@ fn bad_header_flag_and_bad_excluded_list_are_usage_errors() {
     assert!(err.contains("line 2"), "{err}");
     assert_eq!(err.lines().count(), 1);
 }
+
+#[test]
+fn a_non_utf8_line_or_a_cr_inside_a_line_does_not_derail_the_batch() {
+    let f = fixture();
+    let robots = f.robots.to_str().unwrap().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_optout"))
+        .args(["check", "--json", "--no-log", "--robots", &robots])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(
+            b"https://e.com/\xff\nhttps://e.com/a\rhttps://e.com/private/b\nhttps://e.com/ok\n",
+        )
+        .unwrap();
+    drop(input);
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[2]["url"], "https://e.com/private/b");
+    assert_eq!(lines[2]["verdict"], "refused");
+    assert_eq!(lines[3]["verdict"], "allowed");
+}

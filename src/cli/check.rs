@@ -181,16 +181,32 @@ pub fn run(config: &Config, store: &Path, args: CheckArgs) -> Result<ExitCode, C
     let mut worst = Worst::Allowed;
     let result = if args.urls.is_empty() {
         let stdin = std::io::stdin();
+        let mut input = stdin.lock();
         let mut result = Ok(());
-        for line in stdin.lock().lines() {
-            let line = line.map_err(|source| CliError::Read {
-                path: "standard input".into(),
-                source,
-            })?;
-            if line.trim().is_empty() {
-                continue;
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let read = input
+                .read_until(b'\n', &mut buf)
+                .map_err(|source| CliError::Read {
+                    path: "standard input".into(),
+                    source,
+                })?;
+            if read == 0 {
+                break;
             }
-            result = checker.one(&line, &mut out, &mut worst);
+            // A line that is not UTF-8 is judged (and reported) on its own, and a CR inside a
+            // line ends a URL too: the URL parser would otherwise drop it and glue two URLs.
+            let text = String::from_utf8_lossy(&buf);
+            for line in text.split(['\r', '\n']) {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                result = checker.one(line, &mut out, &mut worst);
+                if result.is_err() {
+                    break;
+                }
+            }
             if result.is_err() {
                 break;
             }

@@ -247,7 +247,8 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
             continue;
         };
         let body = String::from_utf8_lossy(&snapshot);
-        let lines: Vec<&str> = body.split(['\n']).collect();
+        // Numbered as the robots.txt parser numbers them: CR, LF and CRLF end a line.
+        let lines: Vec<&str> = crate::policy::robots::line_numbering(&body).collect();
         let near = |n: u64| marked.iter().any(|&m| n + 3 >= m && n <= m + 3);
         let whole = lines.len() <= 60;
         let mut skipped = false;
@@ -262,7 +263,7 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
                 skipped = false;
             }
             let mark = if marked.contains(&n) { ">>" } else { "  " };
-            text.push_str(&format!("{mark}{n:>5}  {}\n", line.trim_end_matches('\r')));
+            text.push_str(&format!("{mark}{n:>5}  {line}\n"));
         }
     }
     out.write_all(text.as_bytes()).map_err(CliError::Write)?;

@@ -9,8 +9,15 @@ use url::Url;
 /// Parsing with the `url` crate gives the path exactly as an HTTP client built on it
 /// (reqwest) will send it: dot segments removed, non-ASCII percent-encoded.
 pub fn parse_url(input: &str) -> Result<Url, Reason> {
-    let url = Url::parse(input.trim())
-        .map_err(|e| Reason::new(Code::UrlInvalid).with_detail(format!("{e}")))?;
+    let input = input.trim();
+    // The URL parser silently removes tabs and line breaks inside a URL, which would judge a
+    // different URL than the one given.
+    if input.contains(|c: char| c.is_control()) {
+        return Err(Reason::new(Code::UrlInvalid)
+            .with_detail("the URL contains a control character (tab, CR, LF, ...)"));
+    }
+    let url =
+        Url::parse(input).map_err(|e| Reason::new(Code::UrlInvalid).with_detail(format!("{e}")))?;
     match url.scheme() {
         "http" | "https" => Ok(url),
         other => Err(Reason::new(Code::UrlUnsupportedScheme)
@@ -33,6 +40,12 @@ mod tests {
         assert_eq!(parse_url("not a url").unwrap_err().code, Code::UrlInvalid);
         assert_eq!(parse_url("").unwrap_err().code, Code::UrlInvalid);
         assert_eq!(parse_url("http://").unwrap_err().code, Code::UrlInvalid);
+        assert_eq!(
+            parse_url("https://e.com/a\rhttps://e.com/b")
+                .unwrap_err()
+                .code,
+            Code::UrlInvalid
+        );
         assert_eq!(
             parse_url("ftp://example.com/x").unwrap_err().code,
             Code::UrlUnsupportedScheme

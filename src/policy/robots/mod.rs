@@ -17,6 +17,12 @@ pub use collect::ExtensionLine;
 pub use input::DEFAULT_PARSE_LIMIT;
 pub(crate) use input::lines;
 
+/// Splits text into lines as line numbers in reasons count them (CR, LF and CRLF each end a
+/// line), for showing the line a reason names.
+pub fn line_numbering(text: &str) -> impl Iterator<Item = &str> {
+    lines(text)
+}
+
 use crate::policy::decision::{Code, Decision, Reason, Verdict};
 use collect::{AgentLine, Collector};
 use pattern::Pattern;
