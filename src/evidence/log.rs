@@ -153,12 +153,16 @@ impl Shared {
     }
 
     /// Writes pending records, flushes, and marks everything appended so far as durable.
+    /// The flush (an fsync) runs outside the lock, so appends go on meanwhile.
     fn sync(&self) -> Result<u64, StoreError> {
-        let mut state = self.lock()?;
-        state.write_pending(&self.store)?;
+        let seq = {
+            let mut state = self.lock()?;
+            state.write_pending(&self.store)?;
+            state.unflushed = 0;
+            state.head.seq
+        };
         self.store.flush()?;
-        state.unflushed = 0;
-        self.durable.fetch_max(state.head.seq, Ordering::SeqCst);
+        self.durable.fetch_max(seq, Ordering::SeqCst);
         Ok(self.durable.load(Ordering::SeqCst))
     }
 }
@@ -231,11 +235,7 @@ impl EvidenceLog {
             record.time = now_rfc3339();
         }
         let shared = &self.shared;
-        let value = serde_json::to_value(&record)
-            .map_err(|e| StoreError::Sled(format!("record does not serialise: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(StoreError::Sled("a record serialises to a JSON object".into()).into());
-        };
+        let map = record.into_json_map();
         let mut state = shared.lock()?;
         let seq = state.head.seq + 1;
         let mut map = map;
@@ -259,8 +259,10 @@ impl EvidenceLog {
             state.write_pending(&shared.store)?;
         }
         if flush {
-            shared.store.flush()?;
             state.unflushed = 0;
+            drop(state);
+            // Outside the lock: other appenders go on while this one waits for the disk.
+            shared.store.flush()?;
             shared.durable.fetch_max(seq, Ordering::SeqCst);
         }
         Ok(Appended {

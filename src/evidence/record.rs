@@ -95,6 +95,49 @@ impl Record {
     }
 }
 
+impl Record {
+    /// The record as a JSON object, moving its fields (no copies); the same object
+    /// `serde_json::to_value` gives, which a test checks.
+    pub fn into_json_map(self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut map = serde_json::Map::new();
+        map.insert("schema".into(), Value::from(self.schema));
+        map.insert("seq".into(), Value::from(self.seq));
+        map.insert("time".into(), Value::String(self.time));
+        map.insert("url".into(), Value::String(self.url));
+        map.insert("origin".into(), Value::String(self.origin));
+        map.insert("agent".into(), Value::String(self.agent));
+        map.insert("purpose".into(), Value::String(self.purpose));
+        map.insert("verdict".into(), Value::String(self.verdict));
+        map.insert("reasons".into(), self.reasons);
+        let sources = self
+            .sources
+            .into_iter()
+            .map(|s| {
+                let mut m = serde_json::Map::new();
+                m.insert("kind".into(), Value::String(s.kind));
+                m.insert("url".into(), Value::String(s.url));
+                if let Some(status) = s.status {
+                    m.insert("status".into(), Value::from(status));
+                }
+                if let Some(at) = s.fetched_at {
+                    m.insert("fetched_at".into(), Value::String(at));
+                }
+                m.insert("sha256".into(), Value::String(s.sha256));
+                Value::Object(m)
+            })
+            .collect();
+        map.insert("sources".into(), Value::Array(sources));
+        if let Some(status) = self.status {
+            map.insert("status".into(), Value::from(status));
+        }
+        if let Some(bytes) = self.bytes {
+            map.insert("bytes".into(), Value::from(bytes));
+        }
+        map
+    }
+}
+
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -112,4 +155,42 @@ pub fn chain_hash(prev: &[u8; 32], canonical: &[u8]) -> [u8; 32] {
 /// The UTC time now, RFC 3339 with milliseconds (fixed width, so strings sort by time).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_map_is_what_serde_gives() {
+        let mut full = Record {
+            schema: RECORD_SCHEMA,
+            seq: 3,
+            time: "2026-11-28T10:00:00.000Z".into(),
+            url: "https://e.com/a".into(),
+            origin: "https://e.com".into(),
+            agent: "optout".into(),
+            purpose: "train-ai".into(),
+            verdict: "refused".into(),
+            reasons: serde_json::json!([{"code": "robots.disallow", "line": 2}]),
+            sources: vec![SourceRef {
+                kind: "robots.txt".into(),
+                url: "https://e.com/robots.txt".into(),
+                status: Some(200),
+                fetched_at: Some("2026-11-28T09:00:00.000Z".into()),
+                sha256: "ab".into(),
+            }],
+            status: Some(200),
+            bytes: Some(10),
+        };
+        for _ in 0..2 {
+            let want = serde_json::to_value(&full).unwrap();
+            let got = serde_json::Value::Object(full.clone().into_json_map());
+            assert_eq!(got, want);
+            full.status = None;
+            full.bytes = None;
+            full.sources[0].status = None;
+            full.sources[0].fetched_at = None;
+        }
+    }
 }
