@@ -109,7 +109,7 @@ pub enum AppendError {
 }
 
 /// At most this many records wait in memory before they are written to sled as one batch.
-pub const WRITE_BATCH: u64 = 256;
+pub const WRITE_BATCH: u64 = 1024;
 
 /// The writer's state, behind one mutex: appends are serialised.
 struct State {
