@@ -9,6 +9,21 @@
 //! - [`config`]: the validated configuration (`config/optout.toml` documents the defaults).
 //! - [`cli`]: one module per subcommand, thin over the library.
 //!
+//! # Example
+//!
+//! ```
+//! use optout::policy::{RobotsTxt, parse_url};
+//!
+//! let robots = RobotsTxt::parse(b"User-agent: *\nDisallow: /private/\n");
+//! let url = parse_url("https://example.com/private/report.pdf").unwrap();
+//! let decision = robots.allowed("MyCrawler", &url);
+//! assert!(!decision.is_allowed());
+//! assert_eq!(
+//!     decision.reasons[0].to_string(),
+//!     r#"robots.disallow [robots.txt] line 2 "/private/" (user-agent: *)"#
+//! );
+//! ```
+//!
 //! Dependencies point inward: `cli` uses `config` and `policy`; `policy` uses nothing else of
 //! ours.
 #![forbid(unsafe_code)]
