@@ -22,11 +22,14 @@
 //! Run with `cargo bench --bench evidence`. The summary printed at the end gives records/s
 //! from criterion's medians and the ratio of group commit to the raw-sled ceiling.
 
+#[path = "support/criterion_results.rs"]
+mod criterion_results;
 use criterion::{Criterion, SamplingMode, Throughput};
+use criterion_results::median_ns;
 use optout::evidence::{Durability, EvidenceLog, Record, SourceRef};
 use optout::policy::{Purpose, RobotsTxt};
 use optout::store::{HEAD_KEY, Store};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
@@ -161,35 +164,8 @@ fn bench_append(c: &mut Criterion, group_records: &[Record], stored: &[Vec<u8>])
     group.finish();
 }
 
-/// Where criterion writes its results (its own order of preference, without running
-/// `cargo metadata`).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion"))
-    }
-}
-
-/// Criterion's median time per iteration for `append/id`, in ns, if this run wrote it.
-fn median_ns(id: &str, since: SystemTime) -> Option<f64> {
-    let path = criterion_home()
-        .join(GROUP)
-        .join(id)
-        .join("new")
-        .join("estimates.json");
-    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
-    if !fresh {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
-}
-
 fn print_summary(since: SystemTime) {
-    let rate = |id: &str, n: usize| median_ns(id, since).map(|ns| n as f64 / (ns / 1e9));
+    let rate = |id: &str, n: usize| median_ns(GROUP, id, since).map(|ns| n as f64 / (ns / 1e9));
     println!("\n== summary (criterion medians) ==");
     let group = rate("group_commit", GROUP_N);
     let raw = rate("raw_sled_ceiling", GROUP_N);

@@ -14,7 +14,10 @@
 //! The corpus is `../shared/corpus/robots` next to the crate when it exists, else the sample
 //! in `tests/data/robots`. File name = host.
 
+#[path = "support/criterion_results.rs"]
+mod criterion_results;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion_results::median_ns;
 use optout::policy::Purpose;
 use optout::policy::RobotsTxt;
 use optout::policy::crawlers::AiCrawlers;
@@ -448,33 +451,6 @@ fn bench_parse(c: &mut Criterion, work: &ParseWorkload<'_>) {
         })
     });
     group.finish();
-}
-
-/// Where criterion writes its results (its own order of preference, without running
-/// `cargo metadata`).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion"))
-    }
-}
-
-/// Criterion's median time per iteration for `group/id`, in ns, if this run wrote it.
-fn median_ns(group: &str, id: &str, since: SystemTime) -> Option<f64> {
-    let path = criterion_home()
-        .join(group)
-        .join(id)
-        .join("new")
-        .join("estimates.json");
-    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
-    if !fresh {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
 }
 
 fn print_summary(since: SystemTime, decisions: usize, parse_bytes: usize) {

@@ -11,9 +11,12 @@
 
 #![no_main]
 
+#[path = "../../tests/support/decision_shape.rs"]
+mod decision_shape;
+use decision_shape::check_decision;
 use libfuzzer_sys::fuzz_target;
 use optout::policy::robots::canonical;
-use optout::policy::{Code, Decision, RobotsTxt, Verdict, parse_url};
+use optout::policy::{Code, RobotsTxt, Verdict, parse_url};
 use std::borrow::Cow;
 
 struct Input<'a> {
@@ -39,45 +42,6 @@ fn split(data: &[u8]) -> Option<Input<'_>> {
         body,
         limit,
     })
-}
-
-fn check_decision(robots: &RobotsTxt, d: &Decision, what: &str) {
-    let first = d
-        .reasons
-        .first()
-        .unwrap_or_else(|| panic!("{what}: decision without a reason"));
-    match first.code {
-        Code::RobotsDisallow => {
-            assert_eq!(d.verdict, Verdict::Refused, "{what}: {d:?}");
-            assert!(first.line.is_some_and(|l| l >= 1), "{what}: {d:?}");
-            assert!(first.rule.is_some(), "{what}: {d:?}");
-        }
-        Code::RobotsAllow => {
-            assert_eq!(d.verdict, Verdict::Allowed, "{what}: {d:?}");
-            assert!(first.line.is_some_and(|l| l >= 1), "{what}: {d:?}");
-            assert!(first.rule.is_some(), "{what}: {d:?}");
-        }
-        Code::RobotsNoMatch | Code::RobotsNoGroup | Code::RobotsImplicitAllow => {
-            assert_eq!(d.verdict, Verdict::Allowed, "{what}: {d:?}");
-        }
-        other => panic!("{what}: unexpected deciding reason {other:?}: {d:?}"),
-    }
-    for note in &d.reasons[1..] {
-        assert!(
-            matches!(note.code, Code::RobotsTruncated | Code::RobotsInvalidUtf8),
-            "{what}: unexpected note {note:?}"
-        );
-    }
-    assert_eq!(
-        robots.is_truncated(),
-        d.reasons.iter().any(|r| r.code == Code::RobotsTruncated),
-        "{what}: truncation note"
-    );
-    assert_eq!(
-        robots.had_invalid_utf8(),
-        d.reasons.iter().any(|r| r.code == Code::RobotsInvalidUtf8),
-        "{what}: invalid-utf8 note"
-    );
 }
 
 fn check_canonical(bytes: &[u8]) {
