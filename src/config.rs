@@ -28,6 +28,60 @@ pub struct Config {
     pub signals: Signals,
     /// How the evidence log is made durable.
     pub evidence: Durability,
+    /// The network edge: timeouts, caps, the policy-source cache.
+    pub net: Net,
+}
+
+/// The `[net]` table. Its defaults ([`Net::default`]) are the values in
+/// `config/optout.toml`; a test keeps the two equal.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Net {
+    /// Milliseconds to wait for a TCP/TLS connection.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds to wait for the next bytes of a response.
+    pub read_timeout_ms: u64,
+    /// Milliseconds a whole request may take, body included.
+    pub total_timeout_ms: u64,
+    /// Bytes of a response body that are read (fetched pages; policy files stop at the parse
+    /// limit).
+    pub max_body_bytes: usize,
+    /// Connect to loopback, private, link-local, multicast and unspecified addresses.
+    pub allow_private_addresses: bool,
+    /// Fetch `/.well-known/tdmrep.json` for every origin.
+    pub fetch_tdmrep: bool,
+    /// Fetch `/ai.txt` for every origin.
+    pub fetch_aitxt: bool,
+    /// Origins whose policy files are kept in memory.
+    pub cache_entries: usize,
+    /// Bytes of policy files kept in memory.
+    pub cache_bytes: usize,
+    /// Seconds before an unreachable policy file is tried again; doubled on each further
+    /// failure.
+    pub retry_unreachable_s: u64,
+    /// The longest wait between tries of an unreachable policy file, in seconds.
+    pub retry_unreachable_max_s: u64,
+    /// URLs checked at once by `optout check`.
+    pub check_concurrency: usize,
+}
+
+impl Default for Net {
+    fn default() -> Net {
+        Net {
+            connect_timeout_ms: 10_000,
+            read_timeout_ms: 20_000,
+            total_timeout_ms: 60_000,
+            max_body_bytes: 16 * 1024 * 1024,
+            allow_private_addresses: false,
+            fetch_tdmrep: true,
+            fetch_aitxt: true,
+            cache_entries: 10_000,
+            cache_bytes: 256 * 1024 * 1024,
+            retry_unreachable_s: 60,
+            retry_unreachable_max_s: 3600,
+            check_concurrency: 32,
+        }
+    }
 }
 
 /// The `[signals]` table.
@@ -94,6 +148,8 @@ struct RawConfig {
     signals: RawSignals,
     #[serde(default)]
     evidence: RawEvidence,
+    #[serde(default)]
+    net: Option<Net>,
 }
 
 #[derive(Deserialize, Default)]
@@ -169,6 +225,7 @@ impl Default for Config {
                 raw.evidence.apply(&mut d);
                 d
             },
+            net: raw.net.unwrap_or_default(),
         }
     }
 }
@@ -212,6 +269,9 @@ impl Config {
             config.limits.robots_parse_limit = limit;
         }
         raw.evidence.apply(&mut config.evidence);
+        if let Some(net) = raw.net {
+            config.net = net;
+        }
         if let Some(on) = raw.signals.ai_crawler_blocks {
             config.signals.ai_crawler_blocks = on;
         }
@@ -231,6 +291,25 @@ impl Config {
         if self.evidence.flush_every.is_zero() || self.evidence.flush_records == 0 {
             return Err(ConfigError::Invalid(
                 "evidence.flush_every_ms and evidence.flush_records must be at least 1".into(),
+            ));
+        }
+        let net = &self.net;
+        if net.connect_timeout_ms == 0 || net.read_timeout_ms == 0 || net.total_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "net timeouts must be at least 1 ms (a request without a timeout can hang forever)"
+                    .into(),
+            ));
+        }
+        if net.check_concurrency == 0 || net.cache_entries == 0 || net.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "net.check_concurrency, net.cache_entries and net.max_body_bytes must be at least 1"
+                    .into(),
+            ));
+        }
+        if net.retry_unreachable_s == 0 || net.retry_unreachable_max_s < net.retry_unreachable_s {
+            return Err(ConfigError::Invalid(
+                "net.retry_unreachable_s must be at least 1 and at most net.retry_unreachable_max_s"
+                    .into(),
             ));
         }
         if self.limits.robots_parse_limit < MIN_ROBOTS_PARSE_LIMIT {
@@ -307,6 +386,18 @@ mod tests {
         assert_eq!(parsed.crawler.product_token, "optout");
         assert_eq!(parsed.limits.robots_parse_limit, 512 * 1024);
         assert_eq!(parsed.crawler.purpose, Purpose::TrainAi);
+        // The [net] table is read with serde defaults: those must be the shipped values.
+        let raw: RawConfig = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(raw.net, Some(Net::default()));
+    }
+
+    #[test]
+    fn net_section_overrides_and_validates() {
+        let config = Config::from_toml("[net]\nallow_private_addresses = true\n").unwrap();
+        assert!(config.net.allow_private_addresses);
+        assert_eq!(config.net.read_timeout_ms, Net::default().read_timeout_ms);
+        assert!(Config::from_toml("[net]\nread_timeout_ms = 0\n").is_err());
+        assert!(Config::from_toml("[net]\nbogus = 1\n").is_err());
     }
 
     #[test]

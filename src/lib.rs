@@ -32,5 +32,6 @@
 pub mod cli;
 pub mod config;
 pub mod evidence;
+pub mod net;
 pub mod policy;
 pub mod store;

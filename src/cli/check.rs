@@ -1,8 +1,11 @@
 //! `optout check`: decide for each URL and print why.
 //!
 //! With any of `--robots`, `--tdmrep`, `--aitxt`, `--header`, `--html` the decision is
-//! offline: no network is touched and every URL is judged against those inputs. URLs come
-//! from the arguments, or one per line from standard input when none are given.
+//! offline: no network is touched and every URL is judged against those inputs. Without them
+//! it is online: each origin's robots.txt, tdmrep.json and ai.txt come from the live site
+//! through the policy cache ([`crate::net::PolicySources`]), many URLs at once. URLs come
+//! from the arguments, or one per line from standard input when none are given; results are
+//! printed in input order.
 
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
@@ -12,11 +15,15 @@ use crate::policy::html::PageMeta;
 use crate::policy::judge::{Asset, Judge};
 use crate::policy::site::SitePolicy;
 use crate::policy::tdmrep::TdmRepFile;
+use crate::net::{HttpClient, PolicySources};
 use crate::policy::{Decision, Purpose, Reason, RobotsTxt, Verdict, parse_url};
+use futures_util::StreamExt;
 use clap::Args;
 use serde::Serialize;
 use std::io::{BufRead, BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use url::Url;
 use std::process::ExitCode;
 
 /// Arguments of `optout check`.
@@ -101,20 +108,36 @@ pub fn run(config: &Config, store: &Path, args: CheckArgs) -> Result<ExitCode, C
         || args.aitxt.is_some()
         || !args.headers.is_empty()
         || args.html.is_some();
-    if !offline {
-        return Err(CliError::Usage(
-            "online checks are not available yet: pass --robots FILE (or --tdmrep, --aitxt, --header, --html) to judge URLs offline"
-                .into(),
-        ));
-    }
     let lists = config
         .signals
         .load_lists(args.excluded_domains.as_deref())?;
-    let log = if args.no_log {
-        None
-    } else {
-        Some(super::open_log(config, store)?)
+    let judge = Judge {
+        agent: &agent,
+        purpose,
+        excluded: &lists.excluded,
+        ai_crawler_blocks: config.signals.ai_crawler_blocks,
     };
+    if offline {
+        let log = if args.no_log {
+            None
+        } else {
+            Some(super::open_log(config, store)?)
+        };
+        let mut report = Report::new(judge, args.json, log.as_ref());
+        let result = offline_checks(config, &args, &lists.ai_crawlers, &mut report);
+        report.finish(result)
+    } else {
+        online_checks(config, store, args, judge, lists.ai_crawlers)
+    }
+}
+
+/// Judges every input against the files given on the command line.
+fn offline_checks(
+    config: &Config,
+    args: &CheckArgs,
+    ai_crawlers: &crate::policy::crawlers::AiCrawlers,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
     let mut sources = Vec::new();
     let mut read = |kind: &str, path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, CliError> {
         let bytes = read_opt(path)?;
@@ -130,7 +153,7 @@ pub fn run(config: &Config, store: &Path, args: CheckArgs) -> Result<ExitCode, C
         .map(|b| RobotsTxt::parse_with_limit(&b, config.limits.robots_parse_limit));
     let tdmrep = read("tdmrep.json", &args.tdmrep)?.map(|b| TdmRepFile::parse(&b));
     let aitxt = read("ai.txt", &args.aitxt)?.map(|b| AiTxt::parse(&b));
-    let site = SitePolicy::new(robots, tdmrep, aitxt, &lists.ai_crawlers);
+    let site = SitePolicy::new(robots, tdmrep, aitxt, ai_crawlers);
     let asset = if args.headers.is_empty() && args.html.is_none() {
         None
     } else {
@@ -156,82 +179,142 @@ pub fn run(config: &Config, store: &Path, args: CheckArgs) -> Result<ExitCode, C
         }
         Some(Asset { headers, meta })
     };
-    if let Some(log) = &log {
+    if let Some(log) = report.log {
         for (source, bytes) in &sources {
             log.put_snapshot_with_hash(&source.sha256, bytes)?;
         }
     }
     let sources: Vec<SourceRef> = sources.into_iter().map(|(s, _)| s).collect();
-    let judge = Judge {
-        agent: &agent,
-        purpose,
-        excluded: &lists.excluded,
-        ai_crawler_blocks: config.signals.ai_crawler_blocks,
-    };
-    let checker = Checker {
-        site: &site,
-        asset: asset.as_ref(),
-        judge,
-        json: args.json,
-        log: log.as_ref(),
-        sources: &sources,
-    };
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut worst = Worst::Allowed;
-    let result = if args.urls.is_empty() {
-        let stdin = std::io::stdin();
-        let mut input = stdin.lock();
-        let mut result = Ok(());
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            let read = input
-                .read_until(b'\n', &mut buf)
-                .map_err(|source| CliError::Read {
-                    path: "standard input".into(),
-                    source,
-                })?;
-            if read == 0 {
-                break;
+    for input in inputs(args.urls.clone()) {
+        let input = input?;
+        let judged = match parse_url(&input) {
+            Ok(url) => {
+                let decision = report.judge.decide(&site, asset.as_ref(), &url);
+                Judged::Decided(url, decision, sources.clone())
             }
-            // A line that is not UTF-8 is judged (and reported) on its own, and a CR inside a
-            // line ends a URL too: the URL parser would otherwise drop it and glue two URLs.
-            let text = String::from_utf8_lossy(&buf);
-            for line in text.split(['\r', '\n']) {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                result = checker.one(line, &mut out, &mut worst);
-                if result.is_err() {
+            Err(reason) => Judged::Error(reason),
+        };
+        report.emit(&input, judged)?;
+    }
+    Ok(())
+}
+
+/// Judges every input against its origin's live policy files, many at once.
+fn online_checks(
+    config: &Config,
+    store_path: &Path,
+    args: CheckArgs,
+    judge: Judge<'_>,
+    ai_crawlers: crate::policy::crawlers::AiCrawlers,
+) -> Result<ExitCode, CliError> {
+    // The store holds the policy cache even with --no-log.
+    let store = crate::store::Store::open(store_path)?;
+    let log = if args.no_log {
+        None
+    } else {
+        Some(crate::evidence::EvidenceLog::open(
+            store.clone(),
+            config.evidence,
+        )?)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Net(format!("cannot start the async runtime: {e}")))?;
+    let client = HttpClient::new(config).map_err(|e| CliError::Net(e.to_string()))?;
+    let sources = PolicySources::new(config, client, Some(store), Arc::new(ai_crawlers));
+    let mut report = Report::new(judge, args.json, log.as_ref());
+    let concurrency = config.net.check_concurrency;
+    let result = runtime.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<String, CliError>>(1024);
+        let urls = args.urls.clone();
+        // Standard input is read on its own thread: a slow producer never blocks the checks.
+        std::thread::spawn(move || {
+            for input in inputs(urls) {
+                if tx.blocking_send(input).is_err() {
                     break;
                 }
             }
-            if result.is_err() {
-                break;
+        });
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let sources = &sources;
+        let judge = &judge;
+        let mut judged = stream
+            .map(|input| async move {
+                let input = input?;
+                let judged = judge_online(sources, judge, &input).await?;
+                Ok::<_, CliError>((input, judged))
+            })
+            .buffered(concurrency);
+        while let Some(next) = judged.next().await {
+            let (input, judged) = next?;
+            report.emit(&input, judged)?;
+        }
+        Ok(())
+    });
+    report.finish(result)
+}
+
+/// One URL, online: excluded domains first (nothing is fetched for them), then the origin's
+/// policy through the cache.
+async fn judge_online(
+    sources: &PolicySources,
+    judge: &Judge<'_>,
+    input: &str,
+) -> Result<Judged, CliError> {
+    let url = match parse_url(input) {
+        Ok(url) => url,
+        Err(reason) => return Ok(Judged::Error(reason)),
+    };
+    if url
+        .host_str()
+        .is_some_and(|h| judge.excluded.reason_for(h).is_some())
+    {
+        let nothing = SitePolicy::new(None, None, None, &Default::default());
+        let decision = judge.decide(&nothing, None, &url);
+        return Ok(Judged::Decided(url, decision, Vec::new()));
+    }
+    let policy = sources.for_url(&url).await?;
+    let decision = judge.decide(&policy.site, None, &url);
+    Ok(Judged::Decided(url, decision, policy.sources.clone()))
+}
+
+/// The URLs to check: the arguments, or else standard input, one per line. A line that is
+/// not UTF-8 is judged (and reported) on its own, and a CR inside a line ends a URL too: the
+/// URL parser would otherwise drop it and glue two URLs.
+fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>> + Send> {
+    if !urls.is_empty() {
+        return Box::new(urls.into_iter().map(Ok));
+    }
+    let mut input = std::io::BufReader::new(std::io::stdin());
+    let mut pending: std::collections::VecDeque<String> = Default::default();
+    let mut done = false;
+    Box::new(std::iter::from_fn(move || {
+        loop {
+            if let Some(line) = pending.pop_front() {
+                return Some(Ok(line));
+            }
+            if done {
+                return None;
+            }
+            let mut buf = Vec::new();
+            match input.read_until(b'\n', &mut buf) {
+                Ok(0) => done = true,
+                Ok(_) => pending.extend(
+                    String::from_utf8_lossy(&buf)
+                        .split(['\r', '\n'])
+                        .filter(|l| !l.trim().is_empty())
+                        .map(str::to_owned),
+                ),
+                Err(source) => {
+                    done = true;
+                    return Some(Err(CliError::Read {
+                        path: "standard input".into(),
+                        source,
+                    }));
+                }
             }
         }
-        result
-    } else {
-        args.urls
-            .iter()
-            .try_for_each(|url| checker.one(url, &mut out, &mut worst))
-    };
-    let result = result.and_then(|()| out.flush().map_err(CliError::Write));
-    // Every decision made is on disk before the exit status says so.
-    if let Some(log) = &log {
-        log.sync()?;
-    }
-    match result {
-        Ok(()) => {}
-        // A closed pipe (`optout check ... | head`) is not an error.
-        Err(CliError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(e),
-    }
-    Ok(ExitCode::from(match worst {
-        Worst::Allowed => 0,
-        Worst::Refused => 1,
-        Worst::InputError => EXIT_USAGE,
     }))
 }
 
@@ -246,44 +329,62 @@ fn read_opt(path: &Option<PathBuf>) -> Result<Option<Vec<u8>>, CliError> {
         .transpose()
 }
 
-struct Checker<'a> {
-    site: &'a SitePolicy,
-    asset: Option<&'a Asset>,
-    judge: Judge<'a>,
-    json: bool,
-    log: Option<&'a EvidenceLog>,
-    sources: &'a [SourceRef],
+/// What became of one input.
+enum Judged {
+    /// A decision, with the sources it was made from.
+    Decided(Url, Decision, Vec<SourceRef>),
+    /// The input is not a URL optout can judge.
+    Error(Reason),
 }
 
-impl Checker<'_> {
-    fn one(&self, input: &str, out: &mut impl Write, worst: &mut Worst) -> Result<(), CliError> {
+/// Records and prints outcomes, and keeps the exit status.
+struct Report<'a> {
+    judge: Judge<'a>,
+    json: bool,
+    log: Option<&'a crate::evidence::EvidenceLog>,
+    out: BufWriter<std::io::StdoutLock<'static>>,
+    worst: Worst,
+}
+
+impl<'a> Report<'a> {
+    fn new(judge: Judge<'a>, json: bool, log: Option<&'a EvidenceLog>) -> Report<'a> {
+        Report {
+            judge,
+            json,
+            log,
+            out: BufWriter::new(std::io::stdout().lock()),
+            worst: Worst::Allowed,
+        }
+    }
+
+    fn emit(&mut self, input: &str, judged: Judged) -> Result<(), CliError> {
         let input = input.trim();
         let mut seq = None;
-        let (verdict, reasons) = match parse_url(input) {
-            Ok(url) => {
-                let decision = self.judge.decide(self.site, self.asset, &url);
+        let (verdict, reasons) = match judged {
+            Judged::Decided(url, decision, sources) => {
                 if let Some(log) = self.log {
                     let record = Record::of_decision(
                         &url,
                         self.judge.agent,
                         self.judge.purpose,
                         &decision,
-                        self.sources.to_vec(),
+                        sources,
                     );
                     seq = Some(log.append(record)?.seq);
                 }
                 let Decision { verdict, reasons } = decision;
-                *worst = (*worst).max(match verdict {
+                self.worst = self.worst.max(match verdict {
                     Verdict::Allowed => Worst::Allowed,
                     Verdict::Refused => Worst::Refused,
                 });
                 (verdict.as_str(), reasons)
             }
-            Err(reason) => {
-                *worst = Worst::InputError;
+            Judged::Error(reason) => {
+                self.worst = Worst::InputError;
                 ("error", vec![reason])
             }
         };
+        let out = &mut self.out;
         let written = if self.json {
             let line = Line {
                 url: input,
@@ -308,5 +409,25 @@ impl Checker<'_> {
             out.write_all(line.as_bytes())
         };
         written.map_err(CliError::Write)
+    }
+
+    /// Flushes output and the log, and turns the worst outcome into the exit status.
+    fn finish(mut self, result: Result<(), CliError>) -> Result<ExitCode, CliError> {
+        let result = result.and_then(|()| self.out.flush().map_err(CliError::Write));
+        // Every decision made is on disk before the exit status says so.
+        if let Some(log) = self.log {
+            log.sync()?;
+        }
+        match result {
+            Ok(()) => {}
+            // A closed pipe (`optout check ... | head`) is not an error.
+            Err(CliError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(e),
+        }
+        Ok(ExitCode::from(match self.worst {
+            Worst::Allowed => 0,
+            Worst::Refused => 1,
+            Worst::InputError => EXIT_USAGE,
+        }))
     }
 }

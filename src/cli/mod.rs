@@ -25,6 +25,12 @@ pub struct Args {
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
+    /// Connect to loopback, private, link-local, multicast and unspecified addresses
+    /// (refused by default; for tests and intranet crawls). Same as
+    /// `net.allow_private_addresses = true`.
+    #[arg(long, global = true)]
+    pub allow_private_addresses: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -65,6 +71,9 @@ pub enum CliError {
     /// Appending to the evidence log failed.
     #[error(transparent)]
     Append(#[from] crate::evidence::log::AppendError),
+    /// The network edge could not be set up.
+    #[error("{0}")]
+    Net(String),
     /// Reading the evidence log failed.
     #[error(transparent)]
     Export(#[from] crate::evidence::export::ExportError),
@@ -75,7 +84,10 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    let config = Config::load(args.config.as_deref())?;
+    let mut config = Config::load(args.config.as_deref())?;
+    if args.allow_private_addresses {
+        config.net.allow_private_addresses = true;
+    }
     let store = args.store.unwrap_or_else(crate::store::default_path);
     match args.command {
         Command::Check(check) => check::run(&config, &store, check),

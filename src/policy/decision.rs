@@ -72,12 +72,23 @@ codes! {
     RobotsTruncated => "robots.truncated",
     /// Note: the file was not valid UTF-8 and was decoded lossily.
     RobotsInvalidUtf8 => "robots.invalid-utf8",
+    /// Note: robots.txt answered 4xx (RFC 9309 §2.3.1.3): no rules, every URL allowed.
+    RobotsUnavailable => "robots.unavailable",
+    /// robots.txt could not be fetched (429, 5xx, timeout, DNS or connection failure): every
+    /// URL refused (RFC 9309 §2.3.1.4), tried again later.
+    RobotsUnreachable => "robots.unreachable",
+    /// robots.txt redirected more than 5 times, or in a loop: every URL refused.
+    RobotsRedirectLimit => "robots.redirect-limit",
+    /// Note: the policy file is unreachable now; a copy fetched less than 30 days ago was used.
+    CachedCopy => "cached-copy",
     /// An AI-training crawler's own group disallows the URL (an opt-out from AI training).
     RobotsAiCrawlerBlock => "robots.ai-crawler-block",
     /// TDMRep: text and data mining rights are reserved.
     TdmrepReserved => "tdmrep.reserved",
     /// Note: a TDMRep file or value could not be used and was treated as unset.
     TdmrepInvalid => "tdmrep.invalid",
+    /// tdmrep.json could not be fetched (429, 5xx, network): what it reserves is unknown.
+    TdmrepUnreachable => "tdmrep.unreachable",
     /// IETF AI preferences: `train-ai=n`.
     AiprefTrainAi => "aipref.train-ai",
     /// IETF AI preferences: `search=n`.
@@ -96,6 +107,11 @@ codes! {
     TagsNoimageai => "tags.noimageai",
     /// ai.txt disallows the URL for AI training.
     AitxtDisallow => "aitxt.disallow",
+    /// ai.txt could not be fetched (429, 5xx, network): what it reserves is unknown.
+    AitxtUnreachable => "aitxt.unreachable",
+    /// The host resolves to (or is) a loopback, private, link-local, multicast or unspecified
+    /// address, which optout does not connect to unless allowed.
+    NetworkPrivateAddress => "network.private-address",
     /// The host is on the excluded-domains list (Measure 1.2).
     ExcludedDomain => "excluded-domain",
     /// Note: robots.txt names a licence (RSL `License:`).
@@ -107,6 +123,8 @@ codes! {
     UrlInvalid => "url.invalid",
     /// The URL's scheme is not `http` or `https`.
     UrlUnsupportedScheme => "url.unsupported-scheme",
+    /// The URL carries a user name or password: optout never sends credentials.
+    UrlUserinfo => "url.userinfo",
 }
 
 impl Serialize for Code {

@@ -69,6 +69,12 @@ impl Judge<'_> {
         if let Some(reason) = url.host_str().and_then(|h| self.excluded.reason_for(h)) {
             refusals.push(reason);
         }
+        for (reason, purposes) in &site.standing {
+            if purposes.contains(&self.purpose) {
+                refusals.push(reason.clone());
+            }
+        }
+        notes.extend(site.notes.iter().cloned());
 
         let mut robots_allowed = None;
         if let Some(robots) = &site.robots {

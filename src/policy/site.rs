@@ -6,6 +6,8 @@ use crate::policy::aipref::UsagePrefs;
 use crate::policy::aitxt::AiTxt;
 use crate::policy::content_signal::ContentSignals;
 use crate::policy::crawlers::{AiCrawlers, NamedCrawlers};
+use crate::policy::decision::Reason;
+use crate::policy::purpose::Purpose;
 use crate::policy::path_rules::PathRules;
 use crate::policy::robots::RobotsTxt;
 use crate::policy::tdmrep::TdmRepFile;
@@ -21,6 +23,11 @@ pub struct SitePolicy {
     pub(crate) ai_named: Vec<NamedCrawlers>,
     pub(crate) tdmrep: Option<TdmRepFile>,
     pub(crate) aitxt: Option<AiTxt>,
+    /// Refusals that stand for every URL of the origin, with the purposes they refuse: what
+    /// the network layer could not learn (an unreachable robots.txt refuses everything).
+    pub(crate) standing: Vec<(Reason, Vec<Purpose>)>,
+    /// Notes for every decision on the origin (a 404 robots.txt, a cached copy used).
+    pub(crate) notes: Vec<Reason>,
 }
 
 impl SitePolicy {
@@ -57,7 +64,22 @@ impl SitePolicy {
             ai_named,
             tdmrep,
             aitxt,
+            standing: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds a refusal for every URL of the origin, for `purposes`. Fail closed: when a policy
+    /// file could not be read, the purposes it could reserve are refused (RFC 9309 §2.3.1.4).
+    pub fn with_standing_refusal(mut self, reason: Reason, purposes: &[Purpose]) -> SitePolicy {
+        self.standing.push((reason, purposes.to_vec()));
+        self
+    }
+
+    /// Adds a note to every decision on the origin.
+    pub fn with_note(mut self, reason: Reason) -> SitePolicy {
+        self.notes.push(reason);
+        self
     }
 
     /// The robots.txt, if the site has one.

@@ -19,6 +19,14 @@ pub fn parse_url(input: &str) -> Result<Url, Reason> {
     let url =
         Url::parse(input).map_err(|e| Reason::new(Code::UrlInvalid).with_detail(format!("{e}")))?;
     match url.scheme() {
+        // Credentials in a URL would be sent to the site: Measure 1.2 forbids logging in.
+        "http" | "https" if !url.username().is_empty() || url.password().is_some() => {
+            Err(Reason::new(Code::UrlUserinfo)
+                .with_detail("the URL carries a user name or password; optout never logs in"))
+        }
+        "http" | "https" if url.host_str().is_none_or(str::is_empty) => {
+            Err(Reason::new(Code::UrlInvalid).with_detail("the URL has no host"))
+        }
         "http" | "https" => Ok(url),
         other => Err(Reason::new(Code::UrlUnsupportedScheme)
             .with_detail(format!("scheme {other:?} is not http or https"))),
@@ -53,6 +61,14 @@ mod tests {
         assert_eq!(
             parse_url("file:///etc/passwd").unwrap_err().code,
             Code::UrlUnsupportedScheme
+        );
+        assert_eq!(
+            parse_url("https://user:pw@example.com/").unwrap_err().code,
+            Code::UrlUserinfo
+        );
+        assert_eq!(
+            parse_url("https://user@example.com/").unwrap_err().code,
+            Code::UrlUserinfo
         );
     }
 }

@@ -5,7 +5,9 @@
 //! - `meta`: `schema` → the store's schema version (a big-endian `u32`);
 //! - `records`: 8-byte big-endian sequence number → one evidence record, plus the key
 //!   [`HEAD_KEY`] → the head of the chain, written in the same atomic batch as each record;
-//! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once.
+//! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once;
+//! - `policy`: `<kind> NUL <origin>` → what is known of one policy file of one origin (the
+//!   live-source cache, [`crate::net`]); its bytes are snapshots.
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +78,7 @@ pub struct Store {
     db: sled::Db,
     records: sled::Tree,
     snapshots: sled::Tree,
+    policy: sled::Tree,
 }
 
 impl Store {
@@ -131,6 +134,7 @@ impl Store {
             path: path.to_owned(),
             records: db.open_tree("records")?,
             snapshots: db.open_tree("snapshots")?,
+            policy: db.open_tree("policy")?,
             db,
         })
     }
@@ -156,6 +160,24 @@ impl Store {
     /// The snapshots tree (SHA-256 → bytes).
     pub fn snapshots(&self) -> &sled::Tree {
         &self.snapshots
+    }
+
+    /// The policy-source cache tree.
+    pub fn policy(&self) -> &sled::Tree {
+        &self.policy
+    }
+
+    /// Stores `bytes` under their SHA-256 `hash` (raw 32 bytes), once.
+    pub fn put_snapshot(&self, hash: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+        if !self.snapshots.contains_key(hash)? {
+            self.snapshots.insert(hash, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The bytes stored under `hash`.
+    pub fn snapshot(&self, hash: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.snapshots.get(hash)?)
     }
 
     /// Makes everything written so far durable.

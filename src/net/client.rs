@@ -1,0 +1,210 @@
+//! The one HTTP client: honest `User-Agent`, timeouts, a body cap, compressed bodies, and no
+//! automatic redirects (every hop is judged by our code) and no proxies (the private-address
+//! guard must see the address actually connected to).
+
+use super::guard::{GuardedResolver, PrivateAddress, Unresolvable, is_forbidden};
+use crate::config::Config;
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::sync::Arc;
+use std::time::Duration;
+use url::{Host, Url};
+
+/// A response with its body read (up to a limit).
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body, decompressed, at most the limit given.
+    pub body: Vec<u8>,
+    /// The body went on past the limit; the rest was not read.
+    pub truncated: bool,
+}
+
+/// Why no response was had. Each is one line that says what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The host is, or resolves to, an address optout does not connect to.
+    #[error("{0}")]
+    PrivateAddress(String),
+    /// The host name does not resolve.
+    #[error("{0}")]
+    Unresolvable(String),
+    /// No answer within the configured timeouts.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The connection (TCP or TLS) failed.
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// Anything else (a broken response, a reset mid-body).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(String);
+
+/// The shared HTTP client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    allow_private: bool,
+    total_timeout: Duration,
+    user_agent: Arc<str>,
+}
+
+/// `<token>/<version> (+<contact-url>)`: who we are and where to read about us.
+pub fn user_agent(config: &Config) -> String {
+    format!(
+        "{}/{} (+{})",
+        config.crawler.product_token,
+        env!("CARGO_PKG_VERSION"),
+        config.crawler.contact_url
+    )
+}
+
+impl HttpClient {
+    /// Builds the client from the configuration.
+    pub fn new(config: &Config) -> Result<HttpClient, ClientError> {
+        let net = &config.net;
+        let user_agent = user_agent(config);
+        let total_timeout = Duration::from_millis(net.total_timeout_ms);
+        let inner = reqwest::Client::builder()
+            .user_agent(&user_agent)
+            .connect_timeout(Duration::from_millis(net.connect_timeout_ms))
+            .read_timeout(Duration::from_millis(net.read_timeout_ms))
+            .timeout(total_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private: net.allow_private_addresses,
+            }))
+            .build()
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(HttpClient {
+            inner,
+            allow_private: net.allow_private_addresses,
+            total_timeout,
+            user_agent: user_agent.into(),
+        })
+    }
+
+    /// The `User-Agent` this client sends.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    /// Whether `url`'s host is an address literal that the guard refuses. (Names are checked
+    /// when they resolve; a literal never reaches the resolver.)
+    pub fn refuses_literal(&self, url: &Url) -> Option<FetchError> {
+        let ip = match url.host()? {
+            Host::Ipv4(ip) => ip.into(),
+            Host::Ipv6(ip) => ip.into(),
+            Host::Domain(_) => return None,
+        };
+        (!self.allow_private && is_forbidden(ip)).then(|| {
+            FetchError::PrivateAddress(format!(
+                "{ip} is a loopback, private, link-local, multicast or unspecified address"
+            ))
+        })
+    }
+
+    /// GETs `url` with `headers`, reading at most `limit` bytes of the body. Redirects are
+    /// returned as they are, for the caller to judge.
+    pub async fn get(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        limit: usize,
+    ) -> Result<Response, FetchError> {
+        if let Some(refused) = self.refuses_literal(url) {
+            return Err(refused);
+        }
+        let request = self.inner.get(url.as_str()).headers(headers).send();
+        // reqwest's own total timeout covers the body too; this bounds our loop as well.
+        match tokio::time::timeout(self.total_timeout, read(request, limit)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout(format!(
+                "no complete response within {} ms",
+                self.total_timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// The underlying client, for the fetch pipeline.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+}
+
+async fn read(
+    request: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    limit: usize,
+) -> Result<Response, FetchError> {
+    let mut response = request.await.map_err(classify)?;
+    let status = response.status().as_u16();
+    let headers = std::mem::take(response.headers_mut());
+    let mut body = Vec::new();
+    let mut truncated = false;
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+        truncated,
+    })
+}
+
+/// Turns a reqwest error into what it means for the caller, looking through its causes for
+/// the guard's own errors.
+pub fn classify(e: reqwest::Error) -> FetchError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(p) = c.downcast_ref::<PrivateAddress>() {
+            return FetchError::PrivateAddress(p.to_string());
+        }
+        if let Some(u) = c.downcast_ref::<Unresolvable>() {
+            return FetchError::Unresolvable(u.to_string());
+        }
+        cause = c.source();
+    }
+    let text = one_line(&e);
+    if e.is_timeout() {
+        FetchError::Timeout(text)
+    } else if e.is_connect() {
+        FetchError::Connect(text)
+    } else {
+        FetchError::Other(text)
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text.replace(['\n', '\r'], " ")
+}
+
+/// A header value from text, or none when the text cannot be a header value.
+pub fn header_value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text).ok()
+}

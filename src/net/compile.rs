@@ -1,0 +1,146 @@
+//! An origin's policy files, as known, compiled into one [`SitePolicy`] with the evidence
+//! sources behind it. Pure. Where a file could not be read, the purposes it could reserve
+//! are refused (fail closed), and the reasons say why.
+
+use super::clock::rfc3339_ms;
+use super::known::{File, Kind, State};
+use crate::evidence::SourceRef;
+use crate::policy::aitxt::AiTxt;
+use crate::policy::crawlers::AiCrawlers;
+use crate::policy::decision::{Code, Reason};
+use crate::policy::purpose::Purpose;
+use crate::policy::robots::RobotsTxt;
+use crate::policy::site::SitePolicy;
+use crate::policy::tdmrep::TdmRepFile;
+
+/// Everything an origin's files say, ready to judge URLs with.
+#[derive(Clone, Debug)]
+pub struct OriginPolicy {
+    /// `scheme://host[:port]`.
+    pub origin: String,
+    /// The compiled policy.
+    pub site: SitePolicy,
+    /// The files consulted, for evidence records.
+    pub sources: Vec<SourceRef>,
+}
+
+/// Which purposes a file can reserve, and the code used when it cannot be read.
+fn scope(kind: Kind) -> (&'static [Purpose], Code) {
+    match kind {
+        Kind::Robots => (&Purpose::ALL, Code::RobotsUnreachable),
+        Kind::Tdmrep => (&[Purpose::TrainAi, Purpose::AiInput], Code::TdmrepUnreachable),
+        Kind::AiTxt => (&[Purpose::TrainAi], Code::AitxtUnreachable),
+    }
+}
+
+/// Compiles the files of `origin` as they stand at `now_ms`.
+pub fn compile(
+    origin: &str,
+    files: &[(Kind, File)],
+    now_ms: u64,
+    parse_limit: usize,
+    ai_crawlers: &AiCrawlers,
+) -> OriginPolicy {
+    let mut robots = None;
+    let mut tdmrep = None;
+    let mut aitxt = None;
+    let mut standing: Vec<(Reason, &'static [Purpose])> = Vec::new();
+    let mut notes = Vec::new();
+    let mut sources = Vec::new();
+    for (kind, file) in files {
+        let known = &file.known;
+        let name = kind.name();
+        if let Some((good, bytes)) = file.usable_copy(now_ms) {
+            if known.state != State::Parsed {
+                notes.push(
+                    Reason::new(Code::CachedCopy)
+                        .with_source(name)
+                        .with_detail(format!(
+                            "{name} is unreachable now ({}); using the copy fetched {}",
+                            known.detail.as_deref().unwrap_or("no answer"),
+                            rfc3339_ms(good.fetched_at)
+                        )),
+                );
+            }
+            sources.push(SourceRef {
+                kind: name.into(),
+                url: known.url.clone(),
+                status: Some(good.status),
+                fetched_at: Some(rfc3339_ms(good.fetched_at)),
+                sha256: good.sha256.clone(),
+            });
+            match kind {
+                Kind::Robots => robots = Some(RobotsTxt::parse_with_limit(bytes, parse_limit)),
+                Kind::Tdmrep => tdmrep = Some(TdmRepFile::parse(bytes)),
+                Kind::AiTxt => aitxt = Some(AiTxt::parse(bytes)),
+            }
+            continue;
+        }
+        sources.push(SourceRef {
+            kind: name.into(),
+            url: known.url.clone(),
+            status: known.status,
+            fetched_at: Some(rfc3339_ms(known.fetched_at)),
+            sha256: known.sha256.clone(),
+        });
+        let detail = known.detail.clone().unwrap_or_default();
+        let (purposes, unreachable) = scope(*kind);
+        match known.state {
+            // Only a robots.txt 4xx is worth a note; a missing tdmrep.json or ai.txt is the
+            // common case and means "not used by this site".
+            State::Unavailable if *kind == Kind::Robots => notes.push(
+                Reason::new(Code::RobotsUnavailable)
+                    .with_source(name)
+                    .with_detail(format!(
+                        "{detail}: no robots.txt, so no rules apply (RFC 9309 §2.3.1.3)"
+                    )),
+            ),
+            State::Unavailable | State::Parsed => {}
+            State::Unreachable => standing.push((
+                Reason::new(unreachable)
+                    .with_source(name)
+                    .with_detail(format!("{detail}; what it says is unknown, so it is refused")),
+                purposes,
+            )),
+            State::RedirectLimit => {
+                let code = if *kind == Kind::Robots {
+                    Code::RobotsRedirectLimit
+                } else {
+                    unreachable
+                };
+                standing.push((
+                    Reason::new(code)
+                        .with_source(name)
+                        .with_detail(format!("{detail} (RFC 9309 §2.3.1.2)")),
+                    purposes,
+                ));
+            }
+            State::PrivateAddress => standing.push((
+                Reason::new(Code::NetworkPrivateAddress)
+                    .with_source(name)
+                    .with_detail(detail),
+                &Purpose::ALL,
+            )),
+        }
+    }
+    let mut site = SitePolicy::new(robots, tdmrep, aitxt, ai_crawlers);
+    // One private-address refusal is enough, not one per file.
+    let mut seen_private = false;
+    for (reason, purposes) in standing {
+        if reason.code == Code::NetworkPrivateAddress {
+            if seen_private {
+                continue;
+            }
+            seen_private = true;
+        }
+        site = site.with_standing_refusal(reason, purposes);
+    }
+    for note in notes {
+        site = site.with_note(note);
+    }
+    OriginPolicy {
+        origin: origin.to_owned(),
+        site,
+        sources,
+    }
+}

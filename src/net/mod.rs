@@ -1,0 +1,16 @@
+//! The network edge: one HTTP client, the private-address guard, and the live policy
+//! sources of every origin with their cache.
+
+pub mod client;
+pub mod clock;
+pub mod compile;
+pub mod follow;
+pub mod guard;
+pub mod known;
+pub mod outcome;
+pub mod sources;
+
+pub use client::{FetchError, HttpClient};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use compile::OriginPolicy;
+pub use sources::PolicySources;

@@ -1,0 +1,309 @@
+//! Per-origin policy sources: robots.txt, and (configurable) tdmrep.json and ai.txt, fetched
+//! concurrently on first need, cached in memory (bounded, least recently used forgotten
+//! first) and in the store, refetched conditionally when they expire.
+//!
+//! Single flight: each origin has one slot behind an async mutex; whoever finds its files
+//! stale fetches them while every other check of that origin waits for the result.
+
+use super::client::HttpClient;
+use super::clock::{Clock, SystemClock, unix_ms};
+use super::compile::{OriginPolicy, compile};
+use super::follow;
+use super::known::{File, Kind, Known, Retry, State, next};
+use super::outcome::classify;
+use crate::config::Config;
+use crate::policy::crawlers::AiCrawlers;
+use crate::store::{Store, StoreError};
+use lru::LruCache;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use url::Url;
+
+/// Bytes counted for an origin beyond its files' bytes (the compiled rules, the keys).
+const ENTRY_OVERHEAD: usize = 1024;
+
+/// An origin's files and what they compile to.
+struct Entry {
+    files: Vec<(Kind, File)>,
+    policy: Arc<OriginPolicy>,
+}
+
+impl Entry {
+    fn expires_at(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|(_, f)| f.known.expires_at)
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self
+                .files
+                .iter()
+                .map(|(_, f)| f.good_bytes.as_ref().map_or(0, |b| b.len()))
+                .sum::<usize>()
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    entry: tokio::sync::Mutex<Option<Entry>>,
+    bytes: AtomicUsize,
+}
+
+struct Cache {
+    slots: LruCache<String, Arc<Slot>>,
+    bytes: usize,
+}
+
+/// The live policy sources of every origin, through one cache.
+pub struct PolicySources {
+    client: HttpClient,
+    store: Option<Store>,
+    clock: Arc<dyn Clock>,
+    ai_crawlers: Arc<AiCrawlers>,
+    kinds: Vec<Kind>,
+    parse_limit: usize,
+    retry: Retry,
+    max_entries: usize,
+    max_bytes: usize,
+    cache: Mutex<Cache>,
+}
+
+impl PolicySources {
+    /// Sources fetched with `client`, persisted in `store` (memory only when `None`).
+    pub fn new(
+        config: &Config,
+        client: HttpClient,
+        store: Option<Store>,
+        ai_crawlers: Arc<AiCrawlers>,
+    ) -> PolicySources {
+        let net = &config.net;
+        let mut kinds = vec![Kind::Robots];
+        if net.fetch_tdmrep {
+            kinds.push(Kind::Tdmrep);
+        }
+        if net.fetch_aitxt {
+            kinds.push(Kind::AiTxt);
+        }
+        PolicySources {
+            client,
+            store,
+            clock: Arc::new(SystemClock),
+            ai_crawlers,
+            kinds,
+            parse_limit: config.limits.robots_parse_limit,
+            retry: Retry {
+                first: Duration::from_secs(net.retry_unreachable_s),
+                max: Duration::from_secs(net.retry_unreachable_max_s),
+            },
+            max_entries: net.cache_entries,
+            max_bytes: net.cache_bytes,
+            cache: Mutex::new(Cache {
+                slots: LruCache::unbounded(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    /// Uses `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> PolicySources {
+        self.clock = clock;
+        self
+    }
+
+    /// The client the sources are fetched with.
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// Origins held in memory now.
+    pub fn cached_origins(&self) -> usize {
+        self.lock_cache().slots.len()
+    }
+
+    /// The policy of `url`'s origin.
+    pub async fn for_url(&self, url: &Url) -> Result<Arc<OriginPolicy>, StoreError> {
+        self.for_origin(&url.origin().ascii_serialization()).await
+    }
+
+    /// The policy of `origin` (`scheme://host[:port]`), fetching what is missing or stale.
+    pub async fn for_origin(&self, origin: &str) -> Result<Arc<OriginPolicy>, StoreError> {
+        let slot = self.slot(origin);
+        let mut guard = slot.entry.lock().await;
+        let now = unix_ms(self.clock.now());
+        if let Some(entry) = guard.as_ref()
+            && entry.expires_at() > now
+        {
+            return Ok(Arc::clone(&entry.policy));
+        }
+        let mut files = match guard.take() {
+            Some(entry) => entry.files,
+            None => self.load(origin)?,
+        };
+        let stale: Vec<(Kind, Option<File>)> = self
+            .kinds
+            .iter()
+            .map(|kind| {
+                let old = files
+                    .iter()
+                    .find(|(k, _)| k == kind)
+                    .map(|(_, f)| f.clone());
+                (*kind, old)
+            })
+            .filter(|(_, old)| old.as_ref().is_none_or(|f| f.known.expires_at <= now))
+            .collect();
+        let fetched = futures_util::future::join_all(
+            stale
+                .iter()
+                .map(|(kind, old)| self.refresh(origin, *kind, old.as_ref())),
+        )
+        .await;
+        for (file, kind) in fetched.into_iter().zip(stale.iter().map(|(k, _)| *k)) {
+            let file = file?;
+            files.retain(|(k, _)| *k != kind);
+            files.push((kind, file));
+        }
+        files.sort_by_key(|(k, _)| self.kinds.iter().position(|x| x == k));
+        let now = unix_ms(self.clock.now());
+        let policy = Arc::new(compile(
+            origin,
+            &files,
+            now,
+            self.parse_limit,
+            &self.ai_crawlers,
+        ));
+        let entry = Entry {
+            files,
+            policy: Arc::clone(&policy),
+        };
+        let bytes = entry.bytes();
+        *guard = Some(entry);
+        drop(guard);
+        self.account(origin, &slot, bytes);
+        Ok(policy)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn slot(&self, origin: &str) -> Arc<Slot> {
+        let mut cache = self.lock_cache();
+        if let Some(slot) = cache.slots.get(origin) {
+            return Arc::clone(slot);
+        }
+        let slot = Arc::new(Slot::default());
+        cache.slots.put(origin.to_owned(), Arc::clone(&slot));
+        slot
+    }
+
+    /// Records `slot`'s new size and forgets the least recently used origins while the cache
+    /// is over its bounds (never the one just used).
+    fn account(&self, origin: &str, slot: &Arc<Slot>, bytes: usize) {
+        let mut cache = self.lock_cache();
+        let old = slot.bytes.swap(bytes, Ordering::Relaxed);
+        let present = cache
+            .slots
+            .peek(origin)
+            .is_some_and(|s| Arc::ptr_eq(s, slot));
+        if present {
+            cache.bytes = cache.bytes.saturating_sub(old) + bytes;
+        }
+        while cache.slots.len() > 1
+            && (cache.slots.len() > self.max_entries || cache.bytes > self.max_bytes)
+        {
+            let Some((key, evicted)) = cache.slots.pop_lru() else {
+                break;
+            };
+            if key == origin {
+                cache.slots.put(key, evicted);
+                continue;
+            }
+            cache.bytes = cache
+                .bytes
+                .saturating_sub(evicted.bytes.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Fetches one file of `origin` and records what is now known of it.
+    async fn refresh(
+        &self,
+        origin: &str,
+        kind: Kind,
+        old: Option<&File>,
+    ) -> Result<File, StoreError> {
+        let url = format!("{origin}{}", kind.path());
+        let validators = old.and_then(|f| {
+            f.good_bytes.as_ref()?;
+            f.known.good.as_ref().map(|g| &g.validators)
+        });
+        let outcome = match Url::parse(&url) {
+            Ok(parsed) => {
+                let trace = follow::fetch(&self.client, parsed, validators, self.parse_limit).await;
+                classify(trace, self.clock.now())
+            }
+            Err(e) => super::outcome::Outcome::Unreachable {
+                status: None,
+                detail: format!("invalid URL {url}: {e}"),
+                retry_after: None,
+            },
+        };
+        let now = unix_ms(self.clock.now());
+        let (file, received) = next(&url, old, outcome, now, self.retry);
+        tracing::debug!(%url, state = ?file.known.state, status = ?file.known.status, "policy file fetched");
+        // A refused address says nothing about the site, only about this configuration: it is
+        // not persisted (another run may allow private addresses).
+        if let Some(store) = self.store.as_ref().filter(|_| file.known.state != State::PrivateAddress) {
+            let hash = hex::decode(&received.sha256).map_err(|e| StoreError::Sled(e.to_string()))?;
+            store.put_snapshot(&hash, &received.bytes)?;
+            let json = serde_json::to_vec(&file.known).map_err(|e| StoreError::Sled(e.to_string()))?;
+            store.policy().insert(key(kind, origin), json)?;
+        }
+        Ok(file)
+    }
+
+    /// What the store knows of `origin`'s files (none without a store). A record that does
+    /// not read back, or whose snapshot is gone, is refetched rather than trusted.
+    fn load(&self, origin: &str) -> Result<Vec<(Kind, File)>, StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let mut files = Vec::new();
+        for kind in &self.kinds {
+            let Some(bytes) = store.policy().get(key(*kind, origin))? else {
+                continue;
+            };
+            let Ok(known) = serde_json::from_slice::<Known>(&bytes) else {
+                continue;
+            };
+            if known.state == State::PrivateAddress {
+                continue;
+            }
+            let good_bytes = match &known.good {
+                Some(good) => match hex::decode(&good.sha256)
+                    .ok()
+                    .map(|h| store.snapshot(&h))
+                    .transpose()?
+                    .flatten()
+                {
+                    Some(b) => Some(Arc::<[u8]>::from(b.as_ref())),
+                    None => continue,
+                },
+                None => None,
+            };
+            files.push((*kind, File { known, good_bytes }));
+        }
+        Ok(files)
+    }
+}
+
+fn key(kind: Kind, origin: &str) -> Vec<u8> {
+    let mut key = kind.name().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(origin.as_bytes());
+    key
+}
