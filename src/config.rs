@@ -30,6 +30,89 @@ pub struct Config {
     pub evidence: Durability,
     /// The network edge: timeouts, caps, the policy-source cache.
     pub net: Net,
+    /// Per-host pacing of fetches.
+    pub politeness: Politeness,
+    /// What the fetch pipeline does with responses.
+    pub fetch: Fetch,
+}
+
+/// What a per-host politeness key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKey {
+    /// The URL's host name: what a site owner sees as one site.
+    Host,
+    /// The registrable domain (`a.example.co.uk` and `b.example.co.uk` are one).
+    Domain,
+    /// The first address the host name resolves to (shared hosting counts as one).
+    Ip,
+}
+
+/// The `[politeness]` table; defaults as in `config/optout.toml` (a test keeps them equal).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Politeness {
+    /// Pace requests at all (off only for benchmarks and your own servers).
+    pub enabled: bool,
+    /// The least time between two requests to one host, in milliseconds.
+    pub min_interval_ms: u64,
+    /// Per-host overrides of `min_interval_ms` (host name → milliseconds).
+    pub hosts: std::collections::BTreeMap<String, u64>,
+    /// The longest robots.txt `Crawl-delay` honoured, in seconds; a site asking for more is
+    /// skipped (and the record says so), never fetched faster than it asked.
+    pub max_crawl_delay_s: u64,
+    /// Requests in flight to one host at once.
+    pub in_flight_per_host: usize,
+    /// Requests in flight at once, over all hosts.
+    pub max_in_flight: usize,
+    /// What counts as one host.
+    pub key: HostKey,
+    /// Seconds after which an idle host's pacing state is forgotten.
+    pub idle_forget_s: u64,
+    /// Tries again after a 429 or 503, each after backing off.
+    pub max_retries: u32,
+    /// Seconds to back off after a 429/503 without `Retry-After`, doubling each time.
+    pub backoff_s: u64,
+    /// The longest back-off honoured, in seconds; a longer `Retry-After` gives up on the URL.
+    pub max_backoff_s: u64,
+}
+
+impl Default for Politeness {
+    fn default() -> Politeness {
+        Politeness {
+            enabled: true,
+            min_interval_ms: 1000,
+            hosts: Default::default(),
+            max_crawl_delay_s: 60,
+            in_flight_per_host: 1,
+            max_in_flight: 256,
+            key: HostKey::Host,
+            idle_forget_s: 300,
+            max_retries: 2,
+            backoff_s: 5,
+            max_backoff_s: 600,
+        }
+    }
+}
+
+/// The `[fetch]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fetch {
+    /// Redirects followed for a page (each hop is judged before it is requested).
+    pub max_redirects: usize,
+    /// Discard pages marked paywalled (schema.org `isAccessibleForFree: false`) when
+    /// collecting training data.
+    pub discard_paywalled: bool,
+}
+
+impl Default for Fetch {
+    fn default() -> Fetch {
+        Fetch {
+            max_redirects: 10,
+            discard_paywalled: true,
+        }
+    }
 }
 
 /// The `[net]` table. Its defaults ([`Net::default`]) are the values in
@@ -150,6 +233,10 @@ struct RawConfig {
     evidence: RawEvidence,
     #[serde(default)]
     net: Option<Net>,
+    #[serde(default)]
+    politeness: Option<Politeness>,
+    #[serde(default)]
+    fetch: Option<Fetch>,
 }
 
 #[derive(Deserialize, Default)]
@@ -226,6 +313,8 @@ impl Default for Config {
                 d
             },
             net: raw.net.unwrap_or_default(),
+            politeness: raw.politeness.unwrap_or_default(),
+            fetch: raw.fetch.unwrap_or_default(),
         }
     }
 }
@@ -272,6 +361,12 @@ impl Config {
         if let Some(net) = raw.net {
             config.net = net;
         }
+        if let Some(politeness) = raw.politeness {
+            config.politeness = politeness;
+        }
+        if let Some(fetch) = raw.fetch {
+            config.fetch = fetch;
+        }
         if let Some(on) = raw.signals.ai_crawler_blocks {
             config.signals.ai_crawler_blocks = on;
         }
@@ -309,6 +404,19 @@ impl Config {
         if net.retry_unreachable_s == 0 || net.retry_unreachable_max_s < net.retry_unreachable_s {
             return Err(ConfigError::Invalid(
                 "net.retry_unreachable_s must be at least 1 and at most net.retry_unreachable_max_s"
+                    .into(),
+            ));
+        }
+        let p = &self.politeness;
+        if p.in_flight_per_host == 0 || p.max_in_flight == 0 {
+            return Err(ConfigError::Invalid(
+                "politeness.in_flight_per_host and politeness.max_in_flight must be at least 1"
+                    .into(),
+            ));
+        }
+        if p.backoff_s == 0 || p.max_backoff_s < p.backoff_s {
+            return Err(ConfigError::Invalid(
+                "politeness.backoff_s must be at least 1 and at most politeness.max_backoff_s"
                     .into(),
             ));
         }
@@ -389,6 +497,8 @@ mod tests {
         // The [net] table is read with serde defaults: those must be the shipped values.
         let raw: RawConfig = toml::from_str(DEFAULT_TOML).unwrap();
         assert_eq!(raw.net, Some(Net::default()));
+        assert_eq!(raw.politeness, Some(Politeness::default()));
+        assert_eq!(raw.fetch, Some(Fetch::default()));
     }
 
     #[test]

@@ -32,6 +32,7 @@
 pub mod cli;
 pub mod config;
 pub mod evidence;
+pub mod fetcher;
 pub mod net;
 pub mod policy;
 pub mod store;

@@ -10,21 +10,21 @@
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
 use crate::evidence::{EvidenceLog, Record, SourceRef};
+use crate::net::{HttpClient, PolicySources};
 use crate::policy::aitxt::AiTxt;
 use crate::policy::html::PageMeta;
 use crate::policy::judge::{Asset, Judge};
 use crate::policy::site::SitePolicy;
 use crate::policy::tdmrep::TdmRepFile;
-use crate::net::{HttpClient, PolicySources};
 use crate::policy::{Decision, Purpose, Reason, RobotsTxt, Verdict, parse_url};
-use futures_util::StreamExt;
 use clap::Args;
+use futures_util::StreamExt;
 use serde::Serialize;
 use std::io::{BufRead, BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 use url::Url;
-use std::process::ExitCode;
 
 /// Arguments of `optout check`.
 #[derive(Debug, Args)]
@@ -375,7 +375,7 @@ impl<'a> Report<'a> {
                 let Decision { verdict, reasons } = decision;
                 self.worst = self.worst.max(match verdict {
                     Verdict::Allowed => Worst::Allowed,
-                    Verdict::Refused => Worst::Refused,
+                    Verdict::Refused | Verdict::Discarded => Worst::Refused,
                 });
                 (verdict.as_str(), reasons)
             }

@@ -5,6 +5,7 @@
 //! or input error (one line on standard error).
 
 pub mod check;
+pub mod fetch;
 pub mod log;
 
 use crate::config::{Config, ConfigError};
@@ -31,6 +32,11 @@ pub struct Args {
     #[arg(long, global = true)]
     pub allow_private_addresses: bool,
 
+    /// More log output on standard error (-v info, -vv debug, -vvv trace); `RUST_LOG`
+    /// overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +47,8 @@ pub struct Args {
 pub enum Command {
     /// Decide whether URLs may be fetched, and say why.
     Check(check::CheckArgs),
+    /// Fetch URLs through the policy pipeline (like curl for one URL).
+    Fetch(fetch::FetchArgs),
     /// Read, verify and export the evidence log.
     Log(log::LogArgs),
 }
@@ -91,6 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let store = args.store.unwrap_or_else(crate::store::default_path);
     match args.command {
         Command::Check(check) => check::run(&config, &store, check),
+        Command::Fetch(fetch) => fetch::run(&config, &store, fetch),
         Command::Log(log) => log::run(&config, &store, log),
     }
 }

@@ -28,7 +28,10 @@ pub struct OriginPolicy {
 fn scope(kind: Kind) -> (&'static [Purpose], Code) {
     match kind {
         Kind::Robots => (&Purpose::ALL, Code::RobotsUnreachable),
-        Kind::Tdmrep => (&[Purpose::TrainAi, Purpose::AiInput], Code::TdmrepUnreachable),
+        Kind::Tdmrep => (
+            &[Purpose::TrainAi, Purpose::AiInput],
+            Code::TdmrepUnreachable,
+        ),
         Kind::AiTxt => (&[Purpose::TrainAi], Code::AitxtUnreachable),
     }
 }
@@ -99,7 +102,9 @@ pub fn compile(
             State::Unreachable => standing.push((
                 Reason::new(unreachable)
                     .with_source(name)
-                    .with_detail(format!("{detail}; what it says is unknown, so it is refused")),
+                    .with_detail(format!(
+                        "{detail}; what it says is unknown, so it is refused"
+                    )),
                 purposes,
             )),
             State::RedirectLimit => {

@@ -18,7 +18,11 @@ pub async fn fetch(
         if let Some(etag) = v.etag.as_deref().and_then(super::client::header_value) {
             headers.insert(IF_NONE_MATCH, etag);
         }
-        if let Some(date) = v.last_modified.as_deref().and_then(super::client::header_value) {
+        if let Some(date) = v
+            .last_modified
+            .as_deref()
+            .and_then(super::client::header_value)
+        {
             headers.insert(IF_MODIFIED_SINCE, date);
         }
     }

@@ -45,7 +45,9 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
 
 /// The error a guarded lookup gives when a name resolves only to refused addresses.
 #[derive(Debug, thiserror::Error)]
-#[error("{host} resolves to {addr}, a loopback, private, link-local, multicast or unspecified address")]
+#[error(
+    "{host} resolves to {addr}, a loopback, private, link-local, multicast or unspecified address"
+)]
 pub struct PrivateAddress {
     /// The name looked up.
     pub host: String,
@@ -131,7 +133,12 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:2800:220:1::", "100.128.0.1"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:2800:220:1::",
+            "100.128.0.1",
+        ] {
             assert!(!is_forbidden(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -139,7 +146,11 @@ mod tests {
     #[tokio::test]
     async fn a_name_for_loopback_is_refused_unless_allowed() {
         let name: Name = "localhost".parse().unwrap();
-        let err = GuardedResolver::default().resolve(name).await.err().unwrap();
+        let err = GuardedResolver::default()
+            .resolve(name)
+            .await
+            .err()
+            .unwrap();
         assert!(err.downcast_ref::<PrivateAddress>().is_some(), "{err}");
         let name: Name = "localhost".parse().unwrap();
         let allowed = GuardedResolver {

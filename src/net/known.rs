@@ -142,7 +142,10 @@ impl Retry {
         let doubled = self
             .first
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20));
-        doubled.min(self.max).max(retry_after.unwrap_or_default()).min(MAX_TTL)
+        doubled
+            .min(self.max)
+            .max(retry_after.unwrap_or_default())
+            .min(MAX_TTL)
     }
 }
 
@@ -341,7 +344,13 @@ mod tests {
         assert_eq!(f.known.expires_at, MAX_TTL.as_millis() as u64);
         let (f, _) = next("u", None, parsed(Some(Duration::from_secs(5))), 0, RETRY);
         assert_eq!(f.known.expires_at, 5000);
-        let (f, _) = next("u", None, parsed(Some(Duration::from_secs(1 << 40))), 0, RETRY);
+        let (f, _) = next(
+            "u",
+            None,
+            parsed(Some(Duration::from_secs(1 << 40))),
+            0,
+            RETRY,
+        );
         assert_eq!(f.known.expires_at, MAX_TTL.as_millis() as u64);
     }
 

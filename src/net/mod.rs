@@ -8,9 +8,11 @@ pub mod follow;
 pub mod guard;
 pub mod known;
 pub mod outcome;
+pub mod politeness;
 pub mod sources;
 
 pub use client::{FetchError, HttpClient};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compile::OriginPolicy;
+pub use politeness::Politeness;
 pub use sources::PolicySources;

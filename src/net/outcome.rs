@@ -184,11 +184,12 @@ pub fn max_age(headers: &HeaderMap) -> Option<Duration> {
             let directive = directive.trim();
             let (name, arg) = directive.split_once('=').unwrap_or((directive, ""));
             let seconds = match name.trim().to_ascii_lowercase().as_str() {
-                "max-age" => match arg.trim().trim_matches('"').parse::<u64>() {
-                    Ok(n) => n,
-                    // An invalid max-age is stale (RFC 9111 §4.2.1).
-                    Err(_) => 0,
-                },
+                // An invalid max-age is stale (RFC 9111 §4.2.1): zero.
+                "max-age" => arg
+                    .trim()
+                    .trim_matches('"')
+                    .parse::<u64>()
+                    .unwrap_or_default(),
                 "no-store" | "no-cache" => 0,
                 _ => continue,
             };

@@ -257,10 +257,16 @@ impl PolicySources {
         tracing::debug!(%url, state = ?file.known.state, status = ?file.known.status, "policy file fetched");
         // A refused address says nothing about the site, only about this configuration: it is
         // not persisted (another run may allow private addresses).
-        if let Some(store) = self.store.as_ref().filter(|_| file.known.state != State::PrivateAddress) {
-            let hash = hex::decode(&received.sha256).map_err(|e| StoreError::Sled(e.to_string()))?;
+        if let Some(store) = self
+            .store
+            .as_ref()
+            .filter(|_| file.known.state != State::PrivateAddress)
+        {
+            let hash =
+                hex::decode(&received.sha256).map_err(|e| StoreError::Sled(e.to_string()))?;
             store.put_snapshot(&hash, &received.bytes)?;
-            let json = serde_json::to_vec(&file.known).map_err(|e| StoreError::Sled(e.to_string()))?;
+            let json =
+                serde_json::to_vec(&file.known).map_err(|e| StoreError::Sled(e.to_string()))?;
             store.policy().insert(key(kind, origin), json)?;
         }
         Ok(file)

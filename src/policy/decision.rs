@@ -17,14 +17,18 @@ pub enum Verdict {
     Allowed,
     /// The agent must not fetch the URL.
     Refused,
+    /// The URL was fetched, but the response reserves its content for the purpose (or is
+    /// paywalled): the body was dropped, never returned or stored.
+    Discarded,
 }
 
 impl Verdict {
-    /// The stable lower-case name (`allowed`, `refused`).
+    /// The stable lower-case name (`allowed`, `refused`, `discarded`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Verdict::Allowed => "allowed",
             Verdict::Refused => "refused",
+            Verdict::Discarded => "discarded",
         }
     }
 }
@@ -119,6 +123,26 @@ codes! {
     /// No source consulted reserves the URL for the purpose (used when no robots.txt was
     /// consulted to say so).
     NoReservation => "no-reservation",
+    /// The response was 401, 402, 403, 407 or 451: access is controlled. Never retried with
+    /// other credentials, headers or agents (Measure 1.2).
+    AccessDenied => "access.denied",
+    /// The page says it is paywalled (schema.org `isAccessibleForFree: false`); discarded
+    /// when collecting training data (Measure 1.2).
+    AccessPaywalled => "access.paywalled",
+    /// The site's robots.txt `Crawl-delay` is longer than the configured maximum: skipped,
+    /// never fetched faster than it asked.
+    PolitenessCrawlDelayTooLong => "politeness.crawl-delay-too-long",
+    /// The host answered 429/503 and asked to wait longer than the configured maximum, or
+    /// kept answering so after every retry: given up.
+    PolitenessGaveUp => "politeness.gave-up",
+    /// Note: the host answered 429/503; the crawler backed off before trying again.
+    PolitenessBackoff => "politeness.backoff",
+    /// The request failed (timeout, connection, DNS, a broken response).
+    FetchFailed => "fetch.failed",
+    /// The page redirected more often than `fetch.max_redirects`.
+    FetchRedirectLimit => "fetch.redirect-limit",
+    /// Note: the body was longer than `net.max_body_bytes`; the rest was not read.
+    FetchTruncated => "fetch.truncated",
     /// The URL could not be parsed.
     UrlInvalid => "url.invalid",
     /// The URL's scheme is not `http` or `https`.

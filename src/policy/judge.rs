@@ -81,7 +81,7 @@ impl Judge<'_> {
             let mut decision = robots.allowed(self.agent, url);
             let first = decision.reasons.remove(0);
             match decision.verdict {
-                Verdict::Refused => refusals.push(first),
+                Verdict::Refused | Verdict::Discarded => refusals.push(first),
                 Verdict::Allowed => robots_allowed = Some(first),
             }
             notes.extend(decision.reasons);

@@ -7,8 +7,8 @@ use crate::policy::aitxt::AiTxt;
 use crate::policy::content_signal::ContentSignals;
 use crate::policy::crawlers::{AiCrawlers, NamedCrawlers};
 use crate::policy::decision::Reason;
-use crate::policy::purpose::Purpose;
 use crate::policy::path_rules::PathRules;
+use crate::policy::purpose::Purpose;
 use crate::policy::robots::RobotsTxt;
 use crate::policy::tdmrep::TdmRepFile;
 

@@ -1,0 +1,380 @@
+//! Per-host politeness: a least interval between requests to one host (raised to the site's
+//! `Crawl-delay`), a bound on requests in flight per host and over all hosts, and back-off
+//! after 429/503 honouring `Retry-After`.
+//!
+//! Each host has its own `governor` GCRA limiter (burst 1), so hosts can have different
+//! intervals (governor's keyed limiter has one quota for all keys). Time is tokio's, so
+//! tests run under `tokio::time::pause()`. A waiting host holds no global permit: it sleeps
+//! first and takes a permit only when its slot has come, so waiting hosts never block others.
+//! Idle hosts are forgotten.
+
+use crate::config::{HostKey, Politeness as Config};
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use url::Url;
+
+/// governor's clock over tokio's time: time since the politeness state was made.
+#[derive(Clone, Debug)]
+struct TokioClock {
+    start: Instant,
+}
+
+impl GovernorClock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.start)
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// One host's pace.
+struct Pace {
+    interval: Duration,
+    limiter: Option<Limiter>,
+    /// No request before this: back-off, or the last request plus a changed interval.
+    not_before: Instant,
+    last_sent: Option<Instant>,
+    /// 429/503s in a row.
+    backoffs: u32,
+    last_used: Instant,
+}
+
+struct Host {
+    in_flight: Arc<Semaphore>,
+    pace: Mutex<Pace>,
+}
+
+/// The right to send one request to a host now. Dropping it ends the request.
+#[derive(Debug)]
+pub struct Slot {
+    /// The politeness key of the host.
+    pub key: String,
+    /// How long the request waited for its slot.
+    pub waited: Duration,
+    /// The interval the host is paced at.
+    pub interval: Duration,
+    _host: Option<OwnedSemaphorePermit>,
+    _global: OwnedSemaphorePermit,
+}
+
+/// The politeness state of every host.
+pub struct Politeness {
+    config: Config,
+    clock: TokioClock,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    global: Arc<Semaphore>,
+}
+
+/// Hosts kept before idle ones are swept.
+const SWEEP_AT: usize = 1024;
+
+impl Politeness {
+    /// Politeness as configured.
+    pub fn new(config: &Config) -> Politeness {
+        Politeness {
+            config: config.clone(),
+            clock: TokioClock {
+                start: Instant::now(),
+            },
+            hosts: Mutex::new(HashMap::new()),
+            global: Arc::new(Semaphore::new(config.max_in_flight)),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The politeness key of `url`'s host.
+    pub async fn key(&self, url: &Url) -> String {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        match self.config.key {
+            HostKey::Host => host,
+            HostKey::Domain
+                if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') =>
+            {
+                host
+            }
+            HostKey::Domain => match psl::domain_str(&host) {
+                Some(domain) => domain.to_owned(),
+                None => host,
+            },
+            HostKey::Ip => {
+                let port = url.port_or_known_default().unwrap_or(80);
+                let first = match tokio::net::lookup_host((host.as_str(), port)).await {
+                    Ok(mut addrs) => addrs.next().map(|a| a.ip().to_string()),
+                    Err(_) => None,
+                };
+                first.unwrap_or(host)
+            }
+        }
+    }
+
+    /// The interval for `key`: the configured one (or its override), raised to `crawl_delay`.
+    pub fn interval(&self, key: &str, crawl_delay: Option<Duration>) -> Duration {
+        let base = self
+            .config
+            .hosts
+            .get(key)
+            .copied()
+            .unwrap_or(self.config.min_interval_ms);
+        Duration::from_millis(base).max(crawl_delay.unwrap_or_default())
+    }
+
+    /// The longest crawl-delay honoured.
+    pub fn max_crawl_delay(&self) -> Duration {
+        Duration::from_secs(self.config.max_crawl_delay_s)
+    }
+
+    /// Hosts whose state is held now.
+    pub fn hosts(&self) -> usize {
+        self.lock_hosts().len()
+    }
+
+    fn lock_hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Host>>> {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn host(&self, key: &str) -> Arc<Host> {
+        let mut hosts = self.lock_hosts();
+        if let Some(host) = hosts.get(key) {
+            return Arc::clone(host);
+        }
+        if hosts.len() >= SWEEP_AT {
+            let forget = Duration::from_secs(self.config.idle_forget_s);
+            let now = Instant::now();
+            hosts.retain(|_, host| {
+                let pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+                // Held by a request, backing off, or recently used: keep.
+                Arc::strong_count(host) > 1
+                    || pace.not_before > now
+                    || now.saturating_duration_since(pace.last_used) < forget
+            });
+        }
+        let host = Arc::new(Host {
+            in_flight: Arc::new(Semaphore::new(self.config.in_flight_per_host)),
+            pace: Mutex::new(Pace {
+                interval: Duration::ZERO,
+                limiter: None,
+                not_before: Instant::now(),
+                last_sent: None,
+                backoffs: 0,
+                last_used: Instant::now(),
+            }),
+        });
+        hosts.insert(key.to_owned(), Arc::clone(&host));
+        host
+    }
+
+    /// Waits for `key`'s next slot, paced at `interval`.
+    pub async fn acquire(&self, key: &str, interval: Duration) -> Slot {
+        let started = Instant::now();
+        if !self.config.enabled {
+            let global = Arc::clone(&self.global)
+                .acquire_owned()
+                .await
+                .expect("the global semaphore is never closed");
+            return Slot {
+                key: key.to_owned(),
+                waited: started.elapsed(),
+                interval: Duration::ZERO,
+                _host: None,
+                _global: global,
+            };
+        }
+        let host = self.host(key);
+        let host_permit = Arc::clone(&host.in_flight)
+            .acquire_owned()
+            .await
+            .expect("a host semaphore is never closed");
+        loop {
+            if let Some(wait) = self.until_free(&host, interval) {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let global = Arc::clone(&self.global)
+                .acquire_owned()
+                .await
+                .expect("the global semaphore is never closed");
+            match self.take_cell(&host) {
+                Ok(()) => {
+                    return Slot {
+                        key: key.to_owned(),
+                        waited: started.elapsed(),
+                        interval,
+                        _host: Some(host_permit),
+                        _global: global,
+                    };
+                }
+                Err(wait) => {
+                    drop(global);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// How long until `host` may be asked for a cell (back-off, a changed interval); sets
+    /// the interval first.
+    fn until_free(&self, host: &Host, interval: Duration) -> Option<Duration> {
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        pace.last_used = now;
+        if pace.interval != interval || (pace.limiter.is_none() && !interval.is_zero()) {
+            pace.limiter = Quota::with_period(interval).map(|q| {
+                RateLimiter::direct_with_clock(q.allow_burst(nonzero_one()), self.clock.clone())
+            });
+            // A new limiter starts with a free cell: keep the new spacing from the last request.
+            if let Some(last) = pace.last_sent {
+                pace.not_before = pace.not_before.max(last + interval);
+            }
+            pace.interval = interval;
+        }
+        (pace.not_before > now).then(|| pace.not_before - now)
+    }
+
+    /// Takes the host's next cell now, or says how long to wait for it.
+    fn take_cell(&self, host: &Host) -> Result<(), Duration> {
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if pace.not_before > now {
+            return Err(pace.not_before - now);
+        }
+        if let Some(limiter) = &pace.limiter
+            && let Err(not_until) = limiter.check()
+        {
+            return Err(not_until
+                .wait_time_from(self.clock.now())
+                .max(Duration::from_millis(1)));
+        }
+        pace.last_sent = Some(now);
+        pace.last_used = now;
+        Ok(())
+    }
+
+    /// After a 429 or 503: no request to `key` before the server's `Retry-After`, or else an
+    /// exponentially growing back-off. Returns the wait, or `None` when it is longer than the
+    /// configured maximum (give up on the URL).
+    pub fn back_off(&self, key: &str, retry_after: Option<Duration>) -> Option<Duration> {
+        let host = self.host(key);
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        pace.backoffs += 1;
+        let doubled = Duration::from_secs(self.config.backoff_s)
+            .saturating_mul(1 << pace.backoffs.saturating_sub(1).min(16));
+        let max = Duration::from_secs(self.config.max_backoff_s);
+        let wait = retry_after.unwrap_or(doubled.min(max));
+        let until = Instant::now() + wait.min(max);
+        pace.not_before = pace.not_before.max(until);
+        (wait <= max).then_some(wait)
+    }
+
+    /// A response that was not a 429/503 ends the host's back-off streak.
+    pub fn answered(&self, key: &str) {
+        if let Some(host) = self.lock_hosts().get(key) {
+            host.pace.lock().unwrap_or_else(|p| p.into_inner()).backoffs = 0;
+        }
+    }
+}
+
+fn nonzero_one() -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::MIN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(interval_ms: u64) -> Config {
+        Config {
+            min_interval_ms: interval_ms,
+            ..Config::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_one_host_are_spaced_by_the_interval() {
+        let p = Politeness::new(&config(1000));
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let slot = p.acquire("a.example", Duration::from_secs(1)).await;
+            times.push(Instant::now() - start);
+            drop(slot);
+        }
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_secs(1), "{times:?}");
+        }
+        assert!(times[4] < Duration::from_millis(4100), "{times:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_host_does_not_block_another() {
+        let p = Arc::new(Politeness::new(&Config {
+            max_in_flight: 1,
+            ..config(10_000)
+        }));
+        drop(p.acquire("slow.example", Duration::from_secs(10)).await);
+        let waiting = {
+            let p = Arc::clone(&p);
+            tokio::spawn(async move { p.acquire("slow.example", Duration::from_secs(10)).await })
+        };
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let other = p.acquire("fast.example", Duration::from_secs(10)).await;
+        assert!(Instant::now() - start < Duration::from_millis(10));
+        drop(other);
+        let slot = waiting.await.unwrap();
+        assert!(slot.waited >= Duration::from_secs(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crawl_delay_raises_the_interval_and_retry_after_is_honoured() {
+        let p = Politeness::new(&config(100));
+        assert_eq!(
+            p.interval("a", Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(p.interval("a", None), Duration::from_millis(100));
+        drop(p.acquire("a", Duration::from_millis(100)).await);
+        assert_eq!(
+            p.back_off("a", Some(Duration::from_secs(30))),
+            Some(Duration::from_secs(30))
+        );
+        let start = Instant::now();
+        drop(p.acquire("a", Duration::from_millis(100)).await);
+        assert!(Instant::now() - start >= Duration::from_secs(30));
+        assert_eq!(p.back_off("a", Some(Duration::from_secs(100_000))), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_interval_keeps_its_spacing_from_the_last_request() {
+        let p = Politeness::new(&config(100));
+        drop(p.acquire("a", Duration::from_millis(100)).await);
+        let start = Instant::now();
+        drop(p.acquire("a", Duration::from_secs(2)).await);
+        assert!(Instant::now() - start >= Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_hosts_are_forgotten() {
+        let p = Politeness::new(&Config {
+            idle_forget_s: 1,
+            ..config(10)
+        });
+        for i in 0..SWEEP_AT {
+            drop(p.acquire(&format!("h{i}"), Duration::from_millis(10)).await);
+        }
+        tokio::time::advance(Duration::from_secs(5)).await;
+        drop(p.acquire("new", Duration::from_millis(10)).await);
+        assert!(p.hosts() < 10, "{}", p.hosts());
+    }
+}
