@@ -150,6 +150,11 @@ impl Fetcher {
         &self.politeness
     }
 
+    /// The most body bytes read of a response.
+    pub fn max_body_bytes(&self) -> usize {
+        self.config.net.max_body_bytes
+    }
+
     /// The agent's product token.
     pub fn agent(&self) -> &str {
         &self.config.crawler.product_token
@@ -178,6 +183,28 @@ impl Fetcher {
                 }));
             }
         };
+        let client = self.client.clone();
+        let limit = self.config.net.max_body_bytes;
+        let mut send = move |url: Url| {
+            let client = client.clone();
+            async move { client.get(&url, HeaderMap::new(), limit).await }
+        };
+        self.fetch_with(url, purpose, &mut send).await
+    }
+
+    /// The pipeline with another way of sending the request (the reqwest-middleware layer
+    /// sends it down its own stack). `send` gets each hop's URL after it was pre-checked and
+    /// paced, and must not follow redirects itself.
+    pub async fn fetch_with<S, F>(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        send: &mut S,
+    ) -> Result<Outcome, FetcherError>
+    where
+        S: FnMut(Url) -> F,
+        F: Future<Output = Result<crate::net::client::Response, FetchError>>,
+    {
         let span = tracing::info_span!(
             "fetch",
             host = url.host_str().unwrap_or_default(),
@@ -186,7 +213,10 @@ impl Fetcher {
             status = tracing::field::Empty,
             wait_ms = tracing::field::Empty,
         );
-        let outcome = self.pipeline(url, purpose).instrument(span.clone()).await?;
+        let outcome = self
+            .pipeline(url, purpose, send)
+            .instrument(span.clone())
+            .await?;
         match &outcome {
             Outcome::Fetched(page) => {
                 span.record("verdict", "allowed");
@@ -203,7 +233,16 @@ impl Fetcher {
         Ok(outcome)
     }
 
-    async fn pipeline(&self, mut url: Url, purpose: Purpose) -> Result<Outcome, FetcherError> {
+    async fn pipeline<S, F>(
+        &self,
+        mut url: Url,
+        purpose: Purpose,
+        send: &mut S,
+    ) -> Result<Outcome, FetcherError>
+    where
+        S: FnMut(Url) -> F,
+        F: Future<Output = Result<crate::net::client::Response, FetchError>>,
+    {
         let judge = self.judge(purpose);
         let mut redirects = 0;
         loop {
@@ -245,10 +284,7 @@ impl Fetcher {
             let response = loop {
                 let slot = self.politeness.acquire(&key, interval).await;
                 tracing::Span::current().record("wait_ms", slot.waited.as_millis() as u64);
-                let result = self
-                    .client
-                    .get(&url, HeaderMap::new(), self.config.net.max_body_bytes)
-                    .await;
+                let result = send(url.clone()).await;
                 drop(slot);
                 let response = match result {
                     Ok(response) => response,

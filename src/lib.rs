@@ -33,6 +33,8 @@ pub mod cli;
 pub mod config;
 pub mod evidence;
 pub mod fetcher;
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
 pub mod net;
 pub mod policy;
 pub mod store;

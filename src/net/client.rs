@@ -144,7 +144,14 @@ async fn read(
     request: impl Future<Output = reqwest::Result<reqwest::Response>>,
     limit: usize,
 ) -> Result<Response, FetchError> {
-    let mut response = request.await.map_err(classify)?;
+    read_response(request.await.map_err(classify)?, limit).await
+}
+
+/// Reads a response's body, decompressed, up to `limit` bytes.
+pub async fn read_response(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Response, FetchError> {
     let status = response.status().as_u16();
     let headers = std::mem::take(response.headers_mut());
     let mut body = Vec::new();

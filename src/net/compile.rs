@@ -36,6 +36,33 @@ fn scope(kind: Kind) -> (&'static [Purpose], Code) {
     }
 }
 
+/// Parses a robots.txt copy. A read that stopped at the parse limit (`truncated`) kept
+/// exactly the bytes within it, which the parser cannot tell from a whole file of that size:
+/// it is given one byte more, past a limit set to the copy's length, so that it marks the
+/// file truncated and drops the line the limit cut in two (half of `Allow: /public-area`
+/// would allow more than the site said).
+fn parse_robots(bytes: &[u8], truncated: bool, parse_limit: usize) -> RobotsTxt {
+    if !truncated || bytes.len() > parse_limit {
+        return RobotsTxt::parse_with_limit(bytes, parse_limit);
+    }
+    let mut longer = Vec::with_capacity(bytes.len() + 1);
+    longer.extend_from_slice(bytes);
+    longer.push(b'#');
+    RobotsTxt::parse_with_limit(&longer, bytes.len())
+}
+
+/// A copy without the line a truncated read cut in two.
+fn whole_lines(bytes: &[u8], truncated: bool) -> &[u8] {
+    if !truncated {
+        return bytes;
+    }
+    let keep = bytes
+        .iter()
+        .rposition(|&b| b == b'\n' || b == b'\r')
+        .map_or(0, |i| i + 1);
+    &bytes[..keep]
+}
+
 /// Compiles the files of `origin` as they stand at `now_ms`.
 pub fn compile(
     origin: &str,
@@ -73,9 +100,11 @@ pub fn compile(
                 sha256: good.sha256.clone(),
             });
             match kind {
-                Kind::Robots => robots = Some(RobotsTxt::parse_with_limit(bytes, parse_limit)),
+                Kind::Robots => {
+                    robots = Some(parse_robots(bytes, good.truncated, parse_limit));
+                }
                 Kind::Tdmrep => tdmrep = Some(TdmRepFile::parse(bytes)),
-                Kind::AiTxt => aitxt = Some(AiTxt::parse(bytes)),
+                Kind::AiTxt => aitxt = Some(AiTxt::parse(whole_lines(bytes, good.truncated))),
             }
             continue;
         }

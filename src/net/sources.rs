@@ -255,19 +255,19 @@ impl PolicySources {
         let now = unix_ms(self.clock.now());
         let (file, received) = next(&url, old, outcome, now, self.retry);
         tracing::debug!(%url, state = ?file.known.state, status = ?file.known.status, "policy file fetched");
-        // A refused address says nothing about the site, only about this configuration: it is
-        // not persisted (another run may allow private addresses).
-        if let Some(store) = self
-            .store
-            .as_ref()
-            .filter(|_| file.known.state != State::PrivateAddress)
-        {
+        if let Some(store) = &self.store {
+            // Evidence records name the bytes received (none, for a refused address): their
+            // snapshot is stored whatever the outcome, or `log verify` finds it missing.
             let hash =
                 hex::decode(&received.sha256).map_err(|e| StoreError::Sled(e.to_string()))?;
             store.put_snapshot(&hash, &received.bytes)?;
-            let json =
-                serde_json::to_vec(&file.known).map_err(|e| StoreError::Sled(e.to_string()))?;
-            store.policy().insert(key(kind, origin), json)?;
+            // A refused address says nothing about the site, only about this configuration:
+            // it is not persisted (another run may allow private addresses).
+            if file.known.state != State::PrivateAddress {
+                let json =
+                    serde_json::to_vec(&file.known).map_err(|e| StoreError::Sled(e.to_string()))?;
+                store.policy().insert(key(kind, origin), json)?;
+            }
         }
         Ok(file)
     }
