@@ -22,7 +22,11 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(None)?;
     let store = Store::open(&optout::store::default_path())?;
     let log = Arc::new(EvidenceLog::open(store, config.evidence)?);
-    let fetcher = Arc::new(Fetcher::new(&config, Arc::clone(&log), config.signals.load_lists(None)?)?);
+    let fetcher = Arc::new(Fetcher::new(
+        &config,
+        Arc::clone(&log),
+        config.signals.load_lists(None)?,
+    )?);
 
     // The scraper's own client: it must leave redirects to optout, which judges every hop.
     let inner = reqwest::Client::builder()

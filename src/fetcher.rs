@@ -278,6 +278,10 @@ impl Fetcher {
             }
             let key = self.politeness.key(&url).await;
             let interval = self.politeness.interval(&key, delay);
+            if let Some(at) = policy.requested_at {
+                // The policy files were just requested from this host: they count.
+                self.politeness.note_request(&key, at, interval);
+            }
 
             // Wait, fetch, and back off on 429/503.
             let mut tries = 0;
@@ -285,6 +289,11 @@ impl Fetcher {
                 let slot = self.politeness.acquire(&key, interval).await;
                 tracing::Span::current().record("wait_ms", slot.waited.as_millis() as u64);
                 let result = send(url.clone()).await;
+                // The interval also counts from the end of this request, before the slot is
+                // given up: however late the request went out (a busy scheduler), the next
+                // one reaches the site at least an interval after it did.
+                self.politeness
+                    .note_request(&key, tokio::time::Instant::now(), interval);
                 drop(slot);
                 let response = match result {
                     Ok(response) => response,

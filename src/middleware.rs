@@ -62,10 +62,9 @@ impl Middleware for Optout {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         if req.method() != Method::GET {
-            return Err(reqwest_middleware::Error::middleware(FetchError::Other(format!(
-                "optout judges GET requests only, not {}",
-                req.method()
-            ))));
+            return Err(reqwest_middleware::Error::middleware(FetchError::Other(
+                format!("optout judges GET requests only, not {}", req.method()),
+            )));
         }
         let limit = self.fetcher.max_body_bytes();
         let url = req.url().clone();

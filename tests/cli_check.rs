@@ -231,10 +231,11 @@ fn invalid_agent_token_is_a_usage_error() {
 }
 
 #[test]
-fn unknown_flag_and_missing_robots_flag_are_usage_errors() {
+fn unknown_flag_and_bad_header_are_usage_errors() {
+    // (Without --robots etc. a check is online since issue 5: tests/live_sources.rs.)
     let o = optout(&["check", "--frobnicate"], None);
     assert_eq!(o.status.code(), Some(2));
-    let o = optout(&["check", "https://e.com/"], None);
+    let o = optout(&["check", "--header", "no colon", "https://e.com/"], None);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }

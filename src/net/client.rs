@@ -92,6 +92,11 @@ impl HttpClient {
         })
     }
 
+    /// Whether the private-address guard is off.
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
     /// The `User-Agent` this client sends.
     pub fn user_agent(&self) -> &str {
         &self.user_agent

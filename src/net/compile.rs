@@ -22,6 +22,9 @@ pub struct OriginPolicy {
     pub site: SitePolicy,
     /// The files consulted, for evidence records.
     pub sources: Vec<SourceRef>,
+    /// When the files were last requested from the origin (by this process): those
+    /// requests count towards the host's politeness interval.
+    pub requested_at: Option<tokio::time::Instant>,
 }
 
 /// Which purposes a file can reserve, and the code used when it cannot be read.
@@ -103,6 +106,16 @@ pub fn compile(
                 Kind::Robots => {
                     robots = Some(parse_robots(bytes, good.truncated, parse_limit));
                 }
+                // JSON cut short cannot be read: what it reserves is unknown (fail closed).
+                Kind::Tdmrep if good.truncated => standing.push((
+                    Reason::new(Code::TdmrepUnreachable)
+                        .with_source(name)
+                        .with_detail(format!(
+                            "tdmrep.json is longer than the read limit ({} bytes read) and cannot be read whole",
+                            bytes.len()
+                        )),
+                    scope(Kind::Tdmrep).0,
+                )),
                 Kind::Tdmrep => tdmrep = Some(TdmRepFile::parse(bytes)),
                 Kind::AiTxt => aitxt = Some(AiTxt::parse(whole_lines(bytes, good.truncated))),
             }
@@ -176,5 +189,6 @@ pub fn compile(
         origin: origin.to_owned(),
         site,
         sources,
+        requested_at: None,
     }
 }

@@ -78,6 +78,10 @@ pub struct Good {
     pub truncated: bool,
     /// Its validators, for a conditional refetch.
     pub validators: Validators,
+    /// Its `Cache-Control` lifetime in ms, kept for a `304` that does not repeat it
+    /// (RFC 9111 §4.3.4: the stored response's headers stay unless updated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_ms: Option<u64>,
 }
 
 /// What is known of one policy file.
@@ -101,6 +105,10 @@ pub struct Known {
     pub failures: u32,
     /// The last 2xx copy, if any.
     pub good: Option<Good>,
+    /// Fetched with private addresses allowed: a process that refuses them does not trust
+    /// it (it may describe a host the guard would never have reached).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unguarded: bool,
 }
 
 /// A policy file in memory: what is known, and the good copy's bytes.
@@ -197,6 +205,7 @@ pub fn next(
             expires_at: now_ms + retry.after(failures, after).as_millis() as u64,
             failures,
             good: good.clone(),
+            unguarded: false,
         };
         (
             File {
@@ -221,6 +230,7 @@ pub fn next(
                 fetched_at: now_ms,
                 truncated,
                 validators,
+                max_age_ms: max_age.map(|d| d.as_millis() as u64),
             };
             let known = Known {
                 url: url.to_owned(),
@@ -232,6 +242,7 @@ pub fn next(
                 expires_at: ttl(max_age),
                 failures: 0,
                 good: Some(good),
+                unguarded: false,
             };
             let file = File {
                 known,
@@ -255,6 +266,7 @@ pub fn next(
                 expires_at: ttl(max_age),
                 failures: 0,
                 good: good.clone(),
+                unguarded: false,
             };
             (
                 File {
@@ -266,8 +278,13 @@ pub fn next(
         }
         Outcome::NotModified { max_age } => match (good.clone(), good_bytes.clone()) {
             (Some(mut good), Some(bytes)) => {
-                // A 304 renews the cached copy (RFC 9111 §4.3.4).
+                // A 304 renews the cached copy (RFC 9111 §4.3.4), with its lifetime unless
+                // the 304 gives a new one.
                 good.fetched_at = now_ms;
+                if max_age.is_some() {
+                    good.max_age_ms = max_age.map(|d| d.as_millis() as u64);
+                }
+                let max_age = good.max_age_ms.map(Duration::from_millis);
                 let known = Known {
                     url: url.to_owned(),
                     state: State::Parsed,
@@ -278,6 +295,7 @@ pub fn next(
                     expires_at: ttl(max_age),
                     failures: 0,
                     good: Some(good),
+                    unguarded: false,
                 };
                 let received = Received {
                     sha256: known.sha256.clone(),
@@ -385,6 +403,16 @@ mod tests {
         assert_eq!(renewed.known.state, State::Parsed);
         assert_eq!(renewed.known.good.as_ref().unwrap().fetched_at, 5000);
         assert_eq!(received.sha256, good.known.sha256);
+        // The copy's max-age survives a 304 that does not repeat it.
+        let (short, _) = next("u", None, parsed(Some(Duration::from_secs(5))), 0, RETRY);
+        let (renewed, _) = next(
+            "u",
+            Some(&short),
+            Outcome::NotModified { max_age: None },
+            10_000,
+            RETRY,
+        );
+        assert_eq!(renewed.known.expires_at, 15_000);
         let (lost, _) = next("u", None, Outcome::NotModified { max_age: None }, 0, RETRY);
         assert_eq!(lost.known.state, State::Unreachable);
     }

@@ -285,4 +285,23 @@ mod tests {
         map.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&map, now), None);
     }
+
+    proptest::proptest! {
+        /// Header values come from the web: any bytes a header can carry parse or are
+        /// ignored, never a panic.
+        #[test]
+        fn hostile_cache_and_retry_headers_never_panic(
+            value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            now in proptest::prelude::any::<u32>(),
+        ) {
+            if let Ok(v) = HeaderValue::from_bytes(&value) {
+                let mut map = HeaderMap::new();
+                map.insert(CACHE_CONTROL, v.clone());
+                map.insert(RETRY_AFTER, v);
+                let now = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(now));
+                let _ = max_age(&map);
+                let _ = retry_after(&map, now);
+            }
+        }
+    }
 }

@@ -261,6 +261,17 @@ impl Politeness {
         Ok(())
     }
 
+    /// Counts a request to `key` at `at` that the pacing did not see (the policy files of its
+    /// origin, or the end of a paced request), so the next request keeps the interval from it.
+    pub fn note_request(&self, key: &str, at: Instant, interval: Duration) {
+        if !self.config.enabled {
+            return;
+        }
+        let host = self.host(key);
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        pace.not_before = pace.not_before.max(at + interval);
+    }
+
     /// After a 429 or 503: no request to `key` before the server's `Retry-After`, or else an
     /// exponentially growing back-off. Returns the wait, or `None` when it is longer than the
     /// configured maximum (give up on the URL).

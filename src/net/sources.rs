@@ -67,6 +67,7 @@ pub struct PolicySources {
     ai_crawlers: Arc<AiCrawlers>,
     kinds: Vec<Kind>,
     parse_limit: usize,
+    max_body: usize,
     retry: Retry,
     max_entries: usize,
     max_bytes: usize,
@@ -96,6 +97,7 @@ impl PolicySources {
             ai_crawlers,
             kinds,
             parse_limit: config.limits.robots_parse_limit,
+            max_body: config.net.max_body_bytes,
             retry: Retry {
                 first: Duration::from_secs(net.retry_unreachable_s),
                 max: Duration::from_secs(net.retry_unreachable_max_s),
@@ -169,13 +171,11 @@ impl PolicySources {
         }
         files.sort_by_key(|(k, _)| self.kinds.iter().position(|x| x == k));
         let now = unix_ms(self.clock.now());
-        let policy = Arc::new(compile(
-            origin,
-            &files,
-            now,
-            self.parse_limit,
-            &self.ai_crawlers,
-        ));
+        let mut policy = compile(origin, &files, now, self.parse_limit, &self.ai_crawlers);
+        if !stale.is_empty() {
+            policy.requested_at = Some(tokio::time::Instant::now());
+        }
+        let policy = Arc::new(policy);
         let entry = Entry {
             files,
             policy: Arc::clone(&policy),
@@ -243,7 +243,13 @@ impl PolicySources {
         });
         let outcome = match Url::parse(&url) {
             Ok(parsed) => {
-                let trace = follow::fetch(&self.client, parsed, validators, self.parse_limit).await;
+                // robots.txt and ai.txt are read line by line, up to the parse limit; JSON
+                // must be read whole to mean anything.
+                let limit = match kind {
+                    Kind::Tdmrep => self.parse_limit.max(self.max_body),
+                    Kind::Robots | Kind::AiTxt => self.parse_limit,
+                };
+                let trace = follow::fetch(&self.client, parsed, validators, limit).await;
                 classify(trace, self.clock.now())
             }
             Err(e) => super::outcome::Outcome::Unreachable {
@@ -253,7 +259,8 @@ impl PolicySources {
             },
         };
         let now = unix_ms(self.clock.now());
-        let (file, received) = next(&url, old, outcome, now, self.retry);
+        let (mut file, received) = next(&url, old, outcome, now, self.retry);
+        file.known.unguarded = self.client.allows_private();
         tracing::debug!(%url, state = ?file.known.state, status = ?file.known.status, "policy file fetched");
         if let Some(store) = &self.store {
             // Evidence records name the bytes received (none, for a refused address): their
@@ -286,7 +293,9 @@ impl PolicySources {
             let Ok(known) = serde_json::from_slice::<Known>(&bytes) else {
                 continue;
             };
-            if known.state == State::PrivateAddress {
+            if known.state == State::PrivateAddress
+                || (known.unguarded && !self.client.allows_private())
+            {
                 continue;
             }
             let good_bytes = match &known.good {
