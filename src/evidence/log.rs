@@ -10,9 +10,9 @@
 //! returns; [`EvidenceLog::sync`] forces it.
 
 use super::canonical;
-use super::record::{Record, chain_hash, now_rfc3339, sha256_hex};
+use super::encode::{Sealed, encode, hex_string};
+use super::record::{Record, now_rfc3339, sha256_hex};
 use crate::store::{HEAD_KEY, Store, StoreError};
-use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -235,22 +235,14 @@ impl EvidenceLog {
             record.time = now_rfc3339();
         }
         let shared = &self.shared;
-        let map = record.into_json_map();
+        // Written before taking the lock, so that appenders on other threads write at once;
+        // under the lock only the sequence number, the chain hash and the batch remain.
+        let encoded = encode(&record)?;
+        drop(record);
         let mut state = shared.lock()?;
         let seq = state.head.seq + 1;
-        let mut map = map;
-        map.insert("seq".into(), Value::from(seq));
-        // One canonical pass: hash it, then splice in `hash` and `prev_hash` where they sort.
-        let (canonical, slots) = canonical::to_vec_with_slots(&map, &["hash", "prev_hash"])?;
-        let prev = state.head.hash;
-        let hash = chain_hash(&prev, &canonical);
-        let (hash_hex, prev_hex) = (hex::encode(hash), hex::encode(prev));
-        let stored = canonical::splice(
-            &canonical,
-            &slots,
-            &[("hash", &hash_hex), ("prev_hash", &prev_hex)],
-        );
-        state.batch.insert(&seq.to_be_bytes(), stored);
+        let Sealed { bytes, hash } = encoded.seal(seq, &state.head.hash);
+        state.batch.insert(&seq.to_be_bytes(), bytes);
         state.head = Head { seq, hash };
         state.pending += 1;
         let flush = shared.durability.per_record
@@ -267,7 +259,7 @@ impl EvidenceLog {
         }
         Ok(Appended {
             seq,
-            hash: hash_hex,
+            hash: hex_string(&hash),
         })
     }
 
