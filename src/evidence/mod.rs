@@ -11,6 +11,7 @@ pub mod export;
 pub mod log;
 pub mod record;
 pub mod verify;
+mod writer;
 
 pub use log::{Appended, Durability, EvidenceLog, Head};
 pub use record::{Record, SourceRef};
