@@ -14,7 +14,7 @@
 //! built before the clock starts, so the timed part is `append` (time stamp, JSON, canonical
 //! form, SHA-256, the sled batch, flushes) and the final `sync()`.
 //!
-//! The records are `support/evidence_records.rs`'s realistic decision records (about 600
+//! The records are `support/evidence_records.rs`'s realistic decision records (about 750
 //! bytes stored); `examples/evidence_profile.rs` runs the same work under callgrind.
 //!
 //! Run with `cargo bench --bench evidence`. The summary printed at the end gives records/s

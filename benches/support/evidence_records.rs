@@ -5,7 +5,7 @@
 //! Records are realistic: a robots.txt decision for the agent `optout` and the purpose
 //! `train-ai` on a URL of about 60 bytes (some allowed, some refused), one or two reasons
 //! (every other record's robots.txt is not UTF-8, which adds a note), and one source
-//! reference with status and fetch time; stored, each is about 600 bytes of JSON.
+//! reference with status and fetch time; stored, each is 670 to 830 bytes of JSON.
 
 use optout::evidence::{Record, SourceRef};
 use optout::policy::{Purpose, RobotsTxt};
