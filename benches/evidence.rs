@@ -5,8 +5,8 @@
 //!   appending [`GROUP_N`] records, then one `sync()`;
 //! - `per_record`: `per_record: true` (a flush after every record), [`PER_RECORD_N`] records;
 //! - `raw_sled_ceiling`: the same stored bytes the log wrote for the `group_commit` records
-//!   (serialised once, before measuring), inserted under 8-byte big-endian keys into a sled
-//!   tree opened with the store's configuration, then one flush; [`GROUP_N`] records. This is
+//!   (serialised once, before measuring), inserted under 8-byte big-endian keys into the
+//!   records tree of a fresh store (`Store::open`), then one flush; [`GROUP_N`] records. This is
 //!   what sled alone costs: the floor under any evidence-log implementation on sled.
 //!
 //! Every iteration gets a fresh store in a temporary directory; opening it and dropping it
@@ -14,24 +14,23 @@
 //! built before the clock starts, so the timed part is `append` (time stamp, JSON, canonical
 //! form, SHA-256, the sled batch, flushes) and the final `sync()`.
 //!
-//! Records are realistic: a robots.txt decision for the agent `optout` and the purpose
-//! `train-ai` on a URL of about 60 bytes (some allowed, some refused), one or two reasons
-//! (every other record's robots.txt is not UTF-8, which adds a note), and one source
-//! reference with status and fetch time; stored, each is about 600 bytes of JSON.
+//! The records are `support/evidence_records.rs`'s realistic decision records (about 750
+//! bytes stored); `examples/evidence_profile.rs` runs the same work under callgrind.
 //!
 //! Run with `cargo bench --bench evidence`. The summary printed at the end gives records/s
 //! from criterion's medians and the ratio of group commit to the raw-sled ceiling.
 
 #[path = "support/criterion_results.rs"]
 mod criterion_results;
+#[path = "support/evidence_records.rs"]
+mod evidence_records;
 use criterion::{Criterion, SamplingMode, Throughput};
 use criterion_results::median_ns;
-use optout::evidence::{Durability, EvidenceLog, Record, SourceRef};
-use optout::policy::{Purpose, RobotsTxt};
+use evidence_records::records;
+use optout::evidence::{Durability, EvidenceLog, Record};
 use optout::store::{HEAD_KEY, Store};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
-use url::Url;
 
 /// Records per iteration in group-commit mode and in the raw-sled ceiling.
 const GROUP_N: usize = 10_000;
@@ -39,38 +38,6 @@ const GROUP_N: usize = 10_000;
 const PER_RECORD_N: usize = 200;
 
 const GROUP: &str = "append";
-
-/// Two robots.txt files: the second is not UTF-8, so its decisions carry a second reason.
-const ROBOTS: [&[u8]; 2] = [
-    b"User-agent: *\nDisallow: /private/\n",
-    b"User-agent: *\nDisallow: /private/\n# caf\xe9\n",
-];
-
-const SECTIONS: &[&str] = &["articles", "private", "products", "blog", "private/archive"];
-
-/// `n` records as `optout check` would log them (time left empty: the log stamps it).
-fn records(n: usize) -> Vec<Record> {
-    let robots = ROBOTS.map(RobotsTxt::parse);
-    let fetched_at = "2025-06-01T12:00:00.000Z".to_owned();
-    (0..n)
-        .map(|i| {
-            let which = i % 2;
-            let host = format!("www.example-site-{:03}.com", i % 997);
-            let section = SECTIONS[i % SECTIONS.len()];
-            let url = Url::parse(&format!("https://{host}/{section}/2025/item-{i:07}.html"))
-                .expect("benchmark URL parses");
-            let decision = robots[which].allowed("optout", &url);
-            let source = SourceRef {
-                kind: "robots.txt".to_owned(),
-                url: format!("https://{host}/robots.txt"),
-                status: Some(200),
-                fetched_at: Some(fetched_at.clone()),
-                sha256: optout::evidence::record::sha256_hex(ROBOTS[which]),
-            };
-            Record::of_decision(&url, "optout", Purpose::TrainAi, &decision, vec![source])
-        })
-        .collect()
-}
 
 /// The bytes the log stores for `records` (appended once to a scratch store, read back).
 fn stored_bytes(records: &[Record]) -> Vec<Vec<u8>> {
@@ -112,24 +79,20 @@ fn time_appends(records: &[Record], durability: Durability) -> Duration {
     elapsed
 }
 
-/// Time to insert `stored` into a fresh sled tree (the store's configuration) and flush.
+/// Time to insert `stored` into the records tree of a fresh store (opened by
+/// [`Store::open`], so with exactly the store's sled configuration) and flush.
 fn time_raw_inserts(stored: &[Vec<u8>]) -> Duration {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let db = sled::Config::new()
-        .path(dir.path())
-        .flush_every_ms(None)
-        .open()
-        .expect("open sled");
-    let tree = db.open_tree("records").expect("open tree");
+    let store = Store::open(dir.path()).expect("open store");
+    let tree = store.records();
     let start = Instant::now();
     for (seq, bytes) in (1u64..).zip(stored) {
         tree.insert(seq.to_be_bytes(), bytes.as_slice())
             .expect("insert");
     }
-    db.flush().expect("flush");
+    store.flush().expect("flush");
     let elapsed = start.elapsed();
-    drop(tree);
-    drop(db);
+    drop(store);
     elapsed
 }
 

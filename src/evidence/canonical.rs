@@ -20,12 +20,14 @@ pub fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => {
-            if n.is_f64() {
-                return Err(NotCanonical(n.to_string()));
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => write_u64(u, out),
+            (None, Some(i)) => {
+                out.push(b'-');
+                write_u64(i.unsigned_abs(), out);
             }
-            out.extend_from_slice(n.to_string().as_bytes());
-        }
+            (None, None) => return Err(NotCanonical(n.to_string())),
+        },
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push(b'[');
@@ -50,13 +52,22 @@ fn write_object(
     out: &mut Vec<u8>,
     offsets: &mut Vec<usize>,
 ) -> Result<(), NotCanonical> {
-    let mut keys: Vec<&String> = map.keys().collect();
-    if !keys.is_sorted() {
-        keys.sort();
-    }
+    // A `serde_json::Map` iterates in key order unless serde_json's `preserve_order` is on;
+    // only then is a sorted copy of the keys needed.
+    let sorted: Vec<(&String, &Value)>;
+    let entries: &mut dyn Iterator<Item = (&String, &Value)> = if map.keys().is_sorted() {
+        &mut map.iter()
+    } else {
+        sorted = {
+            let mut v: Vec<_> = map.iter().collect();
+            v.sort_by_key(|(k, _)| *k);
+            v
+        };
+        &mut sorted.iter().copied()
+    };
     let mut slots = slots.iter().peekable();
     out.push(b'{');
-    for (i, key) in keys.into_iter().enumerate() {
+    for (i, (key, value)) in entries.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -65,7 +76,7 @@ fn write_object(
         }
         write_string(key, out);
         out.push(b':');
-        write(&map[key], out)?;
+        write(value, out)?;
     }
     for _ in slots {
         offsets.push(out.len());
@@ -118,11 +129,26 @@ pub fn splice(bytes: &[u8], offsets: &[usize], fields: &[(&str, &str)]) -> Vec<u
     out
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+/// Appends `s` as a canonical JSON string.
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most strings (URLs, hex, time stamps) need no escape: skip them 8 bytes at a time,
+        // the last few padded with spaces.
+        let word = bytes[i..].first_chunk::<8>().copied().unwrap_or_else(|| {
+            let mut padded = [b' '; 8];
+            padded[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+            padded
+        });
+        if !any_needs_escape(u64::from_le_bytes(word)) {
+            i = bytes.len().min(i + 8);
+            continue;
+        }
+        let b = bytes[i];
+        i += 1;
         // Only ASCII bytes are escaped, so copying the runs between them keeps UTF-8 whole.
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
@@ -135,21 +161,55 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
             0x00..=0x1F => b"",
             _ => continue,
         };
-        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(&bytes[run..i - 1]);
         if escape.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         } else {
             out.extend_from_slice(escape);
         }
-        run = i + 1;
+        run = i;
     }
     out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 
+/// Whether any of the 8 bytes in `w` is a control character, `"` or `\`. The classic
+/// "has a zero byte" bit trick (exact: no false negatives, and no false positives when only
+/// the whole word's answer is used); bytes of 0x80 and above never match.
+fn any_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// Lower-case hex digits.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `n` in decimal (what `n.to_string()` gives, without the allocation).
+pub(crate) fn write_u64(n: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(decimal(n, &mut [0; 20]));
+}
+
+/// `n` in decimal, written at the end of `buf`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
     use serde_json::json;
 
     #[test]
@@ -184,6 +244,89 @@ mod tests {
         }
         let (b, o) = to_vec_with_slots(json!({}).as_object().unwrap(), &["k"]).unwrap();
         assert_eq!(splice(&b, &o, &[("k", "v")]), br#"{"k":"v"}"#);
+    }
+
+    /// serde_json escapes exactly as the canonical form does (`"`, `\\`, control characters,
+    /// short forms where JSON has them, lower-case `\u00xx` otherwise; DEL and U+2028 as they
+    /// are), so it is an independent oracle for the word-at-a-time string writer.
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let mut cases: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+        for b in 0u8..=0x7f {
+            for at in 0..17 {
+                let mut s: String = "aé\u{2028}😀xyzw".chars().cycle().take(17).collect();
+                s.insert(
+                    s.char_indices().nth(at).map_or(s.len(), |(i, _)| i),
+                    char::from(b),
+                );
+                cases.push(s);
+            }
+        }
+        cases.push("\u{2028}\u{2029}\u{10ffff}\u{7f}\u{80}".into());
+        for s in cases {
+            let mut out = Vec::new();
+            write_string(&s, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_string_escapes_as_serde_json_does(
+            chars in proptest::collection::vec(
+                proptest::prop_oneof![(0u8..0x80).prop_map(char::from), proptest::arbitrary::any::<char>()],
+                0..64,
+            )
+        ) {
+            let s: String = chars.into_iter().collect();
+            let mut out = Vec::new();
+            write_string(&s, &mut out);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_escape_scan_flags_exactly_the_escaped_bytes() {
+        for b in 0u8..=0xff {
+            let needs = b < 0x20 || b == b'"' || b == b'\\';
+            for at in 0..8 {
+                let mut word = *b"abcdefgh";
+                word[at] = b;
+                assert_eq!(
+                    any_needs_escape(u64::from_le_bytes(word)),
+                    needs,
+                    "{b:#x} at {at}"
+                );
+                let mut high = [0xe9; 8];
+                high[at] = b;
+                assert_eq!(
+                    any_needs_escape(u64::from_le_bytes(high)),
+                    needs,
+                    "{b:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integers_as_serde_json_writes_them() {
+        for n in [
+            json!(0),
+            json!(7),
+            json!(-1),
+            json!(u64::MAX),
+            json!(i64::MIN),
+        ] {
+            assert_eq!(to_vec(&n).unwrap(), n.to_string().into_bytes());
+        }
     }
 
     #[test]

@@ -3,18 +3,21 @@
 //! Appending gives a record the next sequence number and links it to the previous record's
 //! hash. Records are written to sled in atomic batches together with the new head (up to
 //! [`WRITE_BATCH`] records a batch: one sled batch per record costs a forced buffer write
-//! each). Durability is group commit: pending records are written and the log flushed to disk
+//! each), by a background thread while appends go on (`writer.rs`). Durability is group
+//! commit: pending records are written and the log flushed to disk
 //! every `flush_every` or every `flush_records` records, whichever comes first, or after every
 //! record in per-record mode. A record counts as written ("acknowledged") once
 //! [`EvidenceLog::durable_seq`] has reached it; in per-record mode that is when `append`
 //! returns; [`EvidenceLog::sync`] forces it.
 
 use super::canonical;
-use super::record::{Record, chain_hash, now_rfc3339, sha256_hex};
+use super::encode::{encode, hex_string};
+use super::record::{Record, now_rfc3339, sha256_hex};
+pub use super::writer::WRITE_BATCH;
+use super::writer::Writer;
 use crate::store::{HEAD_KEY, Store, StoreError};
-use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -58,7 +61,7 @@ pub struct Head {
 }
 
 impl Head {
-    fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         let mut v = self.seq.to_be_bytes().to_vec();
         v.extend_from_slice(&self.hash);
         v
@@ -108,108 +111,28 @@ pub enum AppendError {
     Canonical(#[from] canonical::NotCanonical),
 }
 
-/// At most this many records wait in memory before they are written to sled as one batch.
-pub const WRITE_BATCH: u64 = 1024;
-
-/// The writer's state, behind one mutex: appends are serialised.
-struct State {
-    /// The last record appended (possibly not yet written).
-    head: Head,
-    /// Records appended but not yet written to sled, with the head, as one atomic batch.
-    batch: sled::Batch,
-    pending: u64,
-    /// Records written to sled but not yet flushed to disk.
-    unflushed: u64,
-}
-
-impl State {
-    /// Writes the pending records and the head to sled in one atomic batch.
-    fn write_pending(&mut self, store: &Store) -> Result<(), StoreError> {
-        if self.pending == 0 {
-            return Ok(());
-        }
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.insert(HEAD_KEY, self.head.encode());
-        store.records().apply_batch(batch)?;
-        self.unflushed += self.pending;
-        self.pending = 0;
-        Ok(())
-    }
-}
-
-struct Shared {
-    store: Store,
-    state: Mutex<State>,
-    durable: AtomicU64,
-    stop: AtomicBool,
-    durability: Durability,
-}
-
-impl Shared {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
-        self.state
-            .lock()
-            .map_err(|_| StoreError::Sled("evidence log lock poisoned".into()))
-    }
-
-    /// Writes pending records, flushes, and marks everything appended so far as durable.
-    /// The flush (an fsync) runs outside the lock, so appends go on meanwhile.
-    fn sync(&self) -> Result<u64, StoreError> {
-        let seq = {
-            let mut state = self.lock()?;
-            state.write_pending(&self.store)?;
-            state.unflushed = 0;
-            state.head.seq
-        };
-        self.store.flush()?;
-        self.durable.fetch_max(seq, Ordering::SeqCst);
-        Ok(self.durable.load(Ordering::SeqCst))
-    }
-}
-
 /// The evidence log of a store. Share it behind an `Arc`; appends are serialised.
 pub struct EvidenceLog {
-    shared: Arc<Shared>,
-    flusher: Option<JoinHandle<()>>,
+    writer: Arc<Writer>,
+    /// Writes queued batches and syncs every `flush_every` (none in per-record mode).
+    background: Option<JoinHandle<()>>,
 }
 
 impl EvidenceLog {
     /// Opens the log of `store`.
     pub fn open(store: Store, durability: Durability) -> Result<EvidenceLog, StoreError> {
         let head = Head::read(&store)?;
-        let seq = head.seq;
-        let shared = Arc::new(Shared {
-            store,
-            state: Mutex::new(State {
-                head,
-                batch: sled::Batch::default(),
-                pending: 0,
-                unflushed: 0,
-            }),
-            durable: AtomicU64::new(seq),
-            stop: AtomicBool::new(false),
-            durability,
+        let writer = Arc::new(Writer::new(store, head, durability));
+        let background = (!durability.per_record).then(|| {
+            let writer = Arc::clone(&writer);
+            std::thread::spawn(move || writer.run())
         });
-        let flusher = (!durability.per_record).then(|| {
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || {
-                while !shared.stop.load(Ordering::SeqCst) {
-                    std::thread::park_timeout(shared.durability.flush_every);
-                    let pending = shared.state.lock().map(|s| s.head.seq).unwrap_or(0)
-                        > shared.durable.load(Ordering::SeqCst);
-                    if pending {
-                        // A failed flush leaves durable_seq behind; the next try repeats it.
-                        let _ = shared.sync();
-                    }
-                }
-            })
-        });
-        Ok(EvidenceLog { shared, flusher })
+        Ok(EvidenceLog { writer, background })
     }
 
     /// The store the log lives in.
     pub fn store(&self) -> &Store {
-        &self.shared.store
+        &self.writer.store
     }
 
     /// Stores a policy file's bytes once, content-addressed; returns its SHA-256 (hex).
@@ -222,7 +145,7 @@ impl EvidenceLog {
     /// Stores bytes whose SHA-256 (hex) the caller already computed.
     pub fn put_snapshot_with_hash(&self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let key = hex::decode(hash).map_err(|e| StoreError::Sled(e.to_string()))?;
-        let snapshots = self.shared.store.snapshots();
+        let snapshots = self.writer.store.snapshots();
         if !snapshots.contains_key(&key)? {
             snapshots.insert(key, bytes)?;
         }
@@ -234,73 +157,47 @@ impl EvidenceLog {
         if record.time.is_empty() {
             record.time = now_rfc3339();
         }
-        let shared = &self.shared;
-        let map = record.into_json_map();
-        let mut state = shared.lock()?;
-        let seq = state.head.seq + 1;
-        let mut map = map;
-        map.insert("seq".into(), Value::from(seq));
-        // One canonical pass: hash it, then splice in `hash` and `prev_hash` where they sort.
-        let (canonical, slots) = canonical::to_vec_with_slots(&map, &["hash", "prev_hash"])?;
-        let prev = state.head.hash;
-        let hash = chain_hash(&prev, &canonical);
-        let (hash_hex, prev_hex) = (hex::encode(hash), hex::encode(prev));
-        let stored = canonical::splice(
-            &canonical,
-            &slots,
-            &[("hash", &hash_hex), ("prev_hash", &prev_hex)],
-        );
-        state.batch.insert(&seq.to_be_bytes(), stored);
-        state.head = Head { seq, hash };
-        state.pending += 1;
-        let flush = shared.durability.per_record
-            || state.unflushed + state.pending >= shared.durability.flush_records;
-        if flush || state.pending >= WRITE_BATCH {
-            state.write_pending(&shared.store)?;
-        }
-        if flush {
-            state.unflushed = 0;
-            drop(state);
-            // Outside the lock: other appenders go on while this one waits for the disk.
-            shared.store.flush()?;
-            shared.durable.fetch_max(seq, Ordering::SeqCst);
-        }
+        // Written before taking the lock, so that appenders on other threads write at once;
+        // under the lock only the sequence number, the chain hash and the batch remain.
+        let encoded = encode(&record)?;
+        drop(record);
+        let (seq, hash) = self.writer.append(encoded, || {
+            if let Some(background) = &self.background {
+                background.thread().unpark();
+            }
+        })?;
         Ok(Appended {
             seq,
-            hash: hash_hex,
+            hash: hex_string(&hash),
         })
     }
 
     /// Flushes now; returns the sequence number up to which records are durable.
     pub fn sync(&self) -> Result<u64, StoreError> {
-        self.shared.sync()
+        self.writer.sync()
     }
 
     /// The sequence number up to which records are known to be on disk.
     pub fn durable_seq(&self) -> u64 {
-        self.shared.durable.load(Ordering::SeqCst)
+        self.writer.durable.load(Ordering::SeqCst)
     }
 
     /// The current head.
     pub fn head(&self) -> Head {
-        self.shared
-            .state
-            .lock()
-            .map(|s| s.head.clone())
-            .unwrap_or(Head {
-                seq: 0,
-                hash: [0; 32],
-            })
+        self.writer.lock().map(|s| s.head.clone()).unwrap_or(Head {
+            seq: 0,
+            hash: [0; 32],
+        })
     }
 }
 
 impl Drop for EvidenceLog {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(flusher) = self.flusher.take() {
-            flusher.thread().unpark();
-            let _ = flusher.join();
+        self.writer.stop.store(true, Ordering::SeqCst);
+        if let Some(background) = self.background.take() {
+            background.thread().unpark();
+            let _ = background.join();
         }
-        let _ = self.shared.sync();
+        let _ = self.writer.sync();
     }
 }

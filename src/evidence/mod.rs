@@ -6,10 +6,12 @@
 //! covers the one before, so a change, removal or reordering shows.
 
 pub mod canonical;
+mod encode;
 pub mod export;
 pub mod log;
 pub mod record;
 pub mod verify;
+mod writer;
 
 pub use log::{Appended, Durability, EvidenceLog, Head};
 pub use record::{Record, SourceRef};

@@ -97,7 +97,8 @@ impl Record {
 
 impl Record {
     /// The record as a JSON object, moving its fields (no copies); the same object
-    /// `serde_json::to_value` gives, which a test checks.
+    /// `serde_json::to_value` gives, which a test checks. Appending writes records without
+    /// it; its canonical form is what that faster writer is tested against.
     pub fn into_json_map(self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::Value;
         let mut map = serde_json::Map::new();
