@@ -1011,6 +1011,34 @@ async fn tdmrep_a_file_longer_than_the_body_limit_refuses_rather_than_being_igno
     );
 }
 
+#[tokio::test]
+async fn client_accepts_compressed_bodies_and_says_who_it_is() {
+    // `User-agent: *\nDisallow: /zipped\n`, gzipped.
+    const GZIPPED: [u8; 52] = [
+        31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 11, 45, 78, 45, 210, 77, 76, 79, 205, 43, 177, 82, 208,
+        226, 114, 201, 44, 78, 204, 201, 201, 47, 183, 82, 208, 175, 202, 44, 40, 72, 77, 225, 2,
+        0, 229, 78, 114, 97, 32, 0, 0, 0,
+    ];
+    let server = robots_server(
+        Reply::ok(GZIPPED.to_vec())
+            .header("Content-Encoding", "gzip")
+            .header("Content-Type", "text/plain"),
+    );
+    let sources = sources(&config(""));
+    let d = check(&sources, &server.url("/zipped/a"), Purpose::TrainAi).await;
+    assert_refused_by(&d, Code::RobotsDisallow, "gzipped robots.txt");
+    let seen = &server.requests_for("/robots.txt")[0];
+    assert!(
+        seen.header("accept-encoding")
+            .is_some_and(|v| v.contains("gzip"))
+    );
+    let agent = seen.header("user-agent").unwrap();
+    assert!(
+        agent.starts_with("optout/") && agent.contains("(+https://"),
+        "{agent}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 11. Persistence
 // ---------------------------------------------------------------------------------------
