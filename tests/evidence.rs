@@ -1154,9 +1154,13 @@ fn a_store_in_use_by_another_process_is_one_line() {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let first = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = reader.read_line(&mut line);
         let _ = tx.send(line);
+        // Keep reading: a closed pipe would make the writer exit (and free the lock) before
+        // the checks below run.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     let line = rx.recv_timeout(Duration::from_secs(30));
     let result = std::panic::catch_unwind(|| {
