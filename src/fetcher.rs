@@ -42,7 +42,9 @@ pub struct Page {
     pub body: Vec<u8>,
     /// The reasons it was allowed (and notes).
     pub reasons: Vec<Reason>,
-    /// The evidence record of the response.
+    /// The evidence record of the response. It is written (group commit) but durable only
+    /// once `log().durable_seq() >= seq`: call `log().sync()` before storing the body where
+    /// a body without its record on disk must never exist (`optout fetch -o` does).
     pub seq: u64,
 }
 
@@ -148,6 +150,16 @@ impl Fetcher {
     /// The per-host politeness state.
     pub fn politeness(&self) -> &Politeness {
         &self.politeness
+    }
+
+    /// How long one request may take, body included.
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.net.total_timeout_ms)
+    }
+
+    /// Whether the private-address guard is off.
+    pub fn allows_private(&self) -> bool {
+        self.client.allows_private()
     }
 
     /// The most body bytes read of a response.
@@ -418,7 +430,21 @@ impl Fetcher {
                             None,
                         );
                     }
-                    url = next;
+                    // The next hop gets the same URL checks as an input: a Location with a
+                    // user name or password would log in (Measure 1.2).
+                    match parse_url(next.as_str()) {
+                        Ok(checked) => url = checked,
+                        Err(reason) => {
+                            return self.refuse(
+                                &next,
+                                &judge,
+                                &[],
+                                Verdict::Refused,
+                                vec![reason],
+                                None,
+                            );
+                        }
+                    }
                     continue;
                 }
             }
@@ -464,12 +490,17 @@ impl Fetcher {
                 );
             }
             if response.truncated {
-                reasons.push(Reason::new(Code::FetchTruncated).with_detail(format!(
-                    "body longer than net.max_body_bytes ({})",
-                    self.config.net.max_body_bytes
-                )));
+                // What the unread rest says (a late meta tag, JSON-LD at the end) is unknown:
+                // the part read is not collected.
+                reasons.insert(
+                    0,
+                    Reason::new(Code::FetchTruncated).with_detail(format!(
+                        "body longer than net.max_body_bytes ({}); the rest could reserve it",
+                        self.config.net.max_body_bytes
+                    )),
+                );
             }
-            if verdict != Verdict::Allowed || paywalled {
+            if verdict != Verdict::Allowed || paywalled || response.truncated {
                 // The body is dropped here: it is neither returned nor written anywhere.
                 return self.refuse_response(
                     &url,

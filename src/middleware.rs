@@ -66,8 +66,22 @@ impl Middleware for Optout {
                 format!("optout judges GET requests only, not {}", req.method()),
             )));
         }
+        // The same URL checks as `Fetcher::fetch`: no user name or password in the URL.
+        let url = crate::policy::parse_url(req.url().as_str()).map_err(|reason| {
+            reqwest_middleware::Error::middleware(FetchError::Other(reason.to_string()))
+        })?;
+        // Credentials would log in (Measure 1.2), and would follow redirects to other hosts.
+        if let Some(name) = ["authorization", "cookie", "proxy-authorization"]
+            .into_iter()
+            .find(|name| req.headers().contains_key(*name))
+        {
+            return Err(reqwest_middleware::Error::middleware(FetchError::Other(
+                format!("optout never sends credentials; remove the {name} header"),
+            )));
+        }
         let limit = self.fetcher.max_body_bytes();
-        let url = req.url().clone();
+        let timeout = self.fetcher.total_timeout();
+        let allow_private = self.fetcher.allows_private();
         let mut send = |hop: url::Url| {
             let next = next.clone();
             let request = req.try_clone();
@@ -76,18 +90,32 @@ impl Middleware for Optout {
                     return Err(FetchError::Other("the request cannot be cloned".into()));
                 };
                 *request.url_mut() = hop.clone();
-                let mut extensions = Extensions::new();
-                let response = next
-                    .run(request, &mut extensions)
-                    .await
-                    .map_err(|e| FetchError::Other(e.to_string()))?;
-                if response.url() != &hop {
-                    return Err(FetchError::Other(format!(
-                        "the client followed a redirect to {} itself; build it with redirect::Policy::none()",
-                        response.url()
-                    )));
+                // The inner client resolves names itself, unguarded: check what the name
+                // resolves to first, refusing it if any address is private.
+                if !allow_private {
+                    crate::net::guard::check_host(&hop).await?;
                 }
-                crate::net::client::read_response(response, limit).await
+                let mut extensions = Extensions::new();
+                let exchange = async {
+                    let response = next
+                        .run(request, &mut extensions)
+                        .await
+                        .map_err(|e| FetchError::Other(e.to_string()))?;
+                    if response.url() != &hop {
+                        return Err(FetchError::Other(format!(
+                            "the client followed a redirect to {} itself; build it with redirect::Policy::none()",
+                            response.url()
+                        )));
+                    }
+                    crate::net::client::read_response(response, limit).await
+                };
+                // The inner client may have no timeout: this one bounds every hop.
+                tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+                    FetchError::Timeout(format!(
+                        "no complete response within {} ms",
+                        timeout.as_millis()
+                    ))
+                })?
             }
         };
         match self.fetcher.fetch_with(url, self.purpose, &mut send).await {

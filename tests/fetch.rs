@@ -400,6 +400,36 @@ async fn a_redirect_chain_longer_than_the_limit_stops() {
     assert_eq!(s.count("/r5"), 0);
 }
 
+#[tokio::test]
+async fn truncated_bodies_and_credential_redirects_are_not_collected() {
+    let s = Server::start();
+    s.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+    s.route("/big", Reply::ok("x".repeat(5000)));
+    let port = s.port();
+    s.route(
+        "/login",
+        Reply::redirect(302, &format!("http://user:pw@127.0.0.1:{port}/members")),
+    );
+    let rig = rig("max_body_bytes = 1000\n[politeness]\nmin_interval_ms = 1\n");
+    let big = rig
+        .fetcher
+        .fetch(&s.url("/big"), Purpose::TrainAi)
+        .await
+        .unwrap();
+    let Outcome::NotFetched(r) = &big else {
+        panic!("{big:?}")
+    };
+    assert_eq!(r.verdict, Verdict::Discarded);
+    assert_eq!(r.reasons[0].code, Code::FetchTruncated);
+    let login = rig
+        .fetcher
+        .fetch(&s.url("/login"), Purpose::TrainAi)
+        .await
+        .unwrap();
+    assert_eq!(codes(&login), ["url.userinfo"]);
+    assert_eq!(s.count("/members"), 0);
+}
+
 mod cli {
     use super::*;
     use std::process::Command;
@@ -534,6 +564,19 @@ mod middleware {
         assert!(discarded.to_string().contains("discarded"), "{discarded}");
         assert!(!discarded.to_string().contains("RESERVED"));
         assert_eq!(s.count("/private/secret"), 0);
+        // Credentials are never sent, and a URL with userinfo is refused before any request.
+        let with_cookie = client
+            .get(s.url("/page"))
+            .header("Cookie", "session=1")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            with_cookie.to_string().contains("credentials"),
+            "{with_cookie}"
+        );
+        let userinfo = format!("http://u:p@127.0.0.1:{}/page", s.port());
+        assert!(client.get(userinfo).send().await.is_err());
         rig.fetcher.log().sync().unwrap();
         assert!(verify_store(rig.fetcher.log().store()).unwrap().records >= 5);
     }

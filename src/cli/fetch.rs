@@ -223,8 +223,12 @@ async fn fetch_many(
         let outcome = outcome.map_err(|e| CliError::Net(e.to_string()))?;
         let (verdict, status, bytes, reasons, seq, file) = match &outcome {
             Outcome::Fetched(page) => {
+                // A body is written only once its record is on disk.
                 let file = match &args.output_dir {
-                    Some(dir) => Some(save(dir, page.url.as_str(), &page.body)?),
+                    Some(dir) => {
+                        fetcher.log().sync()?;
+                        Some(save(dir, page.url.as_str(), &page.body)?)
+                    }
                     None => None,
                 };
                 (

@@ -30,6 +30,9 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || a == 0 // "this network" (RFC 791)
         || (a == 100 && (64..128).contains(&b)) // shared address space (RFC 6598)
         || a >= 240 // reserved (RFC 1112)
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking (RFC 2544)
+        || ip.is_documentation()
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
@@ -41,6 +44,23 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xffc0) == 0xfe80 // link-local
         || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
         || ip.to_ipv4().is_some_and(forbidden_v4) // IPv4-compatible (::a.b.c.d)
+        || embedded_v4(ip).is_some_and(forbidden_v4)
+        || (first == 0x2001 && ip.segments()[1] == 0) // Teredo (RFC 4380): tunnels anywhere
+        || (first == 0x0064 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 1) // local NAT64
+}
+
+/// The IPv4 address carried by NAT64 (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16,
+/// RFC 3056) addresses: where such a network routes them, they reach that address.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let o = ip.octets();
+    if s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+    } else if s[0] == 0x2002 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else {
+        None
+    }
 }
 
 /// The error a guarded lookup gives when a name resolves only to refused addresses.
@@ -63,6 +83,48 @@ pub struct Unresolvable {
     pub host: String,
     /// What the resolver said.
     pub message: String,
+}
+
+/// Resolves `url`'s host and refuses it if it is, or any of its addresses is, a refused
+/// address: for clients optout does not build (the reqwest-middleware layer), where the
+/// guard cannot sit in the resolver. Stricter than [`GuardedResolver`], which drops refused
+/// addresses and keeps the others, because here the client picks the address.
+pub async fn check_host(url: &url::Url) -> Result<(), crate::net::FetchError> {
+    use crate::net::FetchError;
+    let refused = |ip: IpAddr| {
+        FetchError::PrivateAddress(format!(
+            "{} resolves to {ip}, a loopback, private, link-local, multicast or unspecified address",
+            url.host_str().unwrap_or_default()
+        ))
+    };
+    let host = match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            return if is_forbidden(ip.into()) {
+                Err(refused(ip.into()))
+            } else {
+                Ok(())
+            };
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            return if is_forbidden(ip.into()) {
+                Err(refused(ip.into()))
+            } else {
+                Ok(())
+            };
+        }
+        Some(url::Host::Domain(host)) => host,
+        None => return Err(FetchError::Unresolvable("the URL has no host".into())),
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| FetchError::Unresolvable(format!("{host} does not resolve: {e}")))?;
+    for addr in addrs {
+        if is_forbidden(addr.ip()) {
+            return Err(refused(addr.ip()));
+        }
+    }
+    Ok(())
 }
 
 /// A resolver that drops refused addresses; a name with only refused addresses is an error.
@@ -126,6 +188,15 @@ mod tests {
             "ff02::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378::1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "192.0.2.1",
+            "203.0.113.5",
         ] {
             assert!(is_forbidden(ip.parse().unwrap()), "{ip}");
         }

@@ -53,7 +53,6 @@ struct Host {
 }
 
 /// The right to send one request to a host now. Dropping it ends the request.
-#[derive(Debug)]
 pub struct Slot {
     /// The politeness key of the host.
     pub key: String,
@@ -63,6 +62,18 @@ pub struct Slot {
     pub interval: Duration,
     _host: Option<OwnedSemaphorePermit>,
     _global: OwnedSemaphorePermit,
+    /// Keeps the host's state alive while the request runs (the idle sweep skips it).
+    _pace: Option<Arc<Host>>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("key", &self.key)
+            .field("waited", &self.waited)
+            .field("interval", &self.interval)
+            .finish()
+    }
 }
 
 /// The politeness state of every host.
@@ -96,7 +107,12 @@ impl Politeness {
 
     /// The politeness key of `url`'s host.
     pub async fn key(&self, url: &Url) -> String {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        // `example.com.` is `example.com`: one site, one pace.
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         match self.config.key {
             HostKey::Host => host,
             HostKey::Domain
@@ -189,6 +205,7 @@ impl Politeness {
                 interval: Duration::ZERO,
                 _host: None,
                 _global: global,
+                _pace: None,
             };
         }
         let host = self.host(key);
@@ -213,6 +230,7 @@ impl Politeness {
                         interval,
                         _host: Some(host_permit),
                         _global: global,
+                        _pace: Some(Arc::clone(&host)),
                     };
                 }
                 Err(wait) => {

@@ -141,7 +141,8 @@ codes! {
     FetchFailed => "fetch.failed",
     /// The page redirected more often than `fetch.max_redirects`.
     FetchRedirectLimit => "fetch.redirect-limit",
-    /// Note: the body was longer than `net.max_body_bytes`; the rest was not read.
+    /// The body was longer than `net.max_body_bytes`; the rest was not read, and what it
+    /// says is unknown, so the response is discarded.
     FetchTruncated => "fetch.truncated",
     /// The URL could not be parsed.
     UrlInvalid => "url.invalid",
