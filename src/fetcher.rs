@@ -371,13 +371,13 @@ impl Fetcher {
                                 response.status
                             ),
                         });
-                        return self.refuse_response(
+                        return self.refuse(
                             &url,
                             &judge,
                             &policy.sources,
                             Verdict::Refused,
                             vec![reason],
-                            &response,
+                            Some(&response),
                         );
                     }
                 }
@@ -389,13 +389,13 @@ impl Fetcher {
                     "HTTP {}: access is controlled; not retried with other credentials, headers or agents",
                     response.status
                 ));
-                return self.refuse_response(
+                return self.refuse(
                     &url,
                     &judge,
                     &policy.sources,
                     Verdict::Refused,
                     vec![reason],
-                    &response,
+                    Some(&response),
                 );
             }
 
@@ -502,13 +502,13 @@ impl Fetcher {
             }
             if verdict != Verdict::Allowed || paywalled || response.truncated {
                 // The body is dropped here: it is neither returned nor written anywhere.
-                return self.refuse_response(
+                return self.refuse(
                     &url,
                     &judge,
                     &policy.sources,
                     Verdict::Discarded,
                     reasons,
-                    &response,
+                    Some(&response),
                 );
             }
             let seq = self.record(
@@ -538,28 +538,44 @@ impl Fetcher {
         url: &Url,
     ) -> Result<Result<(Arc<OriginPolicy>, Decision), Refusal>, FetcherError> {
         if let Some(reason) = url.host_str().and_then(|h| judge.excluded.reason_for(h)) {
-            return self.refusal(url, judge, &[], Verdict::Refused, vec![reason], None);
+            return Ok(Err(self.refusal(
+                url,
+                judge,
+                &[],
+                Verdict::Refused,
+                vec![reason],
+                None,
+            )?));
         }
         if let Some(FetchError::PrivateAddress(detail)) = self.client.refuses_literal(url) {
             let reason = Reason::new(Code::NetworkPrivateAddress).with_detail(detail);
-            return self.refusal(url, judge, &[], Verdict::Refused, vec![reason], None);
+            return Ok(Err(self.refusal(
+                url,
+                judge,
+                &[],
+                Verdict::Refused,
+                vec![reason],
+                None,
+            )?));
         }
         let policy = self.sources.for_url(url).await?;
         let decision = judge.decide(&policy.site, None, url);
         if decision.verdict != Verdict::Allowed {
-            return self.refusal(
+            let refusal = self.refusal(
                 url,
                 judge,
                 &policy.sources,
                 Verdict::Refused,
                 decision.reasons,
                 None,
-            );
+            )?;
+            return Ok(Err(refusal));
         }
         Ok(Ok((policy, decision)))
     }
 
-    fn refusal<T>(
+    /// Records a refusal and returns it.
+    fn refusal(
         &self,
         url: &Url,
         judge: &Judge<'_>,
@@ -567,17 +583,18 @@ impl Fetcher {
         verdict: Verdict,
         reasons: Vec<Reason>,
         response: Option<&crate::net::client::Response>,
-    ) -> Result<Result<T, Refusal>, FetcherError> {
+    ) -> Result<Refusal, FetcherError> {
         let seq = self.record(url, judge, sources, verdict, reasons.clone(), response)?;
-        Ok(Err(Refusal {
+        Ok(Refusal {
             url: url.to_string(),
             verdict,
             status: response.map(|r| r.status),
             reasons,
             seq: Some(seq),
-        }))
+        })
     }
 
+    /// Records a refusal; the pipeline's outcome.
     fn refuse(
         &self,
         url: &Url,
@@ -587,22 +604,8 @@ impl Fetcher {
         reasons: Vec<Reason>,
         response: Option<&crate::net::client::Response>,
     ) -> Result<Outcome, FetcherError> {
-        match self.refusal::<()>(url, judge, sources, verdict, reasons, response)? {
-            Err(refusal) => Ok(Outcome::NotFetched(refusal)),
-            Ok(()) => unreachable!("refusal always refuses"),
-        }
-    }
-
-    fn refuse_response(
-        &self,
-        url: &Url,
-        judge: &Judge<'_>,
-        sources: &[SourceRef],
-        verdict: Verdict,
-        reasons: Vec<Reason>,
-        response: &crate::net::client::Response,
-    ) -> Result<Outcome, FetcherError> {
-        self.refuse(url, judge, sources, verdict, reasons, Some(response))
+        self.refusal(url, judge, sources, verdict, reasons, response)
+            .map(Outcome::NotFetched)
     }
 
     /// Appends one record; returns its sequence number.
