@@ -458,7 +458,7 @@ impl Fetcher {
                     || response.body.trim_ascii_start().starts_with(b"<"),
                     |t| t.to_ascii_lowercase().contains("html"),
                 );
-            let meta = is_html.then(|| PageMeta::parse(&response.body));
+            let meta = is_html.then(|| PageMeta::scan(&response.body));
             let asset = Asset {
                 headers: response
                     .headers

@@ -1,5 +1,13 @@
 //! The `<meta>` elements of an HTML page, read with `scraper` (html5ever): any bytes parse.
+//!
+//! Building the DOM of a page costs far more than fetching it from a fast server, so the
+//! fetcher first asks [`may_reserve`]: a scan of the raw bytes that proves, for most pages,
+//! that no `<meta>` element and no JSON-LD in them can change a decision. Only pages it
+//! cannot clear are parsed. The scan may send a page to the parser needlessly; it never
+//! clears one the parser would find a reservation in (argued at [`may_reserve`], checked by
+//! a property test against the parser).
 
+use memchr::memmem;
 use scraper::{Html, Selector};
 
 /// The `name`/`content` pairs of a page's `<meta>` elements, names lower-cased.
@@ -31,6 +39,18 @@ impl PageMeta {
         }
     }
 
+    /// What of the page can matter for a decision: [`PageMeta::parse`] when [`may_reserve`]
+    /// says the page could reserve anything, and no metas otherwise. Every decision made
+    /// from it is the one made from the full parse; it lacks only metas that decide nothing
+    /// (`description`, a robots `index, follow`).
+    pub fn scan(html: &[u8]) -> PageMeta {
+        if may_reserve(html) {
+            PageMeta::parse(html)
+        } else {
+            PageMeta::default()
+        }
+    }
+
     /// Whether the page's JSON-LD says it is not free to access (schema.org
     /// `isAccessibleForFree: false`, the markup Google asks paywalled pages to carry).
     pub fn paywalled(&self) -> bool {
@@ -44,6 +64,120 @@ impl PageMeta {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, c)| c.as_str())
     }
+}
+
+/// Words without which no `<meta>` or JSON-LD can change a decision (ASCII, lower case):
+/// the AI directives of robots metas (`noai`, `noimageai`: [`crate::policy::tags`]), the
+/// TDMRep meta names, and the schema.org paywall property.
+const KEYWORDS: [&[u8]; 5] = [
+    b"noai",
+    b"noimageai",
+    b"tdm-reservation",
+    b"tdm-policy",
+    b"isaccessibleforfree",
+];
+
+/// Whether [`PageMeta::parse`] could find anything in `html` that changes a decision.
+///
+/// `false` only when all of these hold, each of which rules out a way a decision changes:
+/// - no [`KEYWORDS`] in any case. A robots meta reserves only by a directive that equals
+///   `noai`/`noimageai` ignoring ASCII case, and the TDMRep metas are named by the others;
+///   so their letters are in the page, unless a character reference spells them;
+/// - no `&` in the attributes of any `<meta` start tag. Character references are decoded
+///   only there (and in text, which no decision reads); of the named references only
+///   `&fjlig;` gives ASCII letters ("fj", in no keyword), so this is wider than needed;
+/// - JSON-LD is only read from a `<script>` whose `type` is `application/ld+json`, so it can
+///   exist only if `ld+json` is in the page or a `<script` tag's attributes hold an `&`. If
+///   it can, the paywall property can still be spelled with JSON `\u` escapes (script text
+///   has no character references), so then a `\u` anywhere sends the page to the parser.
+///
+/// Bytes that are not UTF-8 become U+FFFD in the parser, never ASCII, so the scan reads the
+/// raw bytes. A start tag's attributes end where the tokenizer's attribute states end it
+/// (WHATWG HTML §13.2.5.32–40), [`attributes_end`]; the scan looks at every `<meta` and
+/// `<script` in the bytes, also inside comments and scripts, so it finds at least every tag
+/// the parser finds.
+pub fn may_reserve(html: &[u8]) -> bool {
+    let lower = html.to_ascii_lowercase();
+    if KEYWORDS.iter().any(|k| memmem::find(&lower, k).is_some()) {
+        return true;
+    }
+    if start_tags(&lower, b"<meta").any(|attrs| attrs.contains(&b'&')) {
+        return true;
+    }
+    let json_ld = memmem::find(&lower, b"ld+json").is_some()
+        || start_tags(&lower, b"<script").any(|attrs| attrs.contains(&b'&'));
+    json_ld && memmem::find(&lower, b"\\u").is_some()
+}
+
+/// The attribute bytes of every start tag opened by `open` (`<meta`, lower case) in `lower`:
+/// `open` followed by what ends a tag name (§13.2.5.8), up to the tag's end.
+fn start_tags<'a>(lower: &'a [u8], open: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    memmem::find_iter(lower, open).filter_map(move |at| {
+        let rest = &lower[at + open.len()..];
+        match rest.first() {
+            Some(b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>') => {
+                Some(&rest[..attributes_end(rest)])
+            }
+            _ => None,
+        }
+    })
+}
+
+/// Where the tokenizer ends a start tag whose name ended just before `rest`: the index of
+/// its `>` (or the end of the input), following the attribute states of WHATWG HTML
+/// §13.2.5.32–40. Character references do not end values (they consume only alphanumerics,
+/// `#` and `;`), so they need no state here.
+fn attributes_end(rest: &[u8]) -> usize {
+    #[derive(Clone, Copy)]
+    enum State {
+        BeforeName,
+        Name,
+        AfterName,
+        BeforeValue,
+        Quoted(u8),
+        Unquoted,
+        AfterQuoted,
+        SelfClosing,
+    }
+    let space = |b: u8| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
+    let mut state = State::BeforeName;
+    let mut i = 0;
+    while let Some(&b) = rest.get(i) {
+        // `next` is the state for the following byte; `again` reconsumes this one.
+        let (next, again) = match state {
+            State::BeforeName if space(b) => (State::BeforeName, false),
+            State::BeforeName if b == b'/' || b == b'>' => (State::AfterName, true),
+            State::BeforeName => (State::Name, false),
+            State::Name if space(b) || b == b'/' || b == b'>' => (State::AfterName, true),
+            State::Name if b == b'=' => (State::BeforeValue, false),
+            State::Name => (State::Name, false),
+            State::AfterName if space(b) => (State::AfterName, false),
+            State::AfterName if b == b'/' => (State::SelfClosing, false),
+            State::AfterName if b == b'=' => (State::BeforeValue, false),
+            State::AfterName if b == b'>' => return i,
+            State::AfterName => (State::Name, false),
+            State::BeforeValue if space(b) => (State::BeforeValue, false),
+            State::BeforeValue if b == b'"' || b == b'\'' => (State::Quoted(b), false),
+            State::BeforeValue if b == b'>' => return i,
+            State::BeforeValue => (State::Unquoted, true),
+            State::Quoted(q) if b == q => (State::AfterQuoted, false),
+            State::Quoted(q) => (State::Quoted(q), false),
+            State::Unquoted if space(b) => (State::BeforeName, false),
+            State::Unquoted if b == b'>' => return i,
+            State::Unquoted => (State::Unquoted, false),
+            State::AfterQuoted if space(b) => (State::BeforeName, false),
+            State::AfterQuoted if b == b'/' => (State::SelfClosing, false),
+            State::AfterQuoted if b == b'>' => return i,
+            State::AfterQuoted => (State::BeforeName, true),
+            State::SelfClosing if b == b'>' => return i,
+            State::SelfClosing => (State::BeforeName, true),
+        };
+        state = next;
+        if !again {
+            i += 1;
+        }
+    }
+    rest.len()
 }
 
 /// Reads every `<script type="application/ld+json">`; JSON that does not parse says nothing.
@@ -119,5 +253,225 @@ mod tests {
             "[".repeat(100_000)
         );
         assert!(!PageMeta::parse(deep.as_bytes()).paywalled());
+    }
+
+    /// Everything a decision reads of a page: the judge's decision for each purpose, for a
+    /// page and an image URL, and the paywall flag.
+    fn effect(meta: &PageMeta) -> Vec<String> {
+        use crate::policy::crawlers::AiCrawlers;
+        use crate::policy::excluded::ExcludedDomains;
+        use crate::policy::judge::{Asset, Judge};
+        use crate::policy::site::SitePolicy;
+        use crate::policy::{Purpose, parse_url};
+        let site = SitePolicy::new(None, None, None, &AiCrawlers::default());
+        let asset = Asset {
+            headers: vec![],
+            meta: Some(meta.clone()),
+        };
+        let excluded = ExcludedDomains::default();
+        let mut out = vec![format!("paywalled {}", meta.paywalled())];
+        for purpose in Purpose::ALL {
+            let judge = Judge {
+                agent: "optout",
+                purpose,
+                excluded: &excluded,
+                ai_crawler_blocks: true,
+            };
+            for path in ["/a.html", "/a.png"] {
+                let url = parse_url(&format!("https://e.example{path}")).unwrap();
+                out.push(format!("{:?}", judge.decide(&site, Some(&asset), &url)));
+            }
+        }
+        out
+    }
+
+    fn same_effect(html: &str) {
+        let full = PageMeta::parse(html.as_bytes());
+        let scanned = PageMeta::scan(html.as_bytes());
+        assert_eq!(effect(&scanned), effect(&full), "{html:?}");
+    }
+
+    #[test]
+    fn scan_clears_an_ordinary_page() {
+        let page = "<!DOCTYPE html><html><head><meta charset=utf-8><title>A &amp; B</title>\
+            <meta name=\"robots\" content=\"index, follow\"><meta name=description content=\"It&#8217;s\">\
+            </head><body><p>&copy; 2025</p><script>var s = \"\\u00e9\";</script></body></html>";
+        // The description meta holds a character reference: the scan cannot clear it.
+        assert!(may_reserve(page.as_bytes()));
+        let plain = page.replace("It&#8217;s", "Its");
+        assert!(!may_reserve(plain.as_bytes()));
+        assert_eq!(PageMeta::scan(plain.as_bytes()), PageMeta::default());
+        same_effect(page);
+        same_effect(&plain);
+    }
+
+    #[test]
+    fn scan_sends_every_possible_reservation_to_the_parser() {
+        for page in [
+            r#"<meta name="robots" content="NoAI">"#,
+            r#"<META NAME=optout CONTENT=noimageai>"#,
+            r#"<meta name="robots" content="n&#111;ai">"#,
+            r#"<meta name="robots" content="n&#x6F;ai">"#,
+            r#"<meta/name=robots/content=&#110;oai>"#,
+            r#"<meta content="a>b" name="robots" data-x="&#110;oai">"#,
+            r#"<meta name="tdm-reservation" content="1">"#,
+            r#"<meta name="tdm&#45;reservation" content="1">"#,
+            r#"<meta name="TDM-Policy" content="https://e.example/p">"#,
+            r#"<script type="application/ld+json">{"isAccessibleForFree":false}</script>"#,
+            r#"<script type="application/ld+json">{"\u0069sAccessibleForFree":false}</script>"#,
+            r#"<script type="application/ld&#43;json">{"\u0069sAccessibleForFree":false}</script>"#,
+            r#"<script type="application&sol;ld&plus;json">{"is\u0041ccessibleForFree":"false"}</script>"#,
+        ] {
+            assert!(may_reserve(page.as_bytes()), "{page}");
+            same_effect(page);
+        }
+        // What the parser finds there does reserve.
+        assert!(
+            PageMeta::scan(br#"<meta name="robots" content="n&#111;ai">"#)
+                .get("robots")
+                .eq(["noai"])
+        );
+        assert!(PageMeta::scan(br#"<script type="application/ld&#43;json">{"\u0069sAccessibleForFree":false}</script>"#).paywalled());
+    }
+
+    #[test]
+    fn attribute_ends_follow_the_tokenizer() {
+        assert_eq!(attributes_end(b" name=\"a>b\" content=x>rest"), 21);
+        assert_eq!(attributes_end(b" a='>' b=c>"), 10);
+        assert_eq!(attributes_end(b"/>"), 1);
+        assert_eq!(attributes_end(b" a=b/>"), 5);
+        assert_eq!(attributes_end(b" a = \"x\"/ >"), 10);
+        assert_eq!(attributes_end(b" a=\"unterminated"), 16);
+        assert_eq!(attributes_end(b" a=>"), 3);
+        // `"a` is a name; `="b>` opens a value that never closes.
+        assert_eq!(attributes_end(b" \"a=\"b>"), 7);
+    }
+
+    /// Pieces of markup, often whole `<meta>` and JSON-LD tags whose names and values may be
+    /// spelled with character references or JSON escapes, and noise that changes how the
+    /// tokenizer reads what follows (comments, raw-text elements, quotes, foreign content).
+    fn fragment() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let pick = |items: &[&'static str]| prop::sample::select(items.to_vec());
+        let name = pick(&[
+            "robots",
+            "ROBOTS",
+            "optout",
+            "tdm-reservation",
+            "tdm-policy",
+            "description",
+            "r&#111;bots",
+            "tdm&#45;reservation",
+            "tdm&#x2d;policy",
+            "&#111;ptout",
+        ]);
+        let content = pick(&[
+            "noai",
+            "NoImageAI",
+            "index, follow",
+            "1",
+            "0",
+            "https://e.example/p",
+            "n&#111;ai",
+            "&#110;oai",
+            "no&#x61;i",
+            "noimage&#97;i",
+            "&#x31;",
+            "&#48;",
+            "x: noai",
+            "optout: noimageai",
+            "max-snippet: 2, no&#97;i",
+        ]);
+        let quote = pick(&["\"", "'", ""]);
+        let sep = pick(&[" ", "/", "\n", " \t"]);
+        let other = pick(&["", " data-x=\"a>b\"", " x='>'", " y=>"]);
+        let meta = (
+            name,
+            content,
+            quote,
+            sep,
+            other,
+            pick(&[">", "/>", " >", ""]),
+        )
+            .prop_map(|(n, c, q, sep, other, end)| {
+                format!("<meta{other}{sep}name={q}{n}{q}{sep}content={q}{c}{q}{end}")
+            });
+        let ld_type = pick(&[
+            "application/ld+json",
+            "application/ld&#43;json",
+            "application&sol;ld&plus;json",
+            "text/javascript",
+        ]);
+        let ld_body = pick(&[
+            "{\"isAccessibleForFree\":false}",
+            "{\"\\u0069sAccessibleForFree\":\"False\"}",
+            "[{\"hasPart\":{\"isAccessibleFor\\u0046ree\":false}}]",
+            "{\"a\":\"\\u00e9\"}",
+            "{\"isAccessibleForFree\":true}",
+        ]);
+        let json_ld = (ld_type, ld_body, quote_pick())
+            .prop_map(|(t, b, q)| format!("<script type={q}{t}{q}>{b}</script>"));
+        let noise = pick(&[
+            "<meta",
+            "<META",
+            "<meta ",
+            "<script",
+            "</script>",
+            "<style>",
+            "</style>",
+            "<svg>",
+            "</svg>",
+            "<math>",
+            "<template>",
+            "<noscript>",
+            "</noscript>",
+            "<textarea>",
+            "<title>",
+            "<!--",
+            "-->",
+            "<![CDATA[",
+            "]]>",
+            "<plaintext>",
+            "<select>",
+            "<table>",
+            "\"",
+            "'",
+            "=",
+            ">",
+            "/>",
+            " ",
+            "\n",
+            "\r",
+            "&",
+            "&#",
+            "&amp;",
+            "&fjlig;",
+            "noai",
+            "\\u",
+            "<",
+            "</",
+            "\0",
+            "\u{fffd}",
+            "é",
+        ])
+        .prop_map(str::to_owned);
+        prop_oneof![3 => meta, 2 => json_ld, 4 => noise, 1 => "[ -~]{0,6}"]
+    }
+
+    fn quote_pick() -> impl proptest::strategy::Strategy<Value = &'static str> {
+        proptest::sample::select(vec!["\"", "'", ""])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        #[test]
+        fn scan_decides_as_the_parser_does(
+            parts in proptest::collection::vec(fragment(), 0..24)
+        ) {
+            let html = parts.concat();
+            let full = PageMeta::parse(html.as_bytes());
+            let scanned = PageMeta::scan(html.as_bytes());
+            proptest::prop_assert_eq!(effect(&scanned), effect(&full), "{:?}", html);
+        }
     }
 }
