@@ -264,6 +264,25 @@ async fn access_control_is_never_retried_and_reserved_bodies_are_discarded() {
         Reply::ok(r#"<html><script type="application/ld+json">{"@type":"NewsArticle","isAccessibleForFree":false}</script>reserved text</html>"#)
             .header("Content-Type", "text/html; charset=utf-8"),
     );
+    // Reservations spelled so that no keyword is in the bytes: the fetcher's scan must still
+    // send these pages to the parser.
+    s.route(
+        "/meta-ref",
+        Reply::ok(
+            "<html><head><meta name=r&#111;bots content=\"n&#x6F;ai\"></head>reserved text</html>",
+        )
+        .header("Content-Type", "text/html"),
+    );
+    s.route(
+        "/tdm-meta-ref",
+        Reply::ok("<html><head><meta name=\"tdm&#45;reservation\" content=\"&#49;\"></head>reserved text</html>")
+            .header("Content-Type", "text/html"),
+    );
+    s.route(
+        "/paywall-escaped",
+        Reply::ok(r#"<html><script type="application/ld&#43;json">{"\u0069sAccessibleForFree":"False"}</script>reserved text</html>"#)
+            .header("Content-Type", "text/html"),
+    );
     let rig = rig(fast());
     for status in [401, 402, 403, 407, 451] {
         let outcome = rig
@@ -283,6 +302,9 @@ async fn access_control_is_never_retried_and_reserved_bodies_are_discarded() {
         ("/tdm", "tdmrep.reserved"),
         ("/meta", "tags.noai"),
         ("/paywall", "access.paywalled"),
+        ("/meta-ref", "tags.noai"),
+        ("/tdm-meta-ref", "tdmrep.reserved"),
+        ("/paywall-escaped", "access.paywalled"),
     ] {
         let outcome = rig
             .fetcher
