@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
     for content in full.get("robots").chain(full.get(AGENT)) {
         tags.read_meta(content);
     }
-    assert_eq!(tags, AiTags::default(), "cleared page has AI directives: {data:?}");
+    assert_eq!(
+        tags,
+        AiTags::default(),
+        "cleared page has AI directives: {data:?}"
+    );
     assert_eq!(full.get("tdm-reservation").count(), 0, "{data:?}");
     assert_eq!(full.get("tdm-policy").count(), 0, "{data:?}");
     assert!(!full.paywalled(), "cleared page is paywalled: {data:?}");
