@@ -290,10 +290,6 @@ impl Fetcher {
             }
             let key = self.politeness.key(&url).await;
             let interval = self.politeness.interval(&key, delay);
-            if let Some(at) = policy.requested_at {
-                // The policy files were just requested from this host: they count.
-                self.politeness.note_request(&key, at, interval);
-            }
 
             // Wait, fetch, and back off on 429/503.
             let mut tries = 0;
@@ -558,7 +554,8 @@ impl Fetcher {
                 None,
             )?));
         }
-        let policy = self.sources.for_url(url).await?;
+        // The policy files are requested in the host's turn, like pages.
+        let policy = self.sources.for_url_paced(url, &self.politeness).await?;
         let decision = judge.decide(&policy.site, None, url);
         if decision.verdict != Verdict::Allowed {
             let refusal = self.refusal(

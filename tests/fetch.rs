@@ -130,16 +130,11 @@ async fn requests_to_one_host_keep_the_interval_and_the_crawl_delay() {
         .map(|r| r.at)
         .collect();
     assert_eq!(times.len(), 4);
-    // The policy files (fetched together, once) count as a request to the host too.
-    let policy_files = s
-        .requests()
-        .iter()
-        .filter(|r| !r.path.starts_with("/p"))
-        .map(|r| r.at)
-        .max()
-        .unwrap();
-    assert!(times[0] - policy_files >= Duration::from_millis(148));
-    for pair in times.windows(2) {
+    // The policy files are requests to the host like any other: every request, theirs
+    // included, keeps the interval.
+    let all: Vec<_> = s.requests().iter().map(|r| r.at).collect();
+    assert_eq!(all.len(), 7, "robots.txt, tdmrep.json, ai.txt and 4 pages");
+    for pair in all.windows(2) {
         // The server's clock: the gap between arrivals never falls below the interval
         // (less 2 ms for the loopback's scheduling jitter).
         assert!(
@@ -161,12 +156,11 @@ async fn requests_to_one_host_keep_the_interval_and_the_crawl_delay() {
             .await
             .unwrap();
     }
-    let times: Vec<_> = slow
-        .requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/q"))
-        .map(|r| r.at)
-        .collect();
+    // After robots.txt, everything (tdmrep.json, ai.txt, pages) keeps its crawl-delay.
+    let requests = slow.requests();
+    assert_eq!(requests[0].path, "/robots.txt");
+    let times: Vec<_> = requests.iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), 6);
     for pair in times.windows(2) {
         assert!(
             pair[1] - pair[0] >= Duration::from_millis(398),
@@ -192,6 +186,8 @@ async fn a_crawl_delay_over_the_cap_skips_the_site() {
         .unwrap();
     assert_eq!(codes(&outcome), ["politeness.crawl-delay-too-long"]);
     assert_eq!(s.count("/a"), 0);
+    // Nor is anything else requested sooner than the hour it asked for.
+    assert_eq!(s.requests().len(), 1, "{:?}", s.requests());
 }
 
 #[tokio::test]
@@ -353,10 +349,11 @@ async fn hosts_are_paced_independently() {
     for t in tasks {
         assert!(matches!(t.await.unwrap(), Outcome::Fetched(_)));
     }
-    // Three requests a host at 300 ms take at least 600 ms; two hosts in turn would take 1.5 s.
+    // Six requests a host (its three policy files, then three pages) at 300 ms take at least
+    // 1.5 s; the two hosts one after the other would take 3.3 s.
     let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_millis(600), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+    assert!(elapsed >= Duration::from_millis(1500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2700), "{elapsed:?}");
     for s in [&a, &b] {
         let times: Vec<_> = s
             .requests()

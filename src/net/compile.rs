@@ -22,9 +22,6 @@ pub struct OriginPolicy {
     pub site: SitePolicy,
     /// The files consulted, for evidence records.
     pub sources: Vec<SourceRef>,
-    /// When the files were last requested from the origin (by this process): those
-    /// requests count towards the host's politeness interval.
-    pub requested_at: Option<tokio::time::Instant>,
 }
 
 /// Which purposes a file can reserve, and the code used when it cannot be read.
@@ -52,6 +49,13 @@ fn parse_robots(bytes: &[u8], truncated: bool, parse_limit: usize) -> RobotsTxt 
     longer.extend_from_slice(bytes);
     longer.push(b'#');
     RobotsTxt::parse_with_limit(&longer, bytes.len())
+}
+
+/// The robots.txt `file` stands for at `now_ms`, parsed as [`compile`] parses it; `None`
+/// without a usable copy.
+pub fn robots_copy(file: &File, now_ms: u64, parse_limit: usize) -> Option<RobotsTxt> {
+    let (good, bytes) = file.usable_copy(now_ms)?;
+    Some(parse_robots(bytes, good.truncated, parse_limit))
 }
 
 /// A copy without the line a truncated read cut in two.
@@ -189,6 +193,5 @@ pub fn compile(
         origin: origin.to_owned(),
         site,
         sources,
-        requested_at: None,
     }
 }

@@ -3,15 +3,30 @@
 
 use super::client::HttpClient;
 use super::outcome::{Ending, MAX_REDIRECTS, Trace, Validators};
+use super::politeness::Politeness;
 use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LOCATION};
+use std::time::Duration;
 use url::Url;
 
-/// GETs `url`, following redirects, with `validators` as a conditional request.
+/// How the requests for a policy file are paced: by the crawler's politeness, with the
+/// `Crawl-delay` already known for the origin's host (a crawler's), or not at all (a check).
+#[derive(Clone, Copy)]
+pub struct Pacing<'a> {
+    /// The per-host politeness state.
+    pub politeness: &'a Politeness,
+    /// The origin's `Crawl-delay` for the agent, if known.
+    pub crawl_delay: Option<Duration>,
+}
+
+/// GETs `url`, following redirects, with `validators` as a conditional request. With
+/// `pacing`, each hop waits for its host's slot; the crawl-delay holds for hops on the
+/// origin's own host.
 pub async fn fetch(
     client: &HttpClient,
     url: Url,
     validators: Option<&Validators>,
     limit: usize,
+    pacing: Option<Pacing<'_>>,
 ) -> Trace {
     let mut headers = HeaderMap::new();
     if let Some(v) = validators {
@@ -29,7 +44,15 @@ pub async fn fetch(
     let mut hops: Vec<Url> = Vec::new();
     let mut current = url.clone();
     let ending = loop {
-        let response = match client.get(&current, headers.clone(), limit).await {
+        let request = client.get(&current, headers.clone(), limit);
+        let result = match pacing {
+            Some(p) => {
+                let delay = p.crawl_delay.filter(|_| current.host() == url.host());
+                p.politeness.paced(&current, delay, request).await.0
+            }
+            None => request.await,
+        };
+        let response = match result {
             Ok(response) => response,
             Err(e) => break Ending::Failed(e),
         };

@@ -279,6 +279,25 @@ impl Politeness {
         Ok(())
     }
 
+    /// Sends `request` to `url`'s host in its turn: waits for the host's slot, paced at its
+    /// interval raised to `crawl_delay` (at most the configured maximum), and counts the
+    /// interval also from the end of the request. Returns the request's output and how long
+    /// the slot took to come.
+    pub async fn paced<F: Future>(
+        &self,
+        url: &Url,
+        crawl_delay: Option<Duration>,
+        request: F,
+    ) -> (F::Output, Duration) {
+        let key = self.key(url).await;
+        let delay = crawl_delay.map(|d| d.min(self.max_crawl_delay()));
+        let interval = self.interval(&key, delay);
+        let slot = self.acquire(&key, interval).await;
+        let output = request.await;
+        self.note_request(&key, Instant::now(), interval);
+        (output, slot.waited)
+    }
+
     /// Counts a request to `key` at `at` that the pacing did not see (the policy files of its
     /// origin, or the end of a paced request), so the next request keeps the interval from it.
     pub fn note_request(&self, key: &str, at: Instant, interval: Duration) {

@@ -7,10 +7,11 @@
 
 use super::client::HttpClient;
 use super::clock::{Clock, SystemClock, unix_ms};
-use super::compile::{OriginPolicy, compile};
-use super::follow;
+use super::compile::{OriginPolicy, compile, robots_copy};
+use super::follow::{self, Pacing};
 use super::known::{File, Kind, Known, Retry, State, next};
 use super::outcome::classify;
+use super::politeness::Politeness;
 use crate::config::Config;
 use crate::policy::crawlers::AiCrawlers;
 use crate::store::{Store, StoreError};
@@ -65,6 +66,8 @@ pub struct PolicySources {
     store: Option<Store>,
     clock: Arc<dyn Clock>,
     ai_crawlers: Arc<AiCrawlers>,
+    /// The product token whose `Crawl-delay` paces a crawler's requests for policy files.
+    agent: String,
     kinds: Vec<Kind>,
     parse_limit: usize,
     max_body: usize,
@@ -95,6 +98,7 @@ impl PolicySources {
             store,
             clock: Arc::new(SystemClock),
             ai_crawlers,
+            agent: config.crawler.product_token.clone(),
             kinds,
             parse_limit: config.limits.robots_parse_limit,
             max_body: config.net.max_body_bytes,
@@ -132,8 +136,32 @@ impl PolicySources {
         self.for_origin(&url.origin().ascii_serialization()).await
     }
 
-    /// The policy of `origin` (`scheme://host[:port]`), fetching what is missing or stale.
+    /// The policy of `url`'s origin, for a crawler: the files it must request are requested
+    /// one after another, each in its host's turn under `politeness` (robots.txt first; the
+    /// others keep its `Crawl-delay`), so that they never arrive closer together than the
+    /// pages would.
+    pub async fn for_url_paced(
+        &self,
+        url: &Url,
+        politeness: &Politeness,
+    ) -> Result<Arc<OriginPolicy>, StoreError> {
+        let pacing = politeness.config().enabled.then_some(politeness);
+        self.for_origin_with(&url.origin().ascii_serialization(), pacing)
+            .await
+    }
+
+    /// The policy of `origin` (`scheme://host[:port]`), fetching what is missing or stale;
+    /// the files are requested together, unpaced (a check makes at most one request for each
+    /// file of an origin a day).
     pub async fn for_origin(&self, origin: &str) -> Result<Arc<OriginPolicy>, StoreError> {
+        self.for_origin_with(origin, None).await
+    }
+
+    async fn for_origin_with(
+        &self,
+        origin: &str,
+        politeness: Option<&Politeness>,
+    ) -> Result<Arc<OriginPolicy>, StoreError> {
         let slot = self.slot(origin);
         let mut guard = slot.entry.lock().await;
         let now = unix_ms(self.clock.now());
@@ -158,23 +186,53 @@ impl PolicySources {
             })
             .filter(|(_, old)| old.as_ref().is_none_or(|f| f.known.expires_at <= now))
             .collect();
-        let fetched = futures_util::future::join_all(
-            stale
-                .iter()
-                .map(|(kind, old)| self.refresh(origin, *kind, old.as_ref())),
-        )
-        .await;
-        for (file, kind) in fetched.into_iter().zip(stale.iter().map(|(k, _)| *k)) {
+        let fetched: Vec<(Kind, Result<File, StoreError>)> = match politeness {
+            None => {
+                futures_util::future::join_all(stale.iter().map(|(kind, old)| async move {
+                    (*kind, self.refresh(origin, *kind, old.as_ref(), None).await)
+                }))
+                .await
+            }
+            Some(politeness) => {
+                // robots.txt comes first (`kinds` starts with it): its crawl-delay, new or
+                // cached, paces the other files. A site whose crawl-delay is over the cap is
+                // skipped before any page (`politeness.crawl-delay-too-long`): its other
+                // files are not requested either, rather than sooner than it asked.
+                let robots = files
+                    .iter()
+                    .find(|(k, _)| *k == Kind::Robots)
+                    .map(|(_, f)| f.clone());
+                let mut crawl_delay = self.crawl_delay(robots.as_ref(), now);
+                let mut fetched = Vec::with_capacity(stale.len());
+                for (kind, old) in &stale {
+                    if *kind != Kind::Robots
+                        && crawl_delay.is_some_and(|d| d > politeness.max_crawl_delay())
+                    {
+                        continue;
+                    }
+                    let pacing = Pacing {
+                        politeness,
+                        crawl_delay,
+                    };
+                    let file = self
+                        .refresh(origin, *kind, old.as_ref(), Some(pacing))
+                        .await;
+                    if let (Kind::Robots, Ok(file)) = (kind, &file) {
+                        crawl_delay = self.crawl_delay(Some(file), unix_ms(self.clock.now()));
+                    }
+                    fetched.push((*kind, file));
+                }
+                fetched
+            }
+        };
+        for (kind, file) in fetched {
             let file = file?;
             files.retain(|(k, _)| *k != kind);
             files.push((kind, file));
         }
         files.sort_by_key(|(k, _)| self.kinds.iter().position(|x| x == k));
         let now = unix_ms(self.clock.now());
-        let mut policy = compile(origin, &files, now, self.parse_limit, &self.ai_crawlers);
-        if !stale.is_empty() {
-            policy.requested_at = Some(tokio::time::Instant::now());
-        }
+        let policy = compile(origin, &files, now, self.parse_limit, &self.ai_crawlers);
         let policy = Arc::new(policy);
         let entry = Entry {
             files,
@@ -185,6 +243,13 @@ impl PolicySources {
         drop(guard);
         self.account(origin, &slot, bytes);
         Ok(policy)
+    }
+
+    /// The agent's `Crawl-delay` in `robots` (a robots.txt file) as it stands at `now_ms`.
+    fn crawl_delay(&self, robots: Option<&File>, now_ms: u64) -> Option<Duration> {
+        let robots = robots_copy(robots?, now_ms, self.parse_limit)?;
+        let delay = robots.crawl_delay(&self.agent)?;
+        Some(Duration::from_secs_f64(delay.seconds.clamp(0.0, 1e9)))
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -235,6 +300,7 @@ impl PolicySources {
         origin: &str,
         kind: Kind,
         old: Option<&File>,
+        pacing: Option<Pacing<'_>>,
     ) -> Result<File, StoreError> {
         let url = format!("{origin}{}", kind.path());
         let validators = old.and_then(|f| {
@@ -249,7 +315,7 @@ impl PolicySources {
                     Kind::Tdmrep => self.parse_limit.max(self.max_body),
                     Kind::Robots | Kind::AiTxt => self.parse_limit,
                 };
-                let trace = follow::fetch(&self.client, parsed, validators, limit).await;
+                let trace = follow::fetch(&self.client, parsed, validators, limit, pacing).await;
                 classify(trace, self.clock.now())
             }
             Err(e) => super::outcome::Outcome::Unreachable {
