@@ -210,15 +210,14 @@ fn report<E: std::fmt::Display>(
 }
 
 fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliError> {
-    let Some(bytes) = store
-        .records()
-        .get(seq.to_be_bytes())
-        .map_err(crate::store::StoreError::from)?
-    else {
+    let Some(entry) = crate::evidence::block::get(store, seq)? else {
         return Err(CliError::Usage(format!("no record {seq} in the log")));
     };
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|_| export::ExportError::Unreadable(seq))?;
+    // What stands at the record's place must be that record: in a damaged log it may not be.
+    let value = serde_json::from_slice::<Value>(entry.bytes())
+        .ok()
+        .filter(|v| v.get("seq").and_then(Value::as_u64) == Some(seq))
+        .ok_or(export::ExportError::Unreadable(seq))?;
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     let reasons = value.get("reasons").and_then(Value::as_array);

@@ -300,6 +300,8 @@ mod tests {
             );
             prop_assert_eq!(&fast.bytes, &slow.bytes);
             prop_assert_eq!(fast.hash, slow.hash);
+            // Blocks join records with newlines (`block.rs`): a record never has one.
+            prop_assert!(!fast.bytes.contains(&crate::evidence::block::SEPARATOR));
             prop_assert_eq!(hex_string(&fast.hash), hex::encode(fast.hash));
         }
     }

@@ -1,6 +1,7 @@
 //! Reading the log: filtered, streamed exports (constant memory) and counts.
 
-use crate::store::{HEAD_KEY, Store, StoreError};
+use super::block::{self, ReadError};
+use crate::store::{Store, StoreError};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -67,23 +68,24 @@ pub enum ExportError {
 }
 
 /// Calls `each` with every record (as stored bytes and parsed JSON) that `filter` keeps,
-/// in sequence order, one at a time.
+/// in sequence order, one at a time (one block in memory at once).
 pub fn for_each(
     store: &Store,
     filter: &Filter,
     mut each: impl FnMut(&[u8], &Value) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
     let mut kept = 0;
-    for item in store.records().iter() {
-        let (key, bytes) = item.map_err(StoreError::from)?;
-        if key.as_ref() == HEAD_KEY {
-            continue;
-        }
-        let seq = <[u8; 8]>::try_from(key.as_ref()).map_or(0, u64::from_be_bytes);
+    let mut last = 0;
+    for entry in block::records(store) {
+        let entry = entry.map_err(|e| match e {
+            ReadError::Store(e) => ExportError::Store(e),
+            ReadError::Key(_) => ExportError::Unreadable(last + 1),
+        })?;
+        last = entry.place();
         let value: Value =
-            serde_json::from_slice(&bytes).map_err(|_| ExportError::Unreadable(seq))?;
+            serde_json::from_slice(entry.bytes()).map_err(|_| ExportError::Unreadable(last))?;
         if filter.keeps(&value) {
-            each(&bytes, &value)?;
+            each(entry.bytes(), &value)?;
             kept += 1;
         }
     }

@@ -1,14 +1,14 @@
 //! The append-only, hash-chained evidence log, with group commit.
 //!
 //! Appending gives a record the next sequence number and links it to the previous record's
-//! hash. Records are written to sled in atomic batches together with the new head (up to
-//! [`WRITE_BATCH`] records a batch: one sled batch per record costs a forced buffer write
-//! each), by a background thread while appends go on (`writer.rs`). Durability is group
-//! commit: pending records are written and the log flushed to disk
-//! every `flush_every` or every `flush_records` records, whichever comes first, or after every
-//! record in per-record mode. A record counts as written ("acknowledged") once
-//! [`EvidenceLog::durable_seq`] has reached it; in per-record mode that is when `append`
-//! returns; [`EvidenceLog::sync`] forces it.
+//! hash. Records are stored several to a sled value (blocks, `block.rs`), and written to
+//! sled in atomic batches together with the new head (about [`WRITE_BATCH`] records a batch:
+//! one sled batch per record costs a forced buffer write each), by a background thread while
+//! appends go on (`writer.rs`). Durability is group commit: pending records are written and
+//! the log flushed to disk every `flush_every` or every `flush_records` records, whichever
+//! comes first, or after every record in per-record mode. A record counts as written
+//! ("acknowledged") once [`EvidenceLog::durable_seq`] has reached it; in per-record mode that
+//! is when `append` returns; [`EvidenceLog::sync`] forces it.
 
 use super::canonical;
 use super::encode::{encode, hex_string};

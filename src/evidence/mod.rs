@@ -5,6 +5,7 @@
 //! Modelled on Certificate Transparency logs (RFC 9162): append-only, and every entry's hash
 //! covers the one before, so a change, removal or reordering shows.
 
+pub mod block;
 pub mod canonical;
 mod encode;
 pub mod export;
@@ -13,6 +14,7 @@ pub mod record;
 pub mod verify;
 mod writer;
 
+pub use block::{BLOCK, BLOCK_BYTES};
 pub use log::{Appended, Durability, EvidenceLog, Head};
 pub use record::{Record, SourceRef};
 pub use verify::{Broken, Verified, verify_export, verify_store};

@@ -1,9 +1,10 @@
 //! Verifying the chain: in the store, or in an exported JSONL file without the store.
 
+use super::block::{self, Entry, ReadError};
 use super::canonical;
 use super::log::Head;
 use super::record::{chain_hash, sha256_hex};
-use crate::store::{HEAD_KEY, Store, StoreError};
+use crate::store::{Store, StoreError};
 use serde_json::Value;
 use std::io::BufRead;
 
@@ -56,22 +57,23 @@ pub enum VerifyError {
     Io(#[from] std::io::Error),
 }
 
-/// Checks one stored or exported record line against the previous hash. Returns its seq,
-/// hash and the snapshots it names.
-fn check_line(
-    bytes: &[u8],
-    position: u64,
-    expect_seq: Option<u64>,
-    prev: Option<&[u8; 32]>,
-) -> Result<(u64, [u8; 32], Vec<String>), Broken> {
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| Broken::Record {
-        seq: position,
-        what: format!("not JSON: {e}"),
-    })?;
+/// A stored or exported record line, parsed: its fields less `hash` and `prev_hash`, which
+/// are taken out.
+struct Line {
+    value: Value,
+    seq: u64,
+    hash: [u8; 32],
+    prev_hash: [u8; 32],
+}
+
+/// Parses a record line (`position`: the record it is taken for, to name it if bad).
+fn parse_line(bytes: &[u8], position: u64) -> Result<Line, Broken> {
     let bad = |what: String| Broken::Record {
         seq: position,
         what,
     };
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     let map = value
         .as_object_mut()
         .ok_or_else(|| bad("not a JSON object".into()))?;
@@ -87,95 +89,190 @@ fn check_line(
         .get("seq")
         .and_then(Value::as_u64)
         .ok_or_else(|| bad("missing `seq`".into()))?;
+    Ok(Line {
+        value,
+        seq,
+        hash,
+        prev_hash,
+    })
+}
+
+impl Line {
+    /// Checks the line's link to `prev` (if given), that `bytes` are exactly its canonical
+    /// form, and its hash. Returns the snapshots it names.
+    fn check(
+        &self,
+        bytes: &[u8],
+        position: u64,
+        prev: Option<&[u8; 32]>,
+    ) -> Result<Vec<String>, Broken> {
+        let bad = |what: String| Broken::Record {
+            seq: position,
+            what,
+        };
+        if let Some(prev) = prev
+            && self.prev_hash != *prev
+        {
+            return Err(bad(
+                "prev_hash does not match the previous record's hash (a record was removed, inserted or reordered)"
+                    .into(),
+            ));
+        }
+        let canonical = canonical::to_vec(&self.value).map_err(|e| bad(e.to_string()))?;
+        // The stored bytes must be exactly the canonical form: no duplicate keys, no padding,
+        // nothing that reads differently to another JSON parser.
+        let (_, slots) = canonical::to_vec_with_slots(
+            self.value
+                .as_object()
+                .ok_or_else(|| bad("not a JSON object".into()))?,
+            &["hash", "prev_hash"],
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let expected = canonical::splice(
+            &canonical,
+            &slots,
+            &[
+                ("hash", &hex::encode(self.hash)),
+                ("prev_hash", &hex::encode(self.prev_hash)),
+            ],
+        );
+        if expected != bytes {
+            return Err(bad("not in canonical form (the record was edited)".into()));
+        }
+        if chain_hash(&self.prev_hash, &canonical) != self.hash {
+            return Err(bad(
+                "content does not match its hash (the record was changed)".into(),
+            ));
+        }
+        Ok(self
+            .value
+            .get("sources")
+            .and_then(Value::as_array)
+            .map(|sources| {
+                sources
+                    .iter()
+                    .filter_map(|s| s.get("sha256").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Checks one exported record line against the previous hash. Returns its seq, hash and the
+/// snapshots it names.
+fn check_line(
+    bytes: &[u8],
+    position: u64,
+    expect_seq: Option<u64>,
+    prev: Option<&[u8; 32]>,
+) -> Result<(u64, [u8; 32], Vec<String>), Broken> {
+    let line = parse_line(bytes, position)?;
     if let Some(expect) = expect_seq
-        && seq != expect
+        && line.seq != expect
     {
+        return Err(Broken::Record {
+            seq: position,
+            what: format!(
+                "sequence number {} where {expect} was expected (a record was removed or reordered)",
+                line.seq
+            ),
+        });
+    }
+    let snapshots = line.check(bytes, position, prev)?;
+    Ok((line.seq, line.hash, snapshots))
+}
+
+/// Checks the stored record `entry`, taken for record `position`, against the previous
+/// hash: that it is there at all (not an empty line of a damaged block), that it is record
+/// `position`, that its block's key is its first record's sequence number, then its link,
+/// form and hash. Returns its hash and the snapshots it names.
+fn check_stored(
+    entry: &Entry,
+    position: u64,
+    prev: &[u8; 32],
+) -> Result<([u8; 32], Vec<String>), Broken> {
+    let bad = |what: String| Broken::Record {
+        seq: position,
+        what,
+    };
+    let (block, index) = (entry.block, entry.index);
+    if entry.bytes().is_empty() {
+        return Err(bad(if index == 0 && entry.last {
+            format!("the block at key {block} is empty (the block was damaged)")
+        } else {
+            format!(
+                "line {} of the block at key {block} is empty (the block was cut or damaged)",
+                index + 1
+            )
+        }));
+    }
+    let line = parse_line(entry.bytes(), position)?;
+    if line.seq != position {
+        let found = line.seq;
+        let place = if index == 0 {
+            format!("the block at key {block} begins with record {found}")
+        } else {
+            format!(
+                "record {found} is line {} of the block at key {block}",
+                index + 1
+            )
+        };
+        return Err(bad(if found > position {
+            format!("record {position} is missing ({place}; records were removed or reordered)")
+        } else {
+            format!(
+                "record {found} stands where record {position} should ({place}; records were reordered or copied)"
+            )
+        }));
+    }
+    if index == 0 && block != position {
         return Err(bad(format!(
-            "sequence number {seq} where {expect} was expected (a record was removed or reordered)"
+            "the block at key {block} begins with record {position} (the block's key was changed)"
         )));
     }
-    if let Some(prev) = prev
-        && prev_hash != *prev
-    {
-        return Err(bad(
-            "prev_hash does not match the previous record's hash (a record was removed, inserted or reordered)"
-                .into(),
-        ));
-    }
-    let canonical = canonical::to_vec(&value).map_err(|e| bad(e.to_string()))?;
-    // The stored bytes must be exactly the canonical form: no duplicate keys, no padding,
-    // nothing that reads differently to another JSON parser.
-    let (_, slots) = canonical::to_vec_with_slots(
-        value
-            .as_object()
-            .ok_or_else(|| bad("not a JSON object".into()))?,
-        &["hash", "prev_hash"],
-    )
-    .map_err(|e| bad(e.to_string()))?;
-    let expected = canonical::splice(
-        &canonical,
-        &slots,
-        &[
-            ("hash", &hex::encode(hash)),
-            ("prev_hash", &hex::encode(prev_hash)),
-        ],
-    );
-    if expected != bytes {
-        return Err(bad("not in canonical form (the record was edited)".into()));
-    }
-    if chain_hash(&prev_hash, &canonical) != hash {
-        return Err(bad(
-            "content does not match its hash (the record was changed)".into(),
-        ));
-    }
-    let snapshots = value
-        .get("sources")
-        .and_then(Value::as_array)
-        .map(|sources| {
-            sources
-                .iter()
-                .filter_map(|s| s.get("sha256").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((seq, hash, snapshots))
+    let snapshots = line.check(entry.bytes(), position, Some(prev))?;
+    Ok((line.hash, snapshots))
 }
 
 /// Walks the whole log of `store`: every record's hash and link, the sequence without
-/// gaps, the head, and every snapshot's bytes.
+/// gaps, every block's key against its first record, the head, and every snapshot's bytes.
 pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
     let mut prev = [0u8; 32];
     let mut count = 0u64;
     let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for item in store.records().iter() {
-        let (key, bytes) = item.map_err(StoreError::from)?;
-        if key.as_ref() == HEAD_KEY {
-            continue;
-        }
+    for entry in block::records(store) {
         let position = count + 1;
-        let key_seq = <[u8; 8]>::try_from(key.as_ref())
-            .map(u64::from_be_bytes)
-            .map_err(|_| Broken::Record {
+        let entry = entry.map_err(|e| match e {
+            ReadError::Store(e) => VerifyError::Store(e),
+            ReadError::Key(key) => Broken::Record {
                 seq: position,
-                what: "unexpected key in the records tree".into(),
-            })?;
-        if key_seq != position {
-            return Err(Broken::Record {
-                seq: position,
-                what: format!("record {position} is missing (the next stored record is {key_seq})"),
+                what: format!("unexpected key {key} in the records tree"),
             }
-            .into());
-        }
-        let (_, hash, snapshots) = check_line(&bytes, position, Some(position), Some(&prev))?;
+            .into(),
+        })?;
+        let (hash, snapshots) = check_stored(&entry, position, &prev)?;
         named.extend(snapshots);
         prev = hash;
         count = position;
     }
     let head = Head::read(store)?;
-    if head.seq != count || (count > 0 && head.hash != prev) {
+    if head.seq > count {
         return Err(Broken::Head(format!(
             "the head says record {} but the log ends at record {count} (records were removed from the end)",
             head.seq
+        ))
+        .into());
+    }
+    if head.seq < count {
+        return Err(Broken::Head(format!(
+            "the head says record {} but the log goes on to record {count} (records were added after it)",
+            head.seq
+        ))
+        .into());
+    }
+    if count > 0 && head.hash != prev {
+        return Err(Broken::Head(format!(
+            "the head's hash is not record {count}'s (the head or the last record was rewritten)"
         ))
         .into());
     }

@@ -3,8 +3,9 @@
 //!
 //! Trees:
 //! - `meta`: `schema` → the store's schema version (a big-endian `u32`);
-//! - `records`: 8-byte big-endian sequence number → one evidence record, plus the key
-//!   [`HEAD_KEY`] → the head of the chain, written in the same atomic batch as each record;
+//! - `records`: 8-byte big-endian sequence number → a block of evidence records starting
+//!   with that one (`crate::evidence::block`), plus the key [`HEAD_KEY`] → the head of the
+//!   chain, written in the same atomic batch as the blocks;
 //! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once;
 //! - `policy`: `<kind> NUL <origin>` → what is known of one policy file of one origin (the
 //!   live-source cache, [`crate::net`]); its bytes are snapshots.
@@ -12,7 +13,16 @@
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 stores several records per `records` value (blocks); version 1 stored one. A
+/// version-1 store is a valid version-2 store (every block holds one record), so opening one
+/// upgrades its marker and nothing else: its records' bytes stay as they are. The marker
+/// changes so that an older optout, which would misread the blocks written from then on,
+/// refuses the store as newer than it understands.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this build opens (and upgrades).
+const OLDEST_SCHEMA: u32 = 1;
 
 /// The key of the chain head in the `records` tree. It sorts after every sequence number
 /// (those are 8 bytes long; this is 9 bytes starting with `0xFF`).
@@ -118,6 +128,16 @@ impl Store {
                         found,
                     });
                 }
+                if found < OLDEST_SCHEMA {
+                    return Err(StoreError::Corrupt {
+                        path: path.to_owned(),
+                        message: format!("unknown schema version {found}"),
+                    });
+                }
+                if found < SCHEMA_VERSION {
+                    meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+                    db.flush()?;
+                }
             }
             None if existed => {
                 return Err(StoreError::Corrupt {
@@ -184,6 +204,12 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// The store's schema version, as its `meta` tree records it.
+    pub fn schema(&self) -> Result<Option<u32>, StoreError> {
+        let found = self.db.open_tree("meta")?.get("schema")?;
+        Ok(found.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok().map(u32::from_be_bytes)))
     }
 
     /// Writes `value` under `key` in the `meta` tree (for tests that fake other versions).
@@ -257,6 +283,34 @@ mod tests {
         let err = Store::open(dir.path()).unwrap_err();
         assert!(
             matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_and_version_0_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.schema().unwrap(), Some(SCHEMA_VERSION));
+            store
+                .records()
+                .insert(1u64.to_be_bytes(), &b"{}"[..])
+                .unwrap();
+            store.set_meta("schema", &1u32.to_be_bytes()).unwrap();
+            assert_eq!(store.schema().unwrap(), Some(1));
+        }
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.schema().unwrap(), Some(2));
+            // The records are not touched.
+            let record = store.records().get(1u64.to_be_bytes()).unwrap().unwrap();
+            assert_eq!(record.as_ref(), b"{}");
+            store.set_meta("schema", &0u32.to_be_bytes()).unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { message, .. } if message.contains("version 0")),
             "{err}"
         );
     }
