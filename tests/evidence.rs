@@ -25,7 +25,7 @@ use optout::evidence::{
     BLOCK, BLOCK_BYTES, Broken, Durability, EvidenceLog, Head, Record, SourceRef, verify_export,
     verify_store,
 };
-use optout::store::{HEAD_KEY, SCHEMA_VERSION, Store, StoreError};
+use optout::store::{HEAD_KEY, SCHEMA_VERSION, SNAPSHOT_CHUNK, Store, StoreError};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1907,4 +1907,80 @@ fn blocks_keep_sled_from_writing_unsynced_blobs() {
         .collect();
     assert!(sizes.iter().all(|&s| s <= BLOCK_BYTES), "{sizes:?}");
     assert_eq!(verify_store(&store).unwrap().records, n as u64);
+}
+
+/// A large snapshot (a 300 KiB robots.txt) is stored in chunks small enough that sled never
+/// writes it to an unsynced blob file; it reads back whole, verifies, and a changed or
+/// removed chunk is caught as a changed snapshot.
+#[test]
+fn large_snapshots_are_chunked_out_of_unsynced_blobs() {
+    let f = fixture();
+    let store = f.open();
+    let line = "Disallow: /a-long-path-that-fills-the-file/\n";
+    let mut big = String::from("User-agent: *\n");
+    while big.len() < 300 * 1024 {
+        big.push_str(line);
+    }
+    let log = EvidenceLog::open(store.clone(), Durability::default()).unwrap();
+    let sha = log.put_snapshot(big.as_bytes()).unwrap();
+    assert_eq!(
+        log.put_snapshot(big.as_bytes()).unwrap(),
+        sha,
+        "stored once"
+    );
+    let mut record = rec(
+        "2026-05-01T00:00:00.000Z",
+        "https://example.com/a",
+        "refused",
+        &["robots.disallow"],
+    );
+    record.sources = vec![SourceRef {
+        kind: "robots.txt".into(),
+        url: "https://example.com/robots.txt".into(),
+        status: Some(200),
+        fetched_at: None,
+        sha256: sha.clone(),
+    }];
+    log.append(record).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    store.flush().unwrap();
+    let blobs: Vec<_> = std::fs::read_dir(f.store.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(blobs.is_empty(), "sled wrote blobs: {blobs:?}");
+    let key = hex::decode(&sha).unwrap();
+    assert!(
+        store
+            .snapshots()
+            .iter()
+            .all(|kv| kv.unwrap().1.len() <= SNAPSHOT_CHUNK)
+    );
+    assert_eq!(store.snapshots().len(), big.len().div_ceil(SNAPSHOT_CHUNK));
+    assert_eq!(&store.snapshot(&key).unwrap().unwrap()[..], big.as_bytes());
+    assert_eq!(verify_store(&store).unwrap().snapshots, 1);
+
+    // A changed chunk, then a removed one.
+    let (chunk_key, chunk) = store.snapshots().iter().nth(3).unwrap().unwrap();
+    let mut forged = chunk.to_vec();
+    forged[0] ^= 1;
+    store.snapshots().insert(&chunk_key, forged).unwrap();
+    match broken(&store) {
+        Broken::Snapshot { sha256, what } => {
+            assert_eq!(sha256, sha);
+            assert!(what.contains("no longer match"), "{what}");
+        }
+        other => panic!("{other:?}"),
+    }
+    store.snapshots().insert(&chunk_key, chunk).unwrap();
+    assert_eq!(verify_store(&store).unwrap().snapshots, 1);
+    store.snapshots().remove(&chunk_key).unwrap();
+    match broken(&store) {
+        Broken::Snapshot { sha256, what } => {
+            assert_eq!(sha256, sha);
+            assert!(what.contains("no longer match"), "{what}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

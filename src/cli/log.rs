@@ -237,10 +237,7 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
             source.kind, source.url, source.sha256
         ));
         let key = hex::decode(&source.sha256).unwrap_or_default();
-        let snapshot = store
-            .snapshots()
-            .get(key)
-            .map_err(crate::store::StoreError::from)?;
+        let snapshot = store.snapshot(&key)?;
         let Some(snapshot) = snapshot else {
             text.push_str("(snapshot missing: run `optout log verify`)\n");
             continue;

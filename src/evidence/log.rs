@@ -145,11 +145,7 @@ impl EvidenceLog {
     /// Stores bytes whose SHA-256 (hex) the caller already computed.
     pub fn put_snapshot_with_hash(&self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let key = hex::decode(hash).map_err(|e| StoreError::Sled(e.to_string()))?;
-        let snapshots = self.writer.store.snapshots();
-        if !snapshots.contains_key(&key)? {
-            snapshots.insert(key, bytes)?;
-        }
-        Ok(())
+        self.writer.store.put_snapshot(&key, bytes)
     }
 
     /// Appends `record`, setting its `seq` (and `time`, if empty).

@@ -277,8 +277,8 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
         .into());
     }
     let mut snapshots = 0u64;
-    for item in store.snapshots().iter() {
-        let (key, bytes) = item.map_err(StoreError::from)?;
+    for item in store.snapshot_entries() {
+        let (key, bytes) = item?;
         let name = hex::encode(&key);
         if sha256_hex(&bytes) != name {
             return Err(Broken::Snapshot {

@@ -6,11 +6,24 @@
 //! - `records`: 8-byte big-endian sequence number → a block of evidence records starting
 //!   with that one (`crate::evidence::block`), plus the key [`HEAD_KEY`] → the head of the
 //!   chain, written in the same atomic batch as the blocks;
-//! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once;
+//! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once; bytes
+//!   longer than [`SNAPSHOT_CHUNK`] are stored in chunks under the hash followed by the
+//!   chunk's 4-byte big-endian index ([`Store::put_snapshot`]);
 //! - `policy`: `<kind> NUL <origin>` → what is known of one policy file of one origin (the
 //!   live-source cache, [`crate::net`]); its bytes are snapshots.
 
 use std::path::{Path, PathBuf};
+
+/// The longest value a snapshot is stored in; longer ones are chunked
+/// ([`Store::put_snapshot`]).
+pub const SNAPSHOT_CHUNK: usize = 6 * 1024;
+
+/// The key of chunk `index` of the snapshot `hash`.
+fn chunk_key(hash: &[u8], index: usize) -> Vec<u8> {
+    let mut key = hash.to_vec();
+    key.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
+    key
+}
 
 /// The schema version this build writes and reads.
 ///
@@ -187,17 +200,65 @@ impl Store {
         &self.policy
     }
 
-    /// Stores `bytes` under their SHA-256 `hash` (raw 32 bytes), once.
+    /// Stores `bytes` under their SHA-256 `hash` (raw 32 bytes), once. Bytes longer than
+    /// [`SNAPSHOT_CHUNK`] go in chunks of that size, in one atomic batch: sled 0.34 writes a
+    /// tree node larger than 128 KiB as a blob file its flush does not fsync
+    /// (spacejam/sled#1077), and a leaf holds up to 17 values, so values of at most 6 KiB
+    /// keep every snapshot in the log that a flush makes durable (as the evidence blocks do).
     pub fn put_snapshot(&self, hash: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
-        if !self.snapshots.contains_key(hash)? {
-            self.snapshots.insert(hash, bytes)?;
+        if self.snapshots.contains_key(hash)? || self.snapshots.contains_key(chunk_key(hash, 0))? {
+            return Ok(());
         }
+        if bytes.len() <= SNAPSHOT_CHUNK {
+            self.snapshots.insert(hash, bytes)?;
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (i, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
+            batch.insert(chunk_key(hash, i), chunk);
+        }
+        self.snapshots.apply_batch(batch)?;
         Ok(())
     }
 
-    /// The bytes stored under `hash`.
+    /// The bytes stored under `hash`, whole or from their chunks.
     pub fn snapshot(&self, hash: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.snapshots.get(hash)?)
+        if let Some(bytes) = self.snapshots.get(hash)? {
+            return Ok(Some(bytes));
+        }
+        let mut bytes = Vec::new();
+        let mut found = false;
+        for item in self.snapshots.scan_prefix(hash) {
+            let (_, chunk) = item?;
+            bytes.extend_from_slice(&chunk);
+            found = true;
+        }
+        Ok(found.then(|| sled::IVec::from(bytes)))
+    }
+
+    /// Every snapshot as (the key's first 32 bytes, the bytes stored under them: one value,
+    /// or its chunks in order), in key order, one at a time. A damaged tree shows as bytes
+    /// that do not match their hash, which `log verify` reports.
+    pub fn snapshot_entries(
+        &self,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
+        let mut tree = self.snapshots.iter().peekable();
+        std::iter::from_fn(move || {
+            let (key, first) = match tree.next()? {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let name = key[..key.len().min(32)].to_vec();
+            let mut bytes = first.to_vec();
+            while let Some(Ok((next, chunk))) = tree.peek() {
+                if next.len() <= 32 || next[..32] != name[..] {
+                    break;
+                }
+                bytes.extend_from_slice(chunk);
+                tree.next();
+            }
+            Some(Ok((name, bytes)))
+        })
     }
 
     /// Makes everything written so far durable.
