@@ -80,7 +80,7 @@ const KEYWORDS: [&[u8]; 5] = [
 /// Whether [`PageMeta::parse`] could find anything in `html` that changes a decision.
 ///
 /// `false` only when all of these hold, each of which rules out a way a decision changes:
-/// - no [`KEYWORDS`] in any case. A robots meta reserves only by a directive that equals
+/// - no `KEYWORDS` in any case. A robots meta reserves only by a directive that equals
 ///   `noai`/`noimageai` ignoring ASCII case, and the TDMRep metas are named by the others;
 ///   so their letters are in the page, unless a character reference spells them;
 /// - no `&` in the attributes of any `<meta` start tag. Character references are decoded
@@ -93,7 +93,7 @@ const KEYWORDS: [&[u8]; 5] = [
 ///
 /// Bytes that are not UTF-8 become U+FFFD in the parser, never ASCII, so the scan reads the
 /// raw bytes. A start tag's attributes end where the tokenizer's attribute states end it
-/// (WHATWG HTML §13.2.5.32–40), [`attributes_end`]; the scan looks at every `<meta` and
+/// (WHATWG HTML §13.2.5.32–40), `attributes_end`; the scan looks at every `<meta` and
 /// `<script` in the bytes, also inside comments and scripts, so it finds at least every tag
 /// the parser finds.
 pub fn may_reserve(html: &[u8]) -> bool {

@@ -2,10 +2,10 @@
 //! made on the compiled form without re-parsing.
 //!
 //! - Lines are read by the `robotstxt` crate's parser (Google's, ported), behind the input
-//!   guard of [`input`], which keeps that crate from panicking on real files.
-//! - Groups are formed and merged by RFC 9309 §2.1 and §2.2.1 ([`collect`]).
+//!   guard of `input`, which keeps that crate from panicking on real files.
+//! - Groups are formed and merged by RFC 9309 §2.1 and §2.2.1 (`collect`).
 //! - Paths are compared in the canonical form of §2.2.2 ([`canonical`]), by longest match
-//!   with `Allow` winning a tie ([`pattern`]).
+//!   with `Allow` winning a tie (`pattern`).
 
 mod canonical;
 mod collect;
