@@ -303,18 +303,25 @@ mod tests {
         assert_eq!(verify_store(log.store()).unwrap().records, total);
     }
 
-    /// Nothing counts as durable before it is flushed; with no background writer to drain
-    /// the queue, a full queue is written by the appender itself.
-    #[test]
-    fn durable_only_after_a_flush_and_a_stuck_queue_is_written_anyway() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+    /// A writer on a fresh store in `dir` that flushes only when asked (or every 20 ms from a
+    /// background thread, which these tests do not start).
+    fn unflushed_writer(dir: &std::path::Path) -> (Store, Writer) {
+        let store = Store::open(dir).unwrap();
         let durability = Durability {
             flush_every: Duration::from_millis(20),
             flush_records: u64::MAX,
             per_record: false,
         };
         let writer = Writer::new(store.clone(), Head::read(&store).unwrap(), durability);
+        (store, writer)
+    }
+
+    /// Nothing counts as durable before it is flushed; with no background writer to drain
+    /// the queue, a full queue is written by the appender itself.
+    #[test]
+    fn durable_only_after_a_flush_and_a_stuck_queue_is_written_anyway() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, writer) = unflushed_writer(dir.path());
         let n = (MAX_QUEUED as u64 + 2) * WRITE_BATCH + 5;
         for i in 0..n {
             let appended = writer.append(encode(&record(i as usize)).unwrap(), || {});
@@ -342,13 +349,7 @@ mod tests {
         #[test]
         fn blocks_round_trip(runs in prop::collection::vec((1usize..80, any::<bool>()), 1..8)) {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path()).unwrap();
-            let durability = Durability {
-                flush_every: Duration::from_millis(20),
-                flush_records: u64::MAX,
-                per_record: false,
-            };
-            let writer = Writer::new(store.clone(), Head::read(&store).unwrap(), durability);
+            let (store, writer) = unflushed_writer(dir.path());
             let mut sealed: Vec<Vec<u8>> = Vec::new();
             let mut blocks: Vec<(u64, Vec<Vec<u8>>)> = Vec::new();
             let mut open_block = false;
