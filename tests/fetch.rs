@@ -170,6 +170,48 @@ async fn requests_to_one_host_keep_the_interval_and_the_crawl_delay() {
     }
 }
 
+/// Policy files that redirect to another host are requested there in that host's turn:
+/// three files of one origin, all redirected to one other host, reach it an interval apart.
+#[tokio::test]
+async fn redirected_policy_files_are_paced_on_the_host_they_land_on() {
+    let site = Server::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)));
+    let cdn = Server::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5)));
+    site.route("/robots.txt", Reply::redirect(301, &cdn.url("/robots.txt")));
+    site.route(
+        "/.well-known/tdmrep.json",
+        Reply::redirect(301, &cdn.url("/tdmrep.json")),
+    );
+    site.route("/ai.txt", Reply::redirect(301, &cdn.url("/ai.txt")));
+    site.fallback(Reply::ok("x"));
+    cdn.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+    cdn.fallback(Reply::status(404));
+    let rig = rig("[politeness]\nmin_interval_ms = 200\n");
+    let outcome = rig
+        .fetcher
+        .fetch(&site.url("/page"), Purpose::TrainAi)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Fetched(_)), "{outcome:?}");
+    let times: Vec<_> = cdn.requests().iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), 3, "{:?}", cdn.requests());
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(198),
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
+    let times: Vec<_> = site.requests().iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), 4, "{:?}", site.requests());
+    for pair in times.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(198),
+            "{:?}",
+            pair[1] - pair[0]
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_crawl_delay_over_the_cap_skips_the_site() {
     let s = Server::start();
