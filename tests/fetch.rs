@@ -642,3 +642,45 @@ mod middleware {
         assert!(verify_store(rig.fetcher.log().store()).unwrap().records >= 5);
     }
 }
+
+#[tokio::test]
+async fn a_body_that_never_ends_is_cut_off_by_the_total_timeout() {
+    // Each chunk comes well within the read timeout; only the total timeout can end it.
+    let toml = "[net]\nallow_private_addresses = true\nread_timeout_ms = 1000\ntotal_timeout_ms = 1500\n\
+        [politeness]\nmin_interval_ms = 1\n";
+    let config = Config::from_toml(toml).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(
+        EvidenceLog::open(
+            Store::open(&dir.path().join("store")).unwrap(),
+            config.evidence,
+        )
+        .unwrap(),
+    );
+    let fetcher = Fetcher::new(&config, log, Lists::default()).unwrap();
+    let s = Server::start();
+    s.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+    s.route(
+        "/endless",
+        Reply::Trickle {
+            every: Duration::from_millis(50),
+            chunk: "<p>more</p>".into(),
+        },
+    );
+    let started = std::time::Instant::now();
+    let outcome = fetcher
+        .fetch(&s.url("/endless"), Purpose::TrainAi)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let Outcome::NotFetched(refusal) = &outcome else {
+        panic!("an endless body was returned: {outcome:?}");
+    };
+    assert_eq!(codes(&outcome)[0], "fetch.failed", "{refusal:?}");
+    let detail = refusal.reasons[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("timed out"), "{detail}");
+    assert!(refusal.seq.is_some(), "the failure is on record");
+    // Cut at the total timeout, not at the end of a body that has none.
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}

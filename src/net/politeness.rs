@@ -215,7 +215,7 @@ impl Politeness {
             .expect("a host semaphore is never closed");
         loop {
             if let Some(wait) = self.until_free(&host, interval) {
-                tokio::time::sleep(wait).await;
+                sleep_precisely(Instant::now() + wait).await;
                 continue;
             }
             let global = Arc::clone(&self.global)
@@ -235,7 +235,7 @@ impl Politeness {
                 }
                 Err(wait) => {
                     drop(global);
-                    tokio::time::sleep(wait).await;
+                    sleep_precisely(Instant::now() + wait).await;
                 }
             }
         }
@@ -333,6 +333,34 @@ impl Politeness {
     }
 }
 
+/// How much of a wait is left to the precise timer.
+const PRECISE: Duration = Duration::from_millis(3);
+
+/// Sleeps until `deadline`, waking within about 0.1 ms of it rather than tokio's 1 ms.
+///
+/// tokio's timer wheel counts whole milliseconds and rounds a deadline up to the next one,
+/// and the wait for it is rounded up to a millisecond again: a tokio sleep wakes about 1 ms
+/// late on average. A host's next slot counts from when its last request went out, so that
+/// millisecond is lost on every request, 2% of a 50 ms interval. The wait is slept on tokio's
+/// timer until [`PRECISE`] before the deadline, and the rest on `async-io`'s timer, which
+/// waits on a timerfd to the microsecond. Never early: when tokio's clock is paused (tests),
+/// the precise timer moves no tokio time, and tokio sleeps the rest.
+async fn sleep_precisely(deadline: Instant) {
+    if let Some(coarse) = deadline.checked_sub(PRECISE)
+        && coarse > Instant::now()
+    {
+        tokio::time::sleep_until(coarse).await;
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return;
+    }
+    async_io::Timer::after(left).await;
+    if Instant::now() < deadline {
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
 fn nonzero_one() -> std::num::NonZeroU32 {
     std::num::NonZeroU32::MIN
 }
@@ -410,6 +438,31 @@ mod tests {
         let start = Instant::now();
         drop(p.acquire("a", Duration::from_secs(2)).await);
         assert!(Instant::now() - start >= Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_precise_sleep_is_never_early_on_a_paused_clock() {
+        for ms in [0, 1, 2, 3, 4, 10, 1000] {
+            let deadline = Instant::now() + Duration::from_millis(ms);
+            sleep_precisely(deadline).await;
+            assert!(Instant::now() >= deadline, "{ms} ms");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_precise_sleep_is_never_early() {
+        for micros in [
+            0, 300, 999, 1_000, 1_500, 2_999, 3_000, 3_001, 4_700, 12_345,
+        ] {
+            let deadline = Instant::now() + Duration::from_micros(micros);
+            sleep_precisely(deadline).await;
+            assert!(Instant::now() >= deadline, "{micros} µs");
+            // tokio's `Instant` is std's when the clock is not paused.
+            assert!(
+                std::time::Instant::now() >= deadline.into_std(),
+                "{micros} µs"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -97,23 +97,49 @@ const KEYWORDS: [&[u8]; 5] = [
 /// `<script` in the bytes, also inside comments and scripts, so it finds at least every tag
 /// the parser finds.
 pub fn may_reserve(html: &[u8]) -> bool {
+    let f = finders();
     let lower = html.to_ascii_lowercase();
-    if KEYWORDS.iter().any(|k| memmem::find(&lower, k).is_some()) {
+    if f.keywords.iter().any(|k| k.find(&lower).is_some()) {
         return true;
     }
-    if start_tags(&lower, b"<meta").any(|attrs| attrs.contains(&b'&')) {
+    if start_tags(&lower, &f.meta).any(|attrs| attrs.contains(&b'&')) {
         return true;
     }
-    let json_ld = memmem::find(&lower, b"ld+json").is_some()
-        || start_tags(&lower, b"<script").any(|attrs| attrs.contains(&b'&'));
-    json_ld && memmem::find(&lower, b"\\u").is_some()
+    let json_ld = f.ld_json.find(&lower).is_some()
+        || start_tags(&lower, &f.script).any(|attrs| attrs.contains(&b'&'));
+    json_ld && f.escape.find(&lower).is_some()
+}
+
+/// The scan's searchers, built once: building a searcher costs about as much as running it
+/// over a small page.
+struct Finders {
+    keywords: Vec<memmem::Finder<'static>>,
+    meta: memmem::Finder<'static>,
+    script: memmem::Finder<'static>,
+    ld_json: memmem::Finder<'static>,
+    escape: memmem::Finder<'static>,
+}
+
+fn finders() -> &'static Finders {
+    static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finders {
+        keywords: KEYWORDS.iter().map(|k| memmem::Finder::new(*k)).collect(),
+        meta: memmem::Finder::new(b"<meta"),
+        script: memmem::Finder::new(b"<script"),
+        ld_json: memmem::Finder::new(b"ld+json"),
+        escape: memmem::Finder::new(b"\\u"),
+    });
+    &FINDERS
 }
 
 /// The attribute bytes of every start tag opened by `open` (`<meta`, lower case) in `lower`:
 /// `open` followed by what ends a tag name (§13.2.5.8), up to the tag's end.
-fn start_tags<'a>(lower: &'a [u8], open: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    memmem::find_iter(lower, open).filter_map(move |at| {
-        let rest = &lower[at + open.len()..];
+fn start_tags<'a>(
+    lower: &'a [u8],
+    open: &'a memmem::Finder<'static>,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let len = open.needle().len();
+    open.find_iter(lower).filter_map(move |at| {
+        let rest = &lower[at + len..];
         match rest.first() {
             Some(b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>') => {
                 Some(&rest[..attributes_end(rest)])

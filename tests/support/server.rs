@@ -51,6 +51,13 @@ pub enum Reply {
         /// Bytes in all.
         total: usize,
     },
+    /// A 200 whose body never ends: `chunk` every `every`, for as long as it is read.
+    Trickle {
+        /// The pause before each chunk.
+        every: Duration,
+        /// What each chunk holds.
+        chunk: Bytes,
+    },
     /// Waits, then answers with the inner reply.
     Delayed(Duration, Box<Reply>),
     /// Decided per request (conditional requests, counters, switches).
@@ -141,6 +148,7 @@ impl std::fmt::Debug for Reply {
             Reply::Fixed { status, body, .. } => write!(f, "Fixed({status}, {} bytes)", body.len()),
             Reply::Hang => write!(f, "Hang"),
             Reply::Stream { status, total, .. } => write!(f, "Stream({status}, {total} bytes)"),
+            Reply::Trickle { every, .. } => write!(f, "Trickle(every {every:?})"),
             Reply::Delayed(d, inner) => write!(f, "Delayed({d:?}, {inner:?})"),
             Reply::Dynamic(_) => write!(f, "Dynamic"),
         }
@@ -382,6 +390,16 @@ async fn answer(shared: &Arc<Shared>, seen: &Seen, mut reply: Reply) -> Response
             } => {
                 let body = stream_body(Arc::clone(shared), prefix, filler, late, late_at, total);
                 return build(status, &headers, body);
+            }
+            Reply::Trickle { every, chunk } => {
+                let chunks = futures_util::stream::unfold((), move |()| {
+                    let chunk = chunk.clone();
+                    async move {
+                        tokio::time::sleep(every).await;
+                        Some((Ok::<Bytes, std::io::Error>(chunk), ()))
+                    }
+                });
+                return build(200, &[], Body::from_stream(chunks));
             }
         };
     }
