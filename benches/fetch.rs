@@ -1005,15 +1005,13 @@ fn politeness_alone(hosts: usize, window: Duration) -> (Duration, Duration, Dura
                 tasks.push(tokio::spawn(async move {
                     let key = format!("127.0.0.{}", host + 2);
                     while Instant::now() < deadline {
-                        let asked = Instant::now();
                         let slot = politeness.acquire(&key, INTERVAL).await;
-                        // When the layer granted the slot (it measures `waited` just after),
-                        // not when this task got to note it: a task preempted in between
-                        // would show a gap the layer never gave.
+                        // When the layer granted the slot, not when this task got to note
+                        // it: a task preempted in between would show a gap never given.
                         slots[host]
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .push(asked + slot.waited);
+                            .push(slot.granted.into_std());
                         tokio::task::yield_now().await;
                         drop(slot);
                     }

@@ -60,6 +60,9 @@ pub struct Slot {
     pub waited: Duration,
     /// The interval the host is paced at.
     pub interval: Duration,
+    /// When the slot was granted: slots of one host are granted at least `interval` apart
+    /// by this clock reading.
+    pub granted: Instant,
     _host: Option<OwnedSemaphorePermit>,
     _global: OwnedSemaphorePermit,
     /// Keeps the host's state alive while the request runs (the idle sweep skips it).
@@ -203,6 +206,7 @@ impl Politeness {
                 key: key.to_owned(),
                 waited: started.elapsed(),
                 interval: Duration::ZERO,
+                granted: Instant::now(),
                 _host: None,
                 _global: global,
                 _pace: None,
@@ -223,11 +227,12 @@ impl Politeness {
                 .await
                 .expect("the global semaphore is never closed");
             match self.take_cell(&host) {
-                Ok(()) => {
+                Ok(granted) => {
                     return Slot {
                         key: key.to_owned(),
-                        waited: started.elapsed(),
+                        waited: granted.saturating_duration_since(started),
                         interval,
+                        granted,
                         _host: Some(host_permit),
                         _global: global,
                         _pace: Some(Arc::clone(&host)),
@@ -260,8 +265,11 @@ impl Politeness {
         (pace.not_before > now).then(|| pace.not_before - now)
     }
 
-    /// Takes the host's next cell now, or says how long to wait for it.
-    fn take_cell(&self, host: &Host) -> Result<(), Duration> {
+    /// Takes the host's next cell now, or says how long to wait for it. Returns when it was
+    /// taken; the next is not before that plus the interval. (governor's limiter reads its
+    /// own clock a moment earlier: were this thread preempted in between, the limiter alone
+    /// could grant the next slot a little less than an interval after this reading.)
+    fn take_cell(&self, host: &Host) -> Result<Instant, Duration> {
         let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if pace.not_before > now {
@@ -274,9 +282,11 @@ impl Politeness {
                 .wait_time_from(self.clock.now())
                 .max(Duration::from_millis(1)));
         }
-        pace.last_sent = Some(now);
-        pace.last_used = now;
-        Ok(())
+        let granted = Instant::now();
+        pace.last_sent = Some(granted);
+        pace.last_used = granted;
+        pace.not_before = pace.not_before.max(granted + pace.interval);
+        Ok(granted)
     }
 
     /// Sends `request` to `url`'s host in its turn: waits for the host's slot, paced at its
@@ -381,9 +391,14 @@ mod tests {
         let p = Politeness::new(&config(1000));
         let start = Instant::now();
         let mut times = Vec::new();
+        let mut granted: Vec<Instant> = Vec::new();
         for _ in 0..5 {
             let slot = p.acquire("a.example", Duration::from_secs(1)).await;
             times.push(Instant::now() - start);
+            if let Some(last) = granted.last() {
+                assert!(slot.granted - *last >= Duration::from_secs(1));
+            }
+            granted.push(slot.granted);
             drop(slot);
         }
         for pair in times.windows(2) {
