@@ -87,6 +87,29 @@ pub enum FetcherError {
     Client(#[from] crate::net::client::ClientError),
 }
 
+/// Whether a body without a `Content-Type` starts like markup: `<` after white space, also
+/// after a UTF-8 or UTF-16 byte order mark (UTF-16 puts a zero byte beside each ASCII one).
+fn looks_like_markup(body: &[u8]) -> bool {
+    let utf16 = |rest: &[u8], le: bool| {
+        rest.chunks_exact(2)
+            .map(|pair| {
+                if le {
+                    [pair[0], pair[1]]
+                } else {
+                    [pair[1], pair[0]]
+                }
+            })
+            .find(|[low, high]| !(*high == 0 && low.is_ascii_whitespace()))
+            .is_some_and(|unit| unit == [b'<', 0])
+    };
+    match body {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => rest.trim_ascii_start().starts_with(b"<"),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+        _ => body.trim_ascii_start().starts_with(b"<"),
+    }
+}
+
 /// Statuses that mean access is controlled (Measure 1.2: never circumvented).
 const ACCESS_DENIED: [u16; 5] = [401, 402, 403, 407, 451];
 
@@ -446,15 +469,15 @@ impl Fetcher {
             }
 
             // Re-check what the response says about itself.
-            let is_html = response
+            let content_type = response
                 .headers
                 .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map_or_else(
-                    || response.body.trim_ascii_start().starts_with(b"<"),
-                    |t| t.to_ascii_lowercase().contains("html"),
-                );
-            let meta = is_html.then(|| PageMeta::scan(&response.body));
+                .and_then(|v| v.to_str().ok());
+            let is_html = content_type.map_or_else(
+                || looks_like_markup(&response.body),
+                |t| t.to_ascii_lowercase().contains("html"),
+            );
+            let meta = is_html.then(|| PageMeta::scan_encoded(&response.body, content_type));
             let asset = Asset {
                 headers: response
                     .headers
@@ -623,5 +646,34 @@ impl Fetcher {
             record.bytes = Some(response.body.len() as u64);
         }
         Ok(self.log.append(record)?.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_markup;
+
+    #[test]
+    fn markup_is_sniffed_through_byte_order_marks() {
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(" \n<html>".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("<html>".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for body in [&b"  <html>"[..], b"\xEF\xBB\xBF<p>", &le, &be] {
+            assert!(looks_like_markup(body), "{body:?}");
+        }
+        for body in [
+            &b"plain"[..],
+            b"",
+            b"\xFF\xFE",
+            b"\xFF\xFEx\x00<\x00",
+            b"\xFE\xFF<\x00",
+        ] {
+            assert!(!looks_like_markup(body), "{body:?}");
+        }
     }
 }

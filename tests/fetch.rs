@@ -684,3 +684,86 @@ async fn a_body_that_never_ends_is_cut_off_by_the_total_timeout() {
     assert!(took >= Duration::from_millis(1400), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+fn utf16(text: &str, little_endian: bool, bom: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if bom {
+        bytes.extend_from_slice(if little_endian {
+            &[0xFF, 0xFE]
+        } else {
+            &[0xFE, 0xFF]
+        });
+    }
+    for unit in text.encode_utf16() {
+        bytes.extend_from_slice(&if little_endian {
+            unit.to_le_bytes()
+        } else {
+            unit.to_be_bytes()
+        });
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn pages_in_utf16_are_read_as_a_browser_reads_them() {
+    // In UTF-16 every ASCII letter has a zero byte beside it: read as UTF-8, the page has no
+    // meta tags at all. A browser decodes it by its byte order mark or its HTTP charset.
+    let reserved = "<!DOCTYPE html><html><head><meta name=\"robots\" content=\"noai\"></head><body>reserved text</body></html>";
+    let paywalled = r#"<html><head><script type="application/ld+json">{"@type":"NewsArticle","isAccessibleForFree":false}</script></head><body>reserved text</body></html>"#;
+    let clean = "<html><head><meta name=\"description\" content=\"plain\"></head><body>free text</body></html>";
+    let s = Server::start();
+    s.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+    s.route(
+        "/le-bom",
+        Reply::ok(utf16(reserved, true, true)).header("Content-Type", "text/html"),
+    );
+    // No Content-Type: the body is sniffed as markup through its byte order mark.
+    s.route("/be-bom-untyped", Reply::ok(utf16(reserved, false, true)));
+    s.route(
+        "/le-charset",
+        Reply::ok(utf16(reserved, true, false))
+            .header("Content-Type", "text/html; charset=\"UTF-16\""),
+    );
+    s.route(
+        "/be-charset-paywall",
+        Reply::ok(utf16(paywalled, false, false))
+            .header("Content-Type", "text/html;charset=utf-16be"),
+    );
+    // Labelled UTF-16 but sent as UTF-8: the bytes still reserve it.
+    s.route(
+        "/mislabelled",
+        Reply::ok(reserved).header("Content-Type", "text/html; charset=utf-16"),
+    );
+    s.route(
+        "/clean",
+        Reply::ok(utf16(clean, true, true)).header("Content-Type", "text/html"),
+    );
+    let rig = rig(fast());
+    for (path, code) in [
+        ("/le-bom", "tags.noai"),
+        ("/be-bom-untyped", "tags.noai"),
+        ("/le-charset", "tags.noai"),
+        ("/be-charset-paywall", "access.paywalled"),
+        ("/mislabelled", "tags.noai"),
+    ] {
+        let outcome = rig
+            .fetcher
+            .fetch(&s.url(path), Purpose::TrainAi)
+            .await
+            .unwrap();
+        let Outcome::NotFetched(r) = &outcome else {
+            panic!("{path}: a UTF-16 page's reservation was missed: {outcome:?}")
+        };
+        assert_eq!(r.verdict, Verdict::Discarded, "{path}");
+        assert_eq!(r.reasons[0].code.as_str(), code, "{path}");
+    }
+    let outcome = rig
+        .fetcher
+        .fetch(&s.url("/clean"), Purpose::TrainAi)
+        .await
+        .unwrap();
+    let Outcome::Fetched(page) = &outcome else {
+        panic!("a UTF-16 page without a reservation: {outcome:?}")
+    };
+    assert_eq!(page.body, utf16(clean, true, true), "returned as it came");
+}

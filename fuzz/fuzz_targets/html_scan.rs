@@ -17,6 +17,23 @@ use optout::policy::tags::AiTags;
 const AGENT: &str = "optout";
 
 fuzz_target!(|data: &[u8]| {
+    // Any bytes under any charset label decode (or not) without a panic, and every reading
+    // keeps what the bytes as they are reserve.
+    for label in [
+        None,
+        Some("text/html; charset=utf-16"),
+        Some("text/html; charset=utf-16be"),
+    ] {
+        let encoded = PageMeta::scan_encoded(data, label);
+        let raw = PageMeta::scan(data);
+        for name in ["robots", "tdm-reservation", "tdm-policy", AGENT] {
+            assert!(
+                encoded.get(name).count() >= raw.get(name).count(),
+                "{data:?}"
+            );
+        }
+        assert!(encoded.paywalled() >= raw.paywalled(), "{data:?}");
+    }
     if may_reserve(data) {
         // The scanned page is parsed in full: nothing to compare.
         let _ = PageMeta::scan(data);

@@ -26,7 +26,10 @@ fn crawlers() -> &'static AiCrawlers {
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|&b| b == 0xFF);
     let robots = parts.next().filter(|p| !p.is_empty()).map(RobotsTxt::parse);
-    let tdmrep = parts.next().filter(|p| !p.is_empty()).map(TdmRepFile::parse);
+    let tdmrep = parts
+        .next()
+        .filter(|p| !p.is_empty())
+        .map(TdmRepFile::parse);
     let aitxt = parts.next().filter(|p| !p.is_empty()).map(AiTxt::parse);
     let headers: Vec<(String, String)> = parts
         .next()
@@ -43,8 +46,10 @@ fuzz_target!(|data: &[u8]| {
         .next()
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .unwrap_or_else(|| "/".to_owned());
-    let Ok(url) = parse_url(&format!("https://example.com/{}", path.trim_start_matches('/')))
-    else {
+    let Ok(url) = parse_url(&format!(
+        "https://example.com/{}",
+        path.trim_start_matches('/')
+    )) else {
         return;
     };
     let site = SitePolicy::new(robots, tdmrep, aitxt, crawlers());

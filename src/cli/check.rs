@@ -169,7 +169,7 @@ fn offline_checks(
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let meta = read("html", &args.html)?.map(|b| PageMeta::parse(&b));
+        let meta = read("html", &args.html)?.map(|b| PageMeta::parse_encoded(&b, None));
         if !headers.is_empty() {
             let text: String = headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
             sources.push((

@@ -51,6 +51,39 @@ impl PageMeta {
         }
     }
 
+    /// [`PageMeta::scan`] of a page as a browser would decode it (its byte order mark, or
+    /// the `charset` of its `Content-Type`, WHATWG HTML §13.2.3.2), and of its bytes as they
+    /// are. The scan and the parser read UTF-8; so do the bytes of a reservation in every
+    /// ASCII-compatible encoding, which need no decoding. A page in UTF-16 (or ISO-2022-JP)
+    /// hides its meta tags from a UTF-8 reading, so it is decoded, and read as it came too:
+    /// a page labelled UTF-16 that is not still reserves what its bytes say. The readings'
+    /// metas are joined: a reservation in either counts.
+    pub fn scan_encoded(body: &[u8], content_type: Option<&str>) -> PageMeta {
+        PageMeta::read_encoded(body, content_type, PageMeta::scan)
+    }
+
+    /// [`PageMeta::parse`] of both readings of [`PageMeta::scan_encoded`].
+    pub fn parse_encoded(body: &[u8], content_type: Option<&str>) -> PageMeta {
+        PageMeta::read_encoded(body, content_type, PageMeta::parse)
+    }
+
+    fn read_encoded(
+        body: &[u8],
+        content_type: Option<&str>,
+        read: fn(&[u8]) -> PageMeta,
+    ) -> PageMeta {
+        match decoded(body, content_type) {
+            None => read(body),
+            Some(text) => {
+                let mut meta = read(text.as_bytes());
+                let raw = read(body);
+                meta.metas.extend(raw.metas);
+                meta.paywalled |= raw.paywalled;
+                meta
+            }
+        }
+    }
+
     /// Whether the page's JSON-LD says it is not free to access (schema.org
     /// `isAccessibleForFree: false`, the markup Google asks paywalled pages to carry).
     pub fn paywalled(&self) -> bool {
@@ -64,6 +97,35 @@ impl PageMeta {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, c)| c.as_str())
     }
+}
+
+/// `body` decoded to UTF-8 when its encoding is not ASCII-compatible: a byte order mark
+/// decides, then the `charset` parameter of `content_type` (WHATWG HTML §13.2.3.2; a
+/// `<meta charset>` cannot name UTF-16, and names only ASCII-compatible encodings otherwise).
+/// `None` when the bytes can be read as they are. The `replacement` encoding (labels such as
+/// `iso-2022-kr`, which browsers refuse to decode) is not applied: it would turn the page
+/// into one U+FFFD and hide whatever it reserves.
+fn decoded(body: &[u8], content_type: Option<&str>) -> Option<String> {
+    use encoding_rs::{Encoding, REPLACEMENT, UTF_8};
+    let (encoding, bom) = match Encoding::for_bom(body) {
+        Some(found) => found,
+        None => (charset(content_type?).and_then(Encoding::for_label)?, 0),
+    };
+    if encoding == UTF_8 || encoding == REPLACEMENT || encoding.is_ascii_compatible() {
+        return None;
+    }
+    let (text, _had_errors) = encoding.decode_without_bom_handling(&body[bom..]);
+    Some(text.into_owned())
+}
+
+/// The `charset` parameter of a `Content-Type` value, unquoted (RFC 9110 §8.3).
+fn charset(content_type: &str) -> Option<&[u8]> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').as_bytes())
+    })
 }
 
 /// Words without which no `<meta>` or JSON-LD can change a decision (ASCII, lower case):
@@ -246,6 +308,61 @@ fn not_free(value: &serde_json::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utf16le(text: &str, bom: bool) -> Vec<u8> {
+        let mut bytes = if bom { vec![0xFF, 0xFE] } else { Vec::new() };
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        bytes
+    }
+
+    #[test]
+    fn whatwg_encoding_sniffing_a_bom_then_the_http_charset() {
+        let page = r#"<meta name="robots" content="noai">"#;
+        // A BOM decides, whatever the header says.
+        assert_eq!(decoded(&utf16le(page, true), None).as_deref(), Some(page));
+        assert_eq!(
+            decoded(&utf16le(page, true), Some("text/html; charset=utf-8")).as_deref(),
+            Some(page)
+        );
+        // No BOM: the `charset` parameter, any case, quoted or not; `utf-16` is LE.
+        for ct in [
+            "text/html; charset=utf-16",
+            "text/html;CHARSET=\"UTF-16LE\"",
+            "text/html ; foo=bar; charset = utf-16",
+        ] {
+            assert_eq!(
+                decoded(&utf16le(page, false), Some(ct)).as_deref(),
+                Some(page),
+                "{ct}"
+            );
+        }
+        // ASCII-compatible encodings and unknown labels are read as they are.
+        for ct in [
+            "text/html",
+            "text/html; charset=windows-1252",
+            "text/html; charset=shift_jis",
+            "text/html; charset=no-such-thing",
+            "text/html; charset=iso-2022-kr",
+        ] {
+            assert_eq!(decoded(page.as_bytes(), Some(ct)), None, "{ct}");
+        }
+        assert_eq!(decoded(b"\xEF\xBB\xBF<p>", None), None);
+    }
+
+    #[test]
+    fn a_utf16_page_reserves_and_so_does_a_mislabelled_one() {
+        let page = r#"<html><head><meta name="robots" content="noai"></head></html>"#;
+        let read = PageMeta::scan(&utf16le(page, true));
+        assert_eq!(read.get("robots").count(), 0, "UTF-8 reading sees nothing");
+        for meta in [
+            PageMeta::scan_encoded(&utf16le(page, true), None),
+            PageMeta::parse_encoded(&utf16le(page, true), None),
+            PageMeta::scan_encoded(&utf16le(page, false), Some("text/html; charset=utf-16")),
+            PageMeta::scan_encoded(page.as_bytes(), Some("text/html; charset=utf-16")),
+        ] {
+            assert_eq!(meta.get("robots").collect::<Vec<_>>(), ["noai"]);
+        }
+    }
 
     #[test]
     fn reads_meta_names_case_insensitively() {
