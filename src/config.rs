@@ -75,6 +75,9 @@ pub struct Politeness {
     pub backoff_s: u64,
     /// The longest back-off honoured, in seconds; a longer `Retry-After` gives up on the URL.
     pub max_backoff_s: u64,
+    /// Hosts paced at intervals shorter than this (milliseconds) are woken within about
+    /// 0.1 ms of their slot instead of tokio's 1 ms, at some CPU per request; 0 never.
+    pub precise_below_ms: u64,
 }
 
 impl Default for Politeness {
@@ -91,6 +94,7 @@ impl Default for Politeness {
             max_retries: 2,
             backoff_s: 5,
             max_backoff_s: 600,
+            precise_below_ms: 250,
         }
     }
 }

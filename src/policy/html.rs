@@ -57,7 +57,9 @@ impl PageMeta {
     /// ASCII-compatible encoding, which need no decoding. A page in UTF-16 (or ISO-2022-JP)
     /// hides its meta tags from a UTF-8 reading, so it is decoded, and read as it came too:
     /// a page labelled UTF-16 that is not still reserves what its bytes say. The readings'
-    /// metas are joined: a reservation in either counts.
+    /// metas are joined so that a reservation in either counts: `noai` and the paywall
+    /// markup add up, and a reading whose `tdm-reservation` is `1` goes last, where the
+    /// judge reads it.
     pub fn scan_encoded(body: &[u8], content_type: Option<&str>) -> PageMeta {
         PageMeta::read_encoded(body, content_type, PageMeta::scan)
     }
@@ -75,13 +77,28 @@ impl PageMeta {
         match decoded(body, content_type) {
             None => read(body),
             Some(text) => {
-                let mut meta = read(text.as_bytes());
+                let decoded = read(text.as_bytes());
                 let raw = read(body);
-                meta.metas.extend(raw.metas);
-                meta.paywalled |= raw.paywalled;
+                // Most metas add up, but the last `tdm-reservation` (and its `tdm-policy`)
+                // is the one the judge reads: a reading that reserves goes last,
+                // so that the other's `0` never undoes it.
+                let (mut meta, last) = if raw.reserves_tdm() || !decoded.reserves_tdm() {
+                    (decoded, raw)
+                } else {
+                    (raw, decoded)
+                };
+                meta.metas.extend(last.metas);
+                meta.paywalled |= last.paywalled;
                 meta
             }
         }
+    }
+
+    /// Whether the page's last `tdm-reservation` meta is `1`, as the judge reads it.
+    fn reserves_tdm(&self) -> bool {
+        self.get("tdm-reservation")
+            .last()
+            .is_some_and(|v| v.trim() == "1")
     }
 
     /// Whether the page's JSON-LD says it is not free to access (schema.org
@@ -362,6 +379,22 @@ mod tests {
         ] {
             assert_eq!(meta.get("robots").collect::<Vec<_>>(), ["noai"]);
         }
+    }
+
+    #[test]
+    fn a_tdm_reservation_in_either_reading_is_the_one_read() {
+        let reserved = r#"<meta name="tdm-reservation" content="1">"#;
+        let waived = b"<meta name=\"tdm-reservation\" content=\"0\">";
+        // Decoded: reserved; the raw bytes: ASCII that waives (CJK text once decoded).
+        let mut page = utf16le(reserved, true);
+        page.extend_from_slice(waived);
+        let meta = PageMeta::scan_encoded(&page, None);
+        assert!(meta.reserves_tdm(), "{meta:?}");
+        // The other way round: the raw reading reserves.
+        let mut page = utf16le(r#"<meta name="tdm-reservation" content="0">"#, false);
+        page.extend_from_slice(reserved.as_bytes());
+        let meta = PageMeta::scan_encoded(&page, Some("text/html; charset=utf-16le"));
+        assert!(meta.reserves_tdm(), "{meta:?}");
     }
 
     #[test]

@@ -1,0 +1,537 @@
+//! Per-host politeness: a least interval between requests to one host (raised to the site's
+//! `Crawl-delay`), a bound on requests in flight per host and over all hosts, and back-off
+//! after 429/503 honouring `Retry-After`.
+//!
+//! Each host has its own `governor` GCRA limiter (burst 1), so hosts can have different
+//! intervals (governor's keyed limiter has one quota for all keys). Time is tokio's, so
+//! tests run under `tokio::time::pause()`. A waiting host holds no global permit: it sleeps
+//! first and takes a permit only when its slot has come, so waiting hosts never block others.
+//! Idle hosts are forgotten.
+
+use crate::config::{HostKey, Politeness as Config};
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use url::Url;
+
+/// governor's clock over tokio's time: time since the politeness state was made.
+#[derive(Clone, Debug)]
+struct TokioClock {
+    start: Instant,
+}
+
+impl GovernorClock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.start)
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// One host's pace.
+struct Pace {
+    interval: Duration,
+    limiter: Option<Limiter>,
+    /// No request before this: back-off, or the last request plus a changed interval.
+    not_before: Instant,
+    last_sent: Option<Instant>,
+    /// 429/503s in a row.
+    backoffs: u32,
+    last_used: Instant,
+}
+
+struct Host {
+    in_flight: Arc<Semaphore>,
+    pace: Mutex<Pace>,
+}
+
+/// The right to send one request to a host now. Dropping it ends the request.
+pub struct Slot {
+    /// The politeness key of the host.
+    pub key: String,
+    /// How long the request waited for its slot.
+    pub waited: Duration,
+    /// The interval the host is paced at.
+    pub interval: Duration,
+    /// When the slot was granted: slots of one host are granted at least `interval` apart
+    /// by this clock reading.
+    pub granted: Instant,
+    _host: Option<OwnedSemaphorePermit>,
+    _global: OwnedSemaphorePermit,
+    /// Keeps the host's state alive while the request runs (the idle sweep skips it).
+    _pace: Option<Arc<Host>>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("key", &self.key)
+            .field("waited", &self.waited)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+/// The politeness state of every host.
+pub struct Politeness {
+    config: Config,
+    clock: TokioClock,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    global: Arc<Semaphore>,
+}
+
+/// Hosts kept before idle ones are swept.
+const SWEEP_AT: usize = 1024;
+
+impl Politeness {
+    /// Politeness as configured.
+    pub fn new(config: &Config) -> Politeness {
+        Politeness {
+            config: config.clone(),
+            clock: TokioClock {
+                start: Instant::now(),
+            },
+            hosts: Mutex::new(HashMap::new()),
+            global: Arc::new(Semaphore::new(config.max_in_flight)),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The politeness key of `url`'s host.
+    pub async fn key(&self, url: &Url) -> String {
+        // `example.com.` is `example.com`: one site, one pace.
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        match self.config.key {
+            HostKey::Host => host,
+            HostKey::Domain
+                if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') =>
+            {
+                host
+            }
+            HostKey::Domain => match psl::domain_str(&host) {
+                Some(domain) => domain.to_owned(),
+                None => host,
+            },
+            HostKey::Ip => {
+                let port = url.port_or_known_default().unwrap_or(80);
+                let first = match tokio::net::lookup_host((host.as_str(), port)).await {
+                    Ok(mut addrs) => addrs.next().map(|a| a.ip().to_string()),
+                    Err(_) => None,
+                };
+                first.unwrap_or(host)
+            }
+        }
+    }
+
+    /// The interval for `key`: the configured one (or its override), raised to `crawl_delay`.
+    pub fn interval(&self, key: &str, crawl_delay: Option<Duration>) -> Duration {
+        let base = self
+            .config
+            .hosts
+            .get(key)
+            .copied()
+            .unwrap_or(self.config.min_interval_ms);
+        Duration::from_millis(base).max(crawl_delay.unwrap_or_default())
+    }
+
+    /// The longest crawl-delay honoured.
+    pub fn max_crawl_delay(&self) -> Duration {
+        Duration::from_secs(self.config.max_crawl_delay_s)
+    }
+
+    /// Hosts whose state is held now.
+    pub fn hosts(&self) -> usize {
+        self.lock_hosts().len()
+    }
+
+    fn lock_hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Host>>> {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn host(&self, key: &str) -> Arc<Host> {
+        let mut hosts = self.lock_hosts();
+        if let Some(host) = hosts.get(key) {
+            return Arc::clone(host);
+        }
+        if hosts.len() >= SWEEP_AT {
+            let forget = Duration::from_secs(self.config.idle_forget_s);
+            let now = Instant::now();
+            hosts.retain(|_, host| {
+                let pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+                // Held by a request, backing off, or recently used: keep.
+                Arc::strong_count(host) > 1
+                    || pace.not_before > now
+                    || now.saturating_duration_since(pace.last_used) < forget
+            });
+        }
+        let host = Arc::new(Host {
+            in_flight: Arc::new(Semaphore::new(self.config.in_flight_per_host)),
+            pace: Mutex::new(Pace {
+                interval: Duration::ZERO,
+                limiter: None,
+                not_before: Instant::now(),
+                last_sent: None,
+                backoffs: 0,
+                last_used: Instant::now(),
+            }),
+        });
+        hosts.insert(key.to_owned(), Arc::clone(&host));
+        host
+    }
+
+    /// Waits for `key`'s next slot, paced at `interval`.
+    pub async fn acquire(&self, key: &str, interval: Duration) -> Slot {
+        let started = Instant::now();
+        if !self.config.enabled {
+            let global = Arc::clone(&self.global)
+                .acquire_owned()
+                .await
+                .expect("the global semaphore is never closed");
+            return Slot {
+                key: key.to_owned(),
+                waited: started.elapsed(),
+                interval: Duration::ZERO,
+                granted: Instant::now(),
+                _host: None,
+                _global: global,
+                _pace: None,
+            };
+        }
+        let host = self.host(key);
+        let host_permit = Arc::clone(&host.in_flight)
+            .acquire_owned()
+            .await
+            .expect("a host semaphore is never closed");
+        loop {
+            if let Some(wait) = self.until_free(&host, interval) {
+                self.wait_for_slot(Instant::now() + wait, interval).await;
+                continue;
+            }
+            let global = Arc::clone(&self.global)
+                .acquire_owned()
+                .await
+                .expect("the global semaphore is never closed");
+            match self.take_cell(&host) {
+                Ok(granted) => {
+                    return Slot {
+                        key: key.to_owned(),
+                        waited: granted.saturating_duration_since(started),
+                        interval,
+                        granted,
+                        _host: Some(host_permit),
+                        _global: global,
+                        _pace: Some(Arc::clone(&host)),
+                    };
+                }
+                Err(wait) => {
+                    drop(global);
+                    self.wait_for_slot(Instant::now() + wait, interval).await;
+                }
+            }
+        }
+    }
+
+    /// Waits until `deadline` for a slot of a host paced at `interval`: precisely when the
+    /// interval is under `precise_below_ms`. tokio's timer wakes about 1 ms late and a host's
+    /// next slot counts from then: 2% of a 50 ms interval, 0.1% of the default 1 s. A precise
+    /// wake costs a hop through `async-io`'s thread (tens of µs of CPU), worth paying only
+    /// where the millisecond matters.
+    async fn wait_for_slot(&self, deadline: Instant, interval: Duration) {
+        if interval < Duration::from_millis(self.config.precise_below_ms) {
+            sleep_precisely(deadline).await;
+        } else {
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+
+    /// How long until `host` may be asked for a cell (back-off, a changed interval); sets
+    /// the interval first.
+    fn until_free(&self, host: &Host, interval: Duration) -> Option<Duration> {
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        pace.last_used = now;
+        if pace.interval != interval || (pace.limiter.is_none() && !interval.is_zero()) {
+            pace.limiter = Quota::with_period(interval).map(|q| {
+                RateLimiter::direct_with_clock(q.allow_burst(nonzero_one()), self.clock.clone())
+            });
+            // A new limiter starts with a free cell: keep the new spacing from the last request.
+            if let Some(last) = pace.last_sent {
+                pace.not_before = pace.not_before.max(last + interval);
+            }
+            pace.interval = interval;
+        }
+        (pace.not_before > now).then(|| pace.not_before - now)
+    }
+
+    /// Takes the host's next cell now, or says how long to wait for it. Returns when it was
+    /// taken; the next is not before that plus the interval. (governor's limiter reads its
+    /// own clock a moment earlier: were this thread preempted in between, the limiter alone
+    /// could grant the next slot a little less than an interval after this reading.)
+    fn take_cell(&self, host: &Host) -> Result<Instant, Duration> {
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if pace.not_before > now {
+            return Err(pace.not_before - now);
+        }
+        if let Some(limiter) = &pace.limiter
+            && let Err(not_until) = limiter.check()
+        {
+            return Err(not_until
+                .wait_time_from(self.clock.now())
+                .max(Duration::from_millis(1)));
+        }
+        let granted = Instant::now();
+        pace.last_sent = Some(granted);
+        pace.last_used = granted;
+        pace.not_before = pace.not_before.max(granted + pace.interval);
+        Ok(granted)
+    }
+
+    /// Sends `request` to `url`'s host in its turn: waits for the host's slot, paced at its
+    /// interval raised to `crawl_delay` (at most the configured maximum), and counts the
+    /// interval also from the end of the request. Returns the request's output and how long
+    /// the slot took to come.
+    pub async fn paced<F: Future>(
+        &self,
+        url: &Url,
+        crawl_delay: Option<Duration>,
+        request: F,
+    ) -> (F::Output, Duration) {
+        let key = self.key(url).await;
+        let delay = crawl_delay.map(|d| d.min(self.max_crawl_delay()));
+        let interval = self.interval(&key, delay);
+        let slot = self.acquire(&key, interval).await;
+        let output = request.await;
+        self.note_request(&key, Instant::now(), interval);
+        (output, slot.waited)
+    }
+
+    /// Counts a request to `key` at `at` that the pacing did not see (the policy files of its
+    /// origin, or the end of a paced request), so the next request keeps the interval from it.
+    pub fn note_request(&self, key: &str, at: Instant, interval: Duration) {
+        if !self.config.enabled {
+            return;
+        }
+        let host = self.host(key);
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        pace.not_before = pace.not_before.max(at + interval);
+    }
+
+    /// After a 429 or 503: no request to `key` before the server's `Retry-After`, or else an
+    /// exponentially growing back-off. Returns the wait, or `None` when it is longer than the
+    /// configured maximum (give up on the URL).
+    pub fn back_off(&self, key: &str, retry_after: Option<Duration>) -> Option<Duration> {
+        let host = self.host(key);
+        let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        pace.backoffs += 1;
+        let doubled = Duration::from_secs(self.config.backoff_s)
+            .saturating_mul(1 << pace.backoffs.saturating_sub(1).min(16));
+        let max = Duration::from_secs(self.config.max_backoff_s);
+        let wait = retry_after.unwrap_or(doubled.min(max));
+        let until = Instant::now() + wait.min(max);
+        pace.not_before = pace.not_before.max(until);
+        (wait <= max).then_some(wait)
+    }
+
+    /// A response that was not a 429/503 ends the host's back-off streak.
+    pub fn answered(&self, key: &str) {
+        if let Some(host) = self.lock_hosts().get(key) {
+            host.pace.lock().unwrap_or_else(|p| p.into_inner()).backoffs = 0;
+        }
+    }
+}
+
+/// How much of a wait is left to the precise timer.
+const PRECISE: Duration = Duration::from_millis(3);
+
+/// Sleeps until `deadline`, waking within about 0.1 ms of it rather than tokio's 1 ms.
+///
+/// tokio's timer wheel counts whole milliseconds and rounds a deadline up to the next one,
+/// and the wait for it is rounded up to a millisecond again: a tokio sleep wakes about 1 ms
+/// late on average. A host's next slot counts from when its last request went out, so that
+/// millisecond is lost on every request, 2% of a 50 ms interval. The wait is slept on tokio's
+/// timer until [`PRECISE`] before the deadline, and the rest on `async-io`'s timer, which
+/// waits on a timerfd to the microsecond. Never early: the wait ends when both clocks have
+/// reached the deadline, and on a paused tokio clock (tests) tokio's own sleep ends it.
+async fn sleep_precisely(deadline: Instant) {
+    if let Some(coarse) = deadline.checked_sub(PRECISE)
+        && coarse > Instant::now()
+    {
+        tokio::time::sleep_until(coarse).await;
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return;
+    }
+    // tokio's sleep runs beside the precise one: on a paused clock it is the one that ends
+    // the wait, and it keeps tokio from thinking the runtime idle and moving the clock on
+    // to some later timer while the precise one waits in real time.
+    let coarse = tokio::time::sleep_until(deadline);
+    tokio::pin!(coarse);
+    tokio::select! {
+        biased;
+        () = &mut coarse => {}
+        _ = async_io::Timer::after(left) => {
+            if Instant::now() < deadline {
+                coarse.await;
+            }
+        }
+    }
+}
+
+fn nonzero_one() -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::MIN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(interval_ms: u64) -> Config {
+        Config {
+            min_interval_ms: interval_ms,
+            ..Config::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_one_host_are_spaced_by_the_interval() {
+        let p = Politeness::new(&config(1000));
+        let start = Instant::now();
+        let mut times = Vec::new();
+        let mut granted: Vec<Instant> = Vec::new();
+        for _ in 0..5 {
+            let slot = p.acquire("a.example", Duration::from_secs(1)).await;
+            times.push(Instant::now() - start);
+            if let Some(last) = granted.last() {
+                assert!(slot.granted - *last >= Duration::from_secs(1));
+            }
+            granted.push(slot.granted);
+            drop(slot);
+        }
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_secs(1), "{times:?}");
+        }
+        assert!(times[4] < Duration::from_millis(4100), "{times:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_host_does_not_block_another() {
+        let p = Arc::new(Politeness::new(&Config {
+            max_in_flight: 1,
+            ..config(10_000)
+        }));
+        drop(p.acquire("slow.example", Duration::from_secs(10)).await);
+        let waiting = {
+            let p = Arc::clone(&p);
+            tokio::spawn(async move { p.acquire("slow.example", Duration::from_secs(10)).await })
+        };
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let other = p.acquire("fast.example", Duration::from_secs(10)).await;
+        assert!(Instant::now() - start < Duration::from_millis(10));
+        drop(other);
+        let slot = waiting.await.unwrap();
+        assert!(slot.waited >= Duration::from_secs(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crawl_delay_raises_the_interval_and_retry_after_is_honoured() {
+        let p = Politeness::new(&config(100));
+        assert_eq!(
+            p.interval("a", Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(p.interval("a", None), Duration::from_millis(100));
+        drop(p.acquire("a", Duration::from_millis(100)).await);
+        assert_eq!(
+            p.back_off("a", Some(Duration::from_secs(30))),
+            Some(Duration::from_secs(30))
+        );
+        let start = Instant::now();
+        drop(p.acquire("a", Duration::from_millis(100)).await);
+        assert!(Instant::now() - start >= Duration::from_secs(30));
+        assert_eq!(p.back_off("a", Some(Duration::from_secs(100_000))), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_longer_interval_keeps_its_spacing_from_the_last_request() {
+        let p = Politeness::new(&config(100));
+        drop(p.acquire("a", Duration::from_millis(100)).await);
+        let start = Instant::now();
+        drop(p.acquire("a", Duration::from_secs(2)).await);
+        assert!(Instant::now() - start >= Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_precise_sleep_is_never_early_on_a_paused_clock() {
+        for ms in [0, 1, 2, 3, 4, 10, 1000] {
+            let deadline = Instant::now() + Duration::from_millis(ms);
+            sleep_precisely(deadline).await;
+            assert!(Instant::now() >= deadline, "{ms} ms");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_precise_sleep_keeps_a_paused_clock_from_jumping_past_it() {
+        // Another task's far timer: while the precise timer waits in real time, a paused
+        // runtime that looked idle would move the clock on to it.
+        let far = tokio::spawn(tokio::time::sleep(Duration::from_secs(30)));
+        let start = Instant::now();
+        let waited = tokio::time::timeout(
+            Duration::from_secs(60),
+            sleep_precisely(start + Duration::from_secs(1)),
+        )
+        .await;
+        assert!(waited.is_ok(), "the wait outlived its timeout");
+        let took = Instant::now() - start;
+        assert!(took >= Duration::from_secs(1), "{took:?}");
+        assert!(took < Duration::from_millis(1100), "{took:?}");
+        far.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_precise_sleep_is_never_early() {
+        for micros in [
+            0, 300, 999, 1_000, 1_500, 2_999, 3_000, 3_001, 4_700, 12_345,
+        ] {
+            let deadline = Instant::now() + Duration::from_micros(micros);
+            sleep_precisely(deadline).await;
+            assert!(Instant::now() >= deadline, "{micros} µs");
+            // tokio's `Instant` is std's when the clock is not paused.
+            assert!(
+                std::time::Instant::now() >= deadline.into_std(),
+                "{micros} µs"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_hosts_are_forgotten() {
+        let p = Politeness::new(&Config {
+            idle_forget_s: 1,
+            ..config(10)
+        });
+        for i in 0..SWEEP_AT {
+            drop(p.acquire(&format!("h{i}"), Duration::from_millis(10)).await);
+        }
+        tokio::time::advance(Duration::from_secs(5)).await;
+        drop(p.acquire("new", Duration::from_millis(10)).await);
+        assert!(p.hosts() < 10, "{}", p.hosts());
+    }
+}
