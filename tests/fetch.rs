@@ -47,6 +47,27 @@ fn codes(outcome: &Outcome) -> Vec<&'static str> {
     reasons.iter().map(|r| r.code.as_str()).collect()
 }
 
+/// Fetches each path of `server` for `train-ai` and checks it was discarded for `code`,
+/// first of its reasons, with nothing of the body (`reserved text`) kept.
+async fn assert_discarded(rig: &Rig, server: &Server, cases: &[(&str, &str)]) {
+    for (path, code) in cases {
+        let outcome = rig
+            .fetcher
+            .fetch(&server.url(path), Purpose::TrainAi)
+            .await
+            .unwrap();
+        let Outcome::NotFetched(r) = &outcome else {
+            panic!("{path}: a reservation was missed: {outcome:?}")
+        };
+        assert_eq!(r.verdict, Verdict::Discarded, "{path}");
+        assert_eq!(r.reasons[0].code.as_str(), *code, "{path}");
+        assert!(
+            !format!("{outcome:?}").contains("reserved text"),
+            "{path}: body kept"
+        );
+    }
+}
+
 fn site() -> Server {
     let s = Server::start();
     s.route(
@@ -335,30 +356,20 @@ async fn access_control_is_never_retried_and_reserved_bodies_are_discarded() {
         assert_eq!(r.status, Some(status));
         assert_eq!(s.count(&format!("/s{status}")), 1, "never retried");
     }
-    for (path, code) in [
-        ("/noai", "tags.noai"),
-        ("/tdm", "tdmrep.reserved"),
-        ("/meta", "tags.noai"),
-        ("/paywall", "access.paywalled"),
-        ("/meta-ref", "tags.noai"),
-        ("/tdm-meta-ref", "tdmrep.reserved"),
-        ("/paywall-escaped", "access.paywalled"),
-    ] {
-        let outcome = rig
-            .fetcher
-            .fetch(&s.url(path), Purpose::TrainAi)
-            .await
-            .unwrap();
-        let Outcome::NotFetched(r) = &outcome else {
-            panic!("{path}: {outcome:?}")
-        };
-        assert_eq!(r.verdict, Verdict::Discarded, "{path}");
-        assert_eq!(r.reasons[0].code.as_str(), code, "{path}");
-        assert!(
-            !format!("{outcome:?}").contains("reserved text"),
-            "{path}: body kept"
-        );
-    }
+    assert_discarded(
+        &rig,
+        &s,
+        &[
+            ("/noai", "tags.noai"),
+            ("/tdm", "tdmrep.reserved"),
+            ("/meta", "tags.noai"),
+            ("/paywall", "access.paywalled"),
+            ("/meta-ref", "tags.noai"),
+            ("/tdm-meta-ref", "tdmrep.reserved"),
+            ("/paywall-escaped", "access.paywalled"),
+        ],
+    )
+    .await;
     // For search, noai and the paywall markup do not reserve.
     let outcome = rig
         .fetcher
@@ -739,24 +750,18 @@ async fn pages_in_utf16_are_read_as_a_browser_reads_them() {
         Reply::ok(utf16(clean, true, true)).header("Content-Type", "text/html"),
     );
     let rig = rig(fast());
-    for (path, code) in [
-        ("/le-bom", "tags.noai"),
-        ("/be-bom-untyped", "tags.noai"),
-        ("/le-charset", "tags.noai"),
-        ("/be-charset-paywall", "access.paywalled"),
-        ("/mislabelled", "tags.noai"),
-    ] {
-        let outcome = rig
-            .fetcher
-            .fetch(&s.url(path), Purpose::TrainAi)
-            .await
-            .unwrap();
-        let Outcome::NotFetched(r) = &outcome else {
-            panic!("{path}: a UTF-16 page's reservation was missed: {outcome:?}")
-        };
-        assert_eq!(r.verdict, Verdict::Discarded, "{path}");
-        assert_eq!(r.reasons[0].code.as_str(), code, "{path}");
-    }
+    assert_discarded(
+        &rig,
+        &s,
+        &[
+            ("/le-bom", "tags.noai"),
+            ("/be-bom-untyped", "tags.noai"),
+            ("/le-charset", "tags.noai"),
+            ("/be-charset-paywall", "access.paywalled"),
+            ("/mislabelled", "tags.noai"),
+        ],
+    )
+    .await;
     let outcome = rig
         .fetcher
         .fetch(&s.url("/clean"), Purpose::TrainAi)
