@@ -41,7 +41,8 @@
 //! at the source, send-to-arrival delay, and the mean gap split into the interval, the time
 //! the previous request took, which the pipeline also counts the interval from, and lateness
 //! after that); and the politeness layer alone ([`optout::net::Politeness::acquire`], no
-//! HTTP) for [`ALONE`].
+//! HTTP) for [`ALONE`], timed by `Slot::granted` (its least gap holds by construction; its
+//! mean gap is the measurement).
 //!
 //! Run with `cargo bench --bench fetch` (`-- fetch_overhead` or `-- politeness` for one part).
 //! Without `--bench` (as `cargo test --benches` runs it), or with `--test`, a smoke run
