@@ -2,12 +2,32 @@
 //! this URL, for this purpose?*, explains every answer, and (in later layers) enforces it.
 //!
 //! # Layout
-//! - [`policy`]: pure decisions. Bytes in, [`policy::Decision`] out. No I/O, no async.
-//!   [`policy::robots`] is RFC 9309 robots.txt.
+//!
+//! Pure decisions in the middle, I/O at the edges, one pipeline that every caller shares.
+//! Dependencies point inward.
+//!
+//! - [`policy`]: pure decisions. Bytes in, [`policy::Decision`] out. No I/O, no async, nothing
+//!   else of ours. [`policy::robots`] is RFC 9309 robots.txt; [`policy::tdmrep`],
+//!   [`policy::aipref`], [`policy::content_signal`], [`policy::tags`], [`policy::aitxt`],
+//!   [`policy::crawlers`] and [`policy::excluded`] are the other reservations;
+//!   [`policy::html`] reads a page's meta tags; [`policy::judge`] turns them all into one
+//!   decision for a [`policy::Purpose`].
 //! - [`store`]: the embedded sled store; bytes and keys.
-//! - [`evidence`]: records, snapshots, the hash chain, verification and export.
+//! - [`evidence`]: records ([`evidence::record`]), their canonical bytes
+//!   ([`evidence::canonical`]), blocks ([`evidence::block`]), the hash-chained log
+//!   ([`evidence::log`]), [`evidence::verify`] and [`evidence::export`].
 //! - [`config`]: the validated configuration (`config/optout.toml` documents the defaults).
-//! - [`cli`]: one module per subcommand, thin over the library.
+//! - [`net`]: the network edge: the HTTP client ([`net::client`]), the private-address guard
+//!   ([`net::guard`]), per-host politeness ([`net::politeness`]), and each origin's live
+//!   policy files ([`net::sources`], fetched by [`net::follow`], classified by
+//!   [`net::outcome`] and [`net::known`], compiled by [`net::compile`]; [`net::clock`] is
+//!   their clock).
+//! - [`fetcher`]: the pipeline, pre-check → wait → fetch → re-check → record, over `net` and
+//!   `policy`, recording into `evidence`.
+//! - `middleware` (feature `reqwest-middleware`): the pipeline as a `reqwest-middleware`
+//!   layer.
+//! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::log`]), thin
+//!   over the library.
 //!
 //! # Example
 //!
@@ -24,8 +44,6 @@
 //! );
 //! ```
 //!
-//! Dependencies point inward: `cli` uses `config` and `policy`; `policy` uses nothing else of
-//! ours.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
