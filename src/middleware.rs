@@ -143,14 +143,16 @@ impl Middleware for Optout {
                 }
                 let mut extensions = Extensions::new();
                 let exchange = async {
-                    let response = next
-                        .run(request, &mut extensions)
-                        .await
-                        .map_err(|e| match e {
-                            // The guarded resolver's refusal is in the error's causes.
-                            reqwest_middleware::Error::Reqwest(e) => crate::net::client::classify(e),
-                            e => FetchError::Other(e.to_string()),
-                        })?;
+                    let response =
+                        next.run(request, &mut extensions)
+                            .await
+                            .map_err(|e| match e {
+                                // The guarded resolver's refusal is in the error's causes.
+                                reqwest_middleware::Error::Reqwest(e) => {
+                                    crate::net::client::classify(e)
+                                }
+                                e => FetchError::Other(e.to_string()),
+                            })?;
                     if !allow_private {
                         answered_from(&response, &hop)?;
                     }
@@ -204,7 +206,9 @@ mod tests {
             let mut request = [0u8; 1024];
             let _ = socket.read(&mut request).await.unwrap();
             socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\ninside")
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\ninside",
+                )
                 .await
                 .unwrap();
         });
@@ -217,10 +221,16 @@ mod tests {
         let response = client.get(hop.clone()).send().await.unwrap();
         server.await.unwrap();
         let refused = answered_from(&response, &hop).unwrap_err();
-        assert!(matches!(refused, FetchError::PrivateAddress(_)), "{refused}");
+        assert!(
+            matches!(refused, FetchError::PrivateAddress(_)),
+            "{refused}"
+        );
         assert!(refused.to_string().contains("127.0.0.1"), "{refused}");
         let answered_itself = Response::from(http::Response::new("inside"));
         let refused = answered_from(&answered_itself, &hop).unwrap_err();
-        assert!(matches!(refused, FetchError::PrivateAddress(_)), "{refused}");
+        assert!(
+            matches!(refused, FetchError::PrivateAddress(_)),
+            "{refused}"
+        );
     }
 }

@@ -62,7 +62,10 @@ impl Rig {
         let records = export::jsonl(log.store(), &Filter::default(), &mut out).unwrap();
         assert!(records > 0, "nothing was recorded");
         let text = String::from_utf8(out).unwrap();
-        assert!(!text.contains(SECRET), "the export has the password:\n{text}");
+        assert!(
+            !text.contains(SECRET),
+            "the export has the password:\n{text}"
+        );
         assert_no_secret_in_files(self.dir.path());
     }
 }
@@ -113,7 +116,12 @@ fn site(path: &str, location: &str) -> Server {
 }
 
 fn assert_nothing_sent(vault: &Server, others: &[&Server]) {
-    assert_eq!(vault.total(), 0, "the vault was asked: {:?}", vault.requests());
+    assert_eq!(
+        vault.total(),
+        0,
+        "the vault was asked: {:?}",
+        vault.requests()
+    );
     for server in others {
         for seen in server.requests() {
             for name in ["authorization", "proxy-authorization", "cookie"] {
@@ -126,7 +134,12 @@ fn assert_nothing_sent(vault: &Server, others: &[&Server]) {
 fn codes(reasons: &[optout::policy::Reason]) -> Vec<(String, Option<String>)> {
     reasons
         .iter()
-        .map(|r| (r.code.as_str().to_owned(), r.source.as_deref().map(str::to_owned)))
+        .map(|r| {
+            (
+                r.code.as_str().to_owned(),
+                r.source.as_deref().map(str::to_owned),
+            )
+        })
         .collect()
 }
 
@@ -219,8 +232,14 @@ fn optout(store: &Path, args: &[&str]) -> Output {
 fn assert_no_secret_in(output: &Output, what: &str) {
     let out = String::from_utf8_lossy(&output.stdout);
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(!out.contains(SECRET), "{what}: stdout has the password:\n{out}");
-    assert!(!err.contains(SECRET), "{what}: stderr has the password:\n{err}");
+    assert!(
+        !out.contains(SECRET),
+        "{what}: stdout has the password:\n{out}"
+    );
+    assert!(
+        !err.contains(SECRET),
+        "{what}: stderr has the password:\n{err}"
+    );
 }
 
 #[test]
@@ -318,7 +337,10 @@ mod middleware {
         assert!(!format!("{built} {built:?}").contains(SECRET), "{built:?}");
         // A redirect to them.
         let redirected = client.get(s.url("/go")).send().await.unwrap_err();
-        assert!(redirected.to_string().contains("url.userinfo"), "{redirected}");
+        assert!(
+            redirected.to_string().contains("url.userinfo"),
+            "{redirected}"
+        );
         assert!(
             !format!("{redirected} {redirected:?}").contains(SECRET),
             "{redirected:?}"

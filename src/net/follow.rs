@@ -7,10 +7,10 @@
 //! ([`crate::evidence::record::redact_url`]): they end up in evidence records.
 
 use super::client::{HttpClient, userinfo_refused};
-use crate::evidence::record::redact_url;
-use crate::policy::target::names_userinfo;
 use super::outcome::{Ending, MAX_REDIRECTS, Trace, Validators};
 use super::politeness::Politeness;
+use crate::evidence::record::redact_url;
+use crate::policy::target::names_userinfo;
 use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LOCATION};
 use std::time::Duration;
 use url::Url;

@@ -117,7 +117,14 @@ mod tests {
         ] {
             assert!(names_userinfo(raw), "{raw}");
         }
-        for raw in ["http://h/a@b", "http://h?a=@b", "/a@b", "a@b", "mailto:a@b.c", "http://h#@"] {
+        for raw in [
+            "http://h/a@b",
+            "http://h?a=@b",
+            "/a@b",
+            "a@b",
+            "mailto:a@b.c",
+            "http://h#@",
+        ] {
             assert!(!names_userinfo(raw), "{raw}");
         }
     }
