@@ -28,10 +28,10 @@ async fn main() -> anyhow::Result<()> {
         config.signals.load_lists(None)?,
     )?);
 
-    // The scraper's own client: it must leave redirects to optout, which judges every hop.
-    let inner = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+    // The scraper's own client, built by optout: redirects are left to optout, which judges
+    // every hop, and names are resolved through the private-address guard, so the address
+    // checked is the address connected to. Add timeouts and the like to the builder.
+    let inner = Optout::client_builder(&fetcher).build()?;
     let client = reqwest_middleware::ClientBuilder::new(inner)
         .with(Optout::new(fetcher, Purpose::TrainAi)) // the one line
         .build();

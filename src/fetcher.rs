@@ -17,10 +17,12 @@
 
 use crate::config::{Config, Lists};
 use crate::evidence::log::AppendError;
+use crate::evidence::record::{redact_input, redact_url};
 use crate::evidence::{EvidenceLog, Record, SourceRef};
 use crate::net::{FetchError, HttpClient, OriginPolicy, PolicySources, Politeness};
 use crate::policy::html::PageMeta;
 use crate::policy::judge::{Asset, Judge};
+use crate::policy::target::names_userinfo;
 use crate::policy::{Code, Decision, Purpose, Reason, Verdict, parse_url};
 use crate::store::StoreError;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
@@ -210,7 +212,7 @@ impl Fetcher {
             Ok(url) => url,
             Err(reason) => {
                 return Ok(Outcome::NotFetched(Refusal {
-                    url: input.trim().to_owned(),
+                    url: redact_input(input.trim()).into_owned(),
                     verdict: Verdict::Refused,
                     status: None,
                     reasons: vec![reason],
@@ -243,7 +245,7 @@ impl Fetcher {
         let span = tracing::info_span!(
             "fetch",
             host = url.host_str().unwrap_or_default(),
-            url = %url,
+            url = %redact_url(&url),
             verdict = tracing::field::Empty,
             status = tracing::field::Empty,
             wait_ms = tracing::field::Empty,
@@ -420,11 +422,12 @@ impl Fetcher {
 
             // A redirect: record this response, then judge the next hop before requesting it.
             if (300..400).contains(&response.status) && response.status != 304 {
-                let next = response
+                let location = response
                     .headers
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|l| url.join(l.trim()).ok());
+                    .map(str::trim);
+                let next = location.and_then(|l| url.join(l).ok());
                 if let Some(next) = next {
                     self.record(
                         &url,
@@ -450,8 +453,17 @@ impl Fetcher {
                         );
                     }
                     // The next hop gets the same URL checks as an input: a Location with a
-                    // user name or password would log in (Measure 1.2).
-                    match parse_url(next.as_str()) {
+                    // user name or password would log in (Measure 1.2). The parser drops an
+                    // empty `@`; the Location as written shows it.
+                    let checked = parse_url(next.as_str()).and_then(|checked| {
+                        if location.is_some_and(names_userinfo) {
+                            Err(Reason::new(Code::UrlUserinfo)
+                                .with_detail("the Location has an `@` before the host"))
+                        } else {
+                            Ok(checked)
+                        }
+                    });
+                    match checked {
                         Ok(checked) => url = checked,
                         Err(reason) => {
                             return self.refuse(
@@ -556,6 +568,13 @@ impl Fetcher {
         judge: &Judge<'_>,
         url: &Url,
     ) -> Result<Result<(Arc<OriginPolicy>, Decision), Refusal>, FetcherError> {
+        // Every hop, also of a URL given to `fetch_with` unparsed: never with credentials.
+        if !url.username().is_empty() || url.password().is_some() {
+            let reason = Reason::new(Code::UrlUserinfo)
+                .with_detail("the URL carries a user name or password; optout never logs in");
+            let refusal = self.refusal(url, judge, &[], Verdict::Refused, vec![reason], None)?;
+            return Ok(Err(refusal));
+        }
         if let Some(reason) = url.host_str().and_then(|h| judge.excluded.reason_for(h)) {
             return Ok(Err(self.refusal(
                 url,
@@ -606,7 +625,7 @@ impl Fetcher {
     ) -> Result<Refusal, FetcherError> {
         let seq = self.record(url, judge, sources, verdict, reasons.clone(), response)?;
         Ok(Refusal {
-            url: url.to_string(),
+            url: redact_url(url).into_owned(),
             verdict,
             status: response.map(|r| r.status),
             reasons,

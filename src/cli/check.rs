@@ -358,7 +358,9 @@ impl<'a> Report<'a> {
     }
 
     fn emit(&mut self, input: &str, judged: Judged) -> Result<(), CliError> {
-        let input = input.trim();
+        // Never a password on the output (a URL with credentials is refused anyway).
+        let input = crate::evidence::record::redact_input(input.trim());
+        let input = &*input;
         let mut seq = None;
         let (verdict, reasons) = match judged {
             Judged::Decided(url, decision, sources) => {

@@ -127,6 +127,8 @@ fn print_single(
     log: &EvidenceLog,
 ) -> Result<ExitCode, CliError> {
     let outcome = outcome.map_err(|e| CliError::Net(e.to_string()))?;
+    // Never a password on the output (a URL with credentials is refused anyway).
+    let input = crate::evidence::record::redact_input(input);
     // The record is on disk before the body is shown.
     log.sync()?;
     match outcome {
@@ -252,7 +254,9 @@ async fn fetch_many(
                 )
             }
         };
-        let input = input.trim();
+        // Never a password on the output (a URL with credentials is refused anyway).
+        let input = crate::evidence::record::redact_input(input.trim());
+        let input = &*input;
         let written = if args.json {
             let line = Line {
                 url: input,

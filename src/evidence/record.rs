@@ -3,6 +3,7 @@
 use crate::policy::{Decision, Purpose};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use url::Url;
 
 /// The record schema version written by this build.
@@ -82,12 +83,12 @@ impl Record {
             schema: RECORD_SCHEMA,
             seq: 0,
             time: String::new(),
-            url: url.as_str().to_owned(),
+            url: redact_url(url).into_owned(),
             origin: url.origin().ascii_serialization(),
             agent: agent.to_owned(),
             purpose: purpose.as_str().to_owned(),
             verdict: decision.verdict.as_str().to_owned(),
-            reasons: serde_json::to_value(&decision.reasons).unwrap_or_default(),
+            reasons: redact_details(serde_json::to_value(&decision.reasons).unwrap_or_default()),
             sources,
             status: None,
             bytes: None,
@@ -137,6 +138,94 @@ impl Record {
         }
         map
     }
+}
+
+/// What stands for a user name and password in a recorded or printed URL:
+/// `http://user:pw@host/` is shown as `http://***@host/`. optout never sends credentials
+/// (Measure 1.2), and never writes them down either: not in a record, an output line, an
+/// error message or a log line.
+pub const REDACTED_USERINFO: &str = "***";
+
+/// `url` as it may be recorded or printed: its user name and password, if any, replaced by
+/// [`REDACTED_USERINFO`]. Nothing else of it changes (a URL in its query stays as it is: it
+/// is part of what was fetched).
+pub fn redact_url(url: &Url) -> Cow<'_, str> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Cow::Borrowed(url.as_str());
+    }
+    let mut shown = url.clone();
+    // Neither fails for a URL that has a user name or password (it has a host).
+    let _ = shown.set_password(None);
+    let _ = shown.set_username(REDACTED_USERINFO);
+    Cow::Owned(shown.into())
+}
+
+/// An input as given (a command-line argument, a line of standard input), as it may be
+/// printed: a URL with credentials as [`redact_url`] shows it, anything else through
+/// [`redact_text`].
+pub fn redact_input(input: &str) -> Cow<'_, str> {
+    match Url::parse(input.trim()) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            Cow::Owned(redact_url(&url).into_owned())
+        }
+        _ => redact_text(input),
+    }
+}
+
+/// Free text (a reason's detail, an error message) with the user information of every URL
+/// in it replaced by [`REDACTED_USERINFO`]: after a scheme's `:` and its slashes, everything
+/// up to the last `@` before the authority ends (`/`, `\`, `?`, `#` or white space). Text
+/// without an `@` is returned as it is.
+pub fn redact_text(text: &str) -> Cow<'_, str> {
+    if !text.contains('@') {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut shown = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(colon) = memchr::memchr(b':', &bytes[i..]).map(|c| i + c) {
+        let start = colon
+            + 1
+            + bytes[colon + 1..]
+                .iter()
+                .take_while(|b| matches!(b, b'/' | b'\\'))
+                .count();
+        i = colon + 1;
+        if start == colon + 1 {
+            continue;
+        }
+        let end = bytes[start..]
+            .iter()
+            .position(|b| matches!(b, b'/' | b'\\' | b'?' | b'#') || b.is_ascii_whitespace())
+            .map_or(bytes.len(), |e| start + e);
+        if let Some(at) = memchr::memrchr(b'@', &bytes[start..end]).map(|a| start + a) {
+            shown.push_str(&text[copied..start]);
+            shown.push_str(REDACTED_USERINFO);
+            copied = at;
+        }
+        i = end.max(i);
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    shown.push_str(&text[copied..]);
+    Cow::Owned(shown)
+}
+
+/// The reasons of a record with every `detail` through [`redact_text`]: the details optout
+/// writes carry no credentials, and this makes sure of it.
+fn redact_details(mut reasons: serde_json::Value) -> serde_json::Value {
+    if let serde_json::Value::Array(reasons) = &mut reasons {
+        for reason in reasons {
+            if let Some(serde_json::Value::String(detail)) = reason.get_mut("detail")
+                && let Cow::Owned(shown) = redact_text(detail)
+            {
+                *detail = shown;
+            }
+        }
+    }
+    reasons
 }
 
 /// Lower-case hex SHA-256.
@@ -192,6 +281,35 @@ mod tests {
             full.bytes = None;
             full.sources[0].status = None;
             full.sources[0].fetched_at = None;
+        }
+    }
+
+    #[test]
+    fn credentials_are_redacted_in_urls_inputs_and_text() {
+        let url = Url::parse("http://user:secret@h.test:8/a?to=http://x@y/").unwrap();
+        assert_eq!(redact_url(&url), "http://***@h.test:8/a?to=http://x@y/");
+        let plain = Url::parse("https://h.test/a@b").unwrap();
+        assert!(matches!(redact_url(&plain), Cow::Borrowed(_)));
+        for (input, shown) in [
+            (" http://user:secret@h.test/ ", "http://***@h.test/"),
+            ("http:user:secret@h.test/", "http://***@h.test/"),
+            ("http://:secret@h.test/", "http://***@h.test/"),
+            ("http://@h.test/", "http://***@h.test/"),
+            ("http://user:secret@", "http://***@"),
+            ("not a url @ all", "not a url @ all"),
+        ] {
+            assert_eq!(redact_input(input), shown, "{input}");
+        }
+        for (text, shown) in [
+            (
+                "redirect from http://h.test/ to http://u:p@w@x.test/r and https://v@y.test",
+                "redirect from http://h.test/ to http://***@x.test/r and https://***@y.test",
+            ),
+            ("\"ftp:\\\\u:s@h\\x\"", "\"ftp:\\\\***@h\\x\""),
+            ("mail a@b.test: 12:30 @noon", "mail a@b.test: 12:30 @noon"),
+            ("ends with http://u:p@", "ends with http://***@"),
+        ] {
+            assert_eq!(redact_text(text), shown, "{text}");
         }
     }
 }

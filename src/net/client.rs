@@ -37,9 +37,50 @@ pub enum FetchError {
     /// The connection (TCP or TLS) failed.
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The URL carries a user name or password (the text begins with [`USERINFO_REFUSED`]),
+    /// or the request a credentials header: optout never sends credentials (Measure 1.2),
+    /// so nothing was sent.
+    #[error("{0}")]
+    Credentials(String),
     /// Anything else (a broken response, a reset mid-body).
     #[error("{0}")]
     Other(String),
+}
+
+/// How the text of [`FetchError::Credentials`] for a URL with a user name or password
+/// begins: the code of the refusal. A policy file's failure is stored as text, and
+/// [`super::compile`] reads the code back from it.
+pub const USERINFO_REFUSED: &str = "url.userinfo: ";
+
+/// The error for a URL with user information; `what` says which (its URL redacted).
+pub fn userinfo_refused(what: impl std::fmt::Display) -> FetchError {
+    FetchError::Credentials(format!("{USERINFO_REFUSED}{what}"))
+}
+
+/// Request headers that carry credentials: optout never sends them.
+const CREDENTIAL_HEADERS: [reqwest::header::HeaderName; 3] = [
+    reqwest::header::AUTHORIZATION,
+    reqwest::header::COOKIE,
+    reqwest::header::PROXY_AUTHORIZATION,
+];
+
+/// Refuses a request that would send credentials: a URL with a user name or password
+/// (reqwest would turn it into `Authorization: Basic`), or a credentials header.
+pub fn refuses_credentials(url: &Url, headers: &HeaderMap) -> Option<FetchError> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(userinfo_refused(format_args!(
+            "{} carries a user name or password; optout never sends credentials",
+            crate::evidence::record::redact_url(url)
+        )));
+    }
+    CREDENTIAL_HEADERS
+        .iter()
+        .find(|name| headers.contains_key(*name))
+        .map(|name| {
+            FetchError::Credentials(format!(
+                "the request has the header {name}; optout never sends credentials"
+            ))
+        })
 }
 
 /// Why the client could not be built.
@@ -116,13 +157,17 @@ impl HttpClient {
     }
 
     /// GETs `url` with `headers`, reading at most `limit` bytes of the body. Redirects are
-    /// returned as they are, for the caller to judge.
+    /// returned as they are, for the caller to judge. A URL with a user name or password, or
+    /// a credentials header, is refused before anything is sent, whoever the caller.
     pub async fn get(
         &self,
         url: &Url,
         headers: HeaderMap,
         limit: usize,
     ) -> Result<Response, FetchError> {
+        if let Some(refused) = refuses_credentials(url, &headers) {
+            return Err(refused);
+        }
         if let Some(refused) = self.refuses_literal(url) {
             return Err(refused);
         }

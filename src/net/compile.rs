@@ -2,6 +2,7 @@
 //! sources behind it. Pure. Where a file could not be read, the purposes it could reserve
 //! are refused (fail closed), and the reasons say why.
 
+use super::client::USERINFO_REFUSED;
 use super::clock::rfc3339_ms;
 use super::known::{File, Kind, State};
 use crate::evidence::SourceRef;
@@ -145,6 +146,17 @@ pub fn compile(
                     )),
             ),
             State::Unavailable | State::Parsed => {}
+            // A redirect to a URL with credentials was not followed: the file is unknown,
+            // and the reason says why with the code of a URL with credentials.
+            State::Unreachable if detail.starts_with(USERINFO_REFUSED) => standing.push((
+                Reason::new(Code::UrlUserinfo)
+                    .with_source(name)
+                    .with_detail(format!(
+                        "{name} {}; optout never sends credentials, so what it says is unknown and it is refused",
+                        &detail[USERINFO_REFUSED.len()..]
+                    )),
+                purposes,
+            )),
             State::Unreachable => standing.push((
                 Reason::new(unreachable)
                     .with_source(name)

@@ -1,9 +1,16 @@
 //! Fetches a policy file, following redirects by hand (RFC 9309 §2.3.1.2): up to
-//! [`MAX_REDIRECTS`] hops, to any host, each hop through the private-address guard.
+//! [`MAX_REDIRECTS`] hops, to any host, each hop through the private-address guard. A hop
+//! to a URL with a user name or password (even an empty `@`) is not requested: optout
+//! never sends credentials (Measure 1.2), so the file is not known (fail closed).
+//!
+//! URLs in the texts of an ending have their user information redacted
+//! ([`crate::evidence::record::redact_url`]): they end up in evidence records.
 
-use super::client::HttpClient;
+use super::client::{HttpClient, userinfo_refused};
 use super::outcome::{Ending, MAX_REDIRECTS, Trace, Validators};
 use super::politeness::Politeness;
+use crate::evidence::record::redact_url;
+use crate::policy::target::names_userinfo;
 use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LOCATION};
 use std::time::Duration;
 use url::Url;
@@ -65,23 +72,43 @@ pub async fn fetch(
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::trim);
+        let from = redact_url(&current);
         let Some(location) = location else {
             break Ending::BadRedirect(format!(
-                "HTTP {} from {current} without a usable Location",
+                "HTTP {} from {from} without a usable Location",
                 response.status
             ));
         };
         let next = match current.join(location) {
+            Ok(next) if !next.username().is_empty() || next.password().is_some() => {
+                break Ending::Failed(userinfo_refused(format_args!(
+                    "redirected from {from} to {}, a URL with a user name or password; nothing was sent there",
+                    redact_url(&next)
+                )));
+            }
+            // The parser drops an empty `@` (`http://@host/`); the Location as written shows it.
+            Ok(next) if names_userinfo(location) => {
+                break Ending::Failed(userinfo_refused(format_args!(
+                    "redirected from {from} to {next} with an `@` before the host; nothing was sent there"
+                )));
+            }
             Ok(next) if matches!(next.scheme(), "http" | "https") => next,
             Ok(next) => {
                 break Ending::BadRedirect(format!(
-                    "redirect from {current} to unsupported scheme {}",
+                    "redirect from {from} to unsupported scheme {}",
                     next.scheme()
+                ));
+            }
+            // Not shown at all when it has an `@`: what is a password in a broken URL is
+            // anyone's guess.
+            Err(e) if location.contains('@') => {
+                break Ending::BadRedirect(format!(
+                    "redirect from {from} to an invalid Location (not shown: it has an `@`): {e}"
                 ));
             }
             Err(e) => {
                 break Ending::BadRedirect(format!(
-                    "redirect from {current} to invalid Location {location:?}: {e}"
+                    "redirect from {from} to invalid Location {location:?}: {e}"
                 ));
             }
         };

@@ -86,9 +86,11 @@ pub struct Unresolvable {
 }
 
 /// Resolves `url`'s host and refuses it if it is, or any of its addresses is, a refused
-/// address: for clients optout does not build (the reqwest-middleware layer), where the
-/// guard cannot sit in the resolver. Stricter than [`GuardedResolver`], which drops refused
-/// addresses and keeps the others, because here the client picks the address.
+/// address: an early refusal for clients optout may not have built (the reqwest-middleware
+/// layer). Stricter than [`GuardedResolver`], which drops refused addresses and keeps the
+/// others, because here the client picks the address. It cannot be the last word: the
+/// client resolves the name again, and the answer can change in between (DNS rebinding).
+/// The middleware also checks the address each response came from.
 pub async fn check_host(url: &url::Url) -> Result<(), crate::net::FetchError> {
     use crate::net::FetchError;
     let refused = |ip: IpAddr| {

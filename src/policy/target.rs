@@ -20,7 +20,9 @@ pub fn parse_url(input: &str) -> Result<Url, Reason> {
         Url::parse(input).map_err(|e| Reason::new(Code::UrlInvalid).with_detail(format!("{e}")))?;
     match url.scheme() {
         // Credentials in a URL would be sent to the site: Measure 1.2 forbids logging in.
-        "http" | "https" if !url.username().is_empty() || url.password().is_some() => {
+        "http" | "https"
+            if !url.username().is_empty() || url.password().is_some() || names_userinfo(input) =>
+        {
             Err(Reason::new(Code::UrlUserinfo)
                 .with_detail("the URL carries a user name or password; optout never logs in"))
         }
@@ -31,6 +33,33 @@ pub fn parse_url(input: &str) -> Result<Url, Reason> {
         other => Err(Reason::new(Code::UrlUnsupportedScheme)
             .with_detail(format!("scheme {other:?} is not http or https"))),
     }
+}
+
+/// Whether `raw` (a URL as written, absolute or relative, e.g. a `Location` value) has user
+/// information: an `@` in its authority, even with nothing before it (`http://@host/`),
+/// which the URL parser drops silently. Read as the WHATWG URL parser reads `http(s)`
+/// URLs: after the scheme, any number of `/` or `\`; the authority ends at `/`, `\`, `?` or
+/// `#`. Other schemes, and a URL without one, have an authority only after `//`.
+pub fn names_userinfo(raw: &str) -> bool {
+    let raw = raw.trim();
+    let scheme = raw.find(':').filter(|&i| {
+        raw[..i].starts_with(|c: char| c.is_ascii_alphabetic())
+            && raw[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    let rest = scheme.map_or(raw, |i| &raw[i + 1..]);
+    let authority = rest.trim_start_matches(['/', '\\']);
+    let special = scheme.is_some_and(|i| {
+        raw[..i].eq_ignore_ascii_case("http") || raw[..i].eq_ignore_ascii_case("https")
+    });
+    if !special && rest.len() - authority.len() < 2 {
+        return false;
+    }
+    authority
+        .split(['/', '\\', '?', '#'])
+        .next()
+        .is_some_and(|a| a.contains('@'))
 }
 
 #[cfg(test)]
@@ -70,5 +99,33 @@ mod tests {
             parse_url("https://user@example.com/").unwrap_err().code,
             Code::UrlUserinfo
         );
+        assert_eq!(
+            parse_url("https://@example.com/").unwrap_err().code,
+            Code::UrlUserinfo
+        );
+    }
+
+    #[test]
+    fn userinfo_is_seen_as_written() {
+        for raw in [
+            "http://@h/",
+            "HTTP://u:p@h",
+            "https:\\\\:@h/x",
+            "//u@h/x",
+            "\\\\u@h",
+            "http:u@h",
+        ] {
+            assert!(names_userinfo(raw), "{raw}");
+        }
+        for raw in [
+            "http://h/a@b",
+            "http://h?a=@b",
+            "/a@b",
+            "a@b",
+            "mailto:a@b.c",
+            "http://h#@",
+        ] {
+            assert!(!names_userinfo(raw), "{raw}");
+        }
     }
 }
