@@ -28,7 +28,7 @@ use crate::policy::html::PageMeta;
 use crate::policy::judge::{Asset, Judge};
 use crate::policy::{Code, Decision, Purpose, Reason, Verdict, parse_url};
 use crate::store::StoreError;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, LOCATION};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -209,8 +209,10 @@ fn redirect_target(url: &Url, status: u16, headers: &HeaderMap) -> Result<Url, R
 
 /// Why a final response that is neither a redirect nor access control carries no content of
 /// the URL, if it does not. A `plain` request asked for no part (`Range`) and had no
-/// validators, so a 206 or 304 answers nothing it asked.
-fn not_content(status: u16, plain: bool) -> Option<Reason> {
+/// validators, so a 206 or 304 answers nothing it asked. A body still in a
+/// `Content-Encoding` (the client removes the header of the codings it decoded) cannot be
+/// read, so what it reserves is unknown.
+fn not_content(status: u16, headers: &HeaderMap, plain: bool) -> Option<Reason> {
     let why = match status {
         500..=599 => {
             return Some(Reason::new(Code::FetchServerError).with_detail(format!(
@@ -222,7 +224,23 @@ fn not_content(status: u16, plain: bool) -> Option<Reason> {
         206 if plain => "part of a response to a request for the whole",
         304 if plain => "not modified, to a request without validators",
         600.. | 0..100 => "not an HTTP status (RFC 9110 §15: 100-599)",
-        _ => return None,
+        _ => {
+            let coding = headers
+                .get_all(CONTENT_ENCODING)
+                .iter()
+                .flat_map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .into_owned()
+                        .split(',')
+                        .map(|c| c.trim().to_ascii_lowercase())
+                        .collect::<Vec<_>>()
+                })
+                .find(|c| !c.is_empty() && c != "identity")?;
+            let coding: String = coding.chars().take(40).collect();
+            return Some(Reason::new(Code::FetchNotContent).with_detail(format!(
+                "HTTP {status}: the body is still in Content-Encoding {coding:?}; what it says cannot be read"
+            )));
+        }
     };
     Some(Reason::new(Code::FetchNotContent).with_detail(format!("HTTP {status}: {why}")))
 }
@@ -619,7 +637,7 @@ impl Fetcher {
             }
 
             // A final response without the content: an error page, a 204, a bare 1xx.
-            if let Some(reason) = not_content(response.status, plain) {
+            if let Some(reason) = not_content(response.status, &response.headers, plain) {
                 let mut reasons = vec![reason];
                 reasons.extend(decision.reasons.iter().cloned());
                 return self.refuse(

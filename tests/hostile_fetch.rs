@@ -298,12 +298,48 @@ async fn responses_without_content_are_not_pages() {
         assert!(!format!("{r:?}").contains("PART OF"), "{r:?}");
         assert_eq!(s.count(&path), 1, "{path}");
     }
-    // A page still is one.
-    match rig.fetcher.fetch(&s.url("/page"), Purpose::TrainAi).await {
-        Ok(Outcome::Fetched(page)) => assert_eq!(page.body, b"the page"),
+    // A body in a coding the client did not decode: what it says (a meta tag) is unreadable.
+    s.route(
+        "/encoded",
+        Reply::ok("ENCODED BYTES")
+            .header("Content-Type", "text/html")
+            .header("Content-Encoding", "x-hostile"),
+    );
+    let r = rig.refused(&s.url("/encoded")).await;
+    assert_refusal(&rig, &r, Code::FetchNotContent, Verdict::Allowed, 200);
+    assert!(!format!("{r:?}").contains("ENCODED BYTES"), "{r:?}");
+    // A page still is one, also when it says it is not encoded.
+    s.route(
+        "/identity",
+        Reply::ok("the page").header("Content-Encoding", "identity"),
+    );
+    for path in ["/page", "/identity"] {
+        match rig.fetcher.fetch(&s.url(path), Purpose::TrainAi).await {
+            Ok(Outcome::Fetched(page)) => assert_eq!(page.body, b"the page"),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    // The client decodes gzip (and removes the header): a gzipped page is read as a page.
+    s.route(
+        "/gzipped",
+        Reply::ok(GZIPPED.to_vec()).header("Content-Encoding", "gzip"),
+    );
+    match rig
+        .fetcher
+        .fetch(&s.url("/gzipped"), Purpose::TrainAi)
+        .await
+    {
+        Ok(Outcome::Fetched(page)) => assert_eq!(page.body, b"User-agent: *\nDisallow: /zipped\n"),
         other => panic!("{other:?}"),
     }
 }
+
+/// `User-agent: *\nDisallow: /zipped\n`, gzipped.
+const GZIPPED: [u8; 52] = [
+    31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 11, 45, 78, 45, 210, 77, 76, 79, 205, 43, 177, 82, 208, 226,
+    114, 201, 44, 78, 204, 201, 201, 47, 183, 82, 208, 175, 202, 44, 40, 72, 77, 225, 2, 0, 229,
+    78, 114, 97, 32, 0, 0, 0,
+];
 
 /// A server that answers every request with `raw` bytes as written (after a 404 for the
 /// policy files), then closes: for responses axum will not send. Stops when dropped.

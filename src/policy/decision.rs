@@ -150,7 +150,8 @@ codes! {
     /// once): a server's error page is not the content.
     FetchServerError => "fetch.server-error",
     /// The response carries no content of the URL: a final 1xx, 204, 205, a 206 or 304 to a
-    /// request that asked for no part and had no validators, or a status outside 100-599.
+    /// request that asked for no part and had no validators, a status outside 100-599, or a
+    /// body in a `Content-Encoding` that could not be decoded.
     FetchNotContent => "fetch.not-content",
     /// The page redirected more often than `fetch.max_redirects`.
     FetchRedirectLimit => "fetch.redirect-limit",
