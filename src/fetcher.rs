@@ -225,24 +225,33 @@ fn not_content(status: u16, headers: &HeaderMap, plain: bool) -> Option<Reason> 
         304 if plain => "not modified, to a request without validators",
         600.. | 0..100 => "not an HTTP status (RFC 9110 §15: 100-599)",
         _ => {
-            let coding = headers
-                .get_all(CONTENT_ENCODING)
-                .iter()
-                .flat_map(|v| {
-                    String::from_utf8_lossy(v.as_bytes())
-                        .into_owned()
-                        .split(',')
-                        .map(|c| c.trim().to_ascii_lowercase())
-                        .collect::<Vec<_>>()
-                })
-                .find(|c| !c.is_empty() && c != "identity")?;
-            let coding: String = coding.chars().take(40).collect();
+            let coding = undecoded(headers)?;
             return Some(Reason::new(Code::FetchNotContent).with_detail(format!(
                 "HTTP {status}: the body is still in Content-Encoding {coding:?}; what it says cannot be read"
             )));
         }
     };
     Some(Reason::new(Code::FetchNotContent).with_detail(format!("HTTP {status}: {why}")))
+}
+
+/// The first content coding (RFC 9110 §8.4) left on a response, other than `identity`: one
+/// the client did not decode (it removes the header of those it did).
+fn undecoded(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(CONTENT_ENCODING).iter().find_map(|value| {
+        String::from_utf8_lossy(value.as_bytes())
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .find(|c| !c.is_empty() && c != "identity")
+            .map(|c| c.chars().take(40).collect())
+    })
+}
+
+/// The reasons of a request that was allowed but brought no content: why, then why it was
+/// allowed (recorded with the verdict `allowed`; `optout fetch` prints `failed`).
+fn failed(reason: Reason, decision: &Decision) -> Vec<Reason> {
+    std::iter::once(reason)
+        .chain(decision.reasons.iter().cloned())
+        .collect()
 }
 
 /// Why a retried status was given up: the host stayed busy (429/503: `politeness.gave-up`,
@@ -556,10 +565,10 @@ impl Fetcher {
                     }
                     _ => {
                         let (verdict, reason) = gave_up(response.status, tries, wait.is_some());
-                        let mut reasons = vec![reason];
-                        if verdict == Verdict::Allowed {
-                            reasons.extend(decision.reasons.iter().cloned());
-                        }
+                        let reasons = match verdict {
+                            Verdict::Allowed => failed(reason, &decision),
+                            _ => vec![reason],
+                        };
                         return self.refuse(
                             &url,
                             &judge,
@@ -590,14 +599,12 @@ impl Fetcher {
                 let next = match redirect_target(&url, response.status, &response.headers) {
                     Ok(next) => next,
                     Err(reason) => {
-                        let mut reasons = vec![reason];
-                        reasons.extend(decision.reasons.iter().cloned());
                         return self.refuse(
                             &url,
                             &judge,
                             &policy.sources,
                             Verdict::Allowed,
-                            reasons,
+                            failed(reason, &decision),
                             Some(&response),
                         );
                     }
@@ -638,14 +645,12 @@ impl Fetcher {
 
             // A final response without the content: an error page, a 204, a bare 1xx.
             if let Some(reason) = not_content(response.status, &response.headers, plain) {
-                let mut reasons = vec![reason];
-                reasons.extend(decision.reasons.iter().cloned());
                 return self.refuse(
                     &url,
                     &judge,
                     &policy.sources,
                     Verdict::Allowed,
-                    reasons,
+                    failed(reason, &decision),
                     Some(&response),
                 );
             }
@@ -837,7 +842,80 @@ impl Fetcher {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_markup;
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_bytes(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_http_locations_that_parse_are_followed() {
+        let url = Url::parse("http://example.com/a/b").unwrap();
+        let target =
+            |location: &[u8]| redirect_target(&url, 302, &headers(&[("location", location)]));
+        assert_eq!(
+            target(b" c?d ").unwrap().as_str(),
+            "http://example.com/a/c?d"
+        );
+        assert_eq!(
+            target(b"https://other.example/").unwrap().as_str(),
+            "https://other.example/"
+        );
+        for bad in [
+            &b""[..],
+            b"   ",
+            b"http://[::1",
+            b"ftp://example.com/",
+            b"javascript:x",
+            b"/\xff",
+        ] {
+            let reason = target(bad).unwrap_err();
+            assert_eq!(reason.code, Code::FetchBadRedirect, "{bad:?}");
+        }
+        assert!(redirect_target(&url, 301, &HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn content_codings_left_on_a_response_are_found() {
+        assert_eq!(undecoded(&HeaderMap::new()), None);
+        assert_eq!(
+            undecoded(&headers(&[("content-encoding", b" Identity ")])),
+            None
+        );
+        let stacked = headers(&[("content-encoding", b"identity, GZIP")]);
+        assert_eq!(undecoded(&stacked).as_deref(), Some("gzip"));
+        let long = [b'x'; 500];
+        assert_eq!(
+            undecoded(&headers(&[("content-encoding", &long)]))
+                .unwrap()
+                .len(),
+            40
+        );
+    }
+
+    #[test]
+    fn statuses_without_content() {
+        let none = HeaderMap::new();
+        for status in [100, 101, 103, 204, 205, 206, 304, 600, 999] {
+            let reason = not_content(status, &none, true).unwrap();
+            assert_eq!(reason.code, Code::FetchNotContent, "{status}");
+        }
+        for status in [500, 501, 599] {
+            let reason = not_content(status, &none, true).unwrap();
+            assert_eq!(reason.code, Code::FetchServerError, "{status}");
+        }
+        for status in [200, 203, 299, 404, 410] {
+            assert!(not_content(status, &none, true).is_none(), "{status}");
+        }
+        // A caller's own request may have been conditional or ranged.
+        assert!(not_content(304, &none, false).is_none());
+        assert!(not_content(206, &none, false).is_none());
+    }
 
     #[test]
     fn markup_is_sniffed_through_byte_order_marks() {
