@@ -6,8 +6,13 @@
 //! - **wait** for the host's politeness slot ([`crate::net::Politeness`]);
 //! - **fetch** with the shared client; a redirect is a new URL, pre-checked and paced on its
 //!   own host before it is requested;
-//! - **access control**: 401, 402, 403, 407 and 451 are `access.denied`, never retried;
-//!   429/503 back off (honouring `Retry-After`) and retry a bounded number of times;
+//! - **access control**: 401, 402, 403, 407 and 451 are `access.denied`, never retried; a
+//!   402 with pay-per-crawl headers is `access.payment-required` (never paid);
+//!   429/503 and 500/502/504 back off (honouring `Retry-After`) and retry a bounded number of
+//!   times;
+//! - **not the content**: a redirect without a usable `Location`, a server error, a final
+//!   1xx, 204/205 (and 206/304 to a plain request) or a status outside 100-599 fail with no
+//!   body handed out;
 //! - **re-check** the response (`X-Robots-Tag`, TDMRep and `Content-Usage` headers, HTML meta
 //!   tags, the paywall markup): a reserved response is **discarded**, its body dropped;
 //! - **record** every request and every refusal in the evidence log before returning.
@@ -25,7 +30,7 @@ use crate::policy::judge::{Asset, Judge};
 use crate::policy::target::names_userinfo;
 use crate::policy::{Code, Decision, Purpose, Reason, Verdict, parse_url};
 use crate::store::StoreError;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, LOCATION};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -56,7 +61,9 @@ pub struct Refusal {
     /// The URL the refusal is about (the last hop).
     pub url: String,
     /// `refused` (before a request, or access denied), `discarded` (after one), or
-    /// `allowed` when the request itself failed (`fetch.failed`).
+    /// `allowed` when the request was allowed but brought no content (`fetch.failed`,
+    /// `fetch.bad-redirect`, `fetch.server-error`, `fetch.not-content`): `optout fetch`
+    /// prints it `failed`.
     pub verdict: Verdict,
     /// The response status, if there was a response.
     pub status: Option<u16>,
@@ -114,6 +121,163 @@ fn looks_like_markup(body: &[u8]) -> bool {
 
 /// Statuses that mean access is controlled (Measure 1.2: never circumvented).
 const ACCESS_DENIED: [u16; 5] = [401, 402, 403, 407, 451];
+
+/// Statuses tried again after backing off: the host is busy (429, 503) or it, or a gateway
+/// before it, failed on the way (500, 502, 504; RFC 9110 §15.6). Other 5xx are not transient.
+const RETRIED: [u16; 5] = [429, 500, 502, 503, 504];
+
+/// The headers of Cloudflare's pay per crawl: the price a 402 asks (`crawler-price`), why a
+/// paid request failed (`crawler-error`), what a 2xx was charged (`crawler-charged`), and
+/// the request headers that agree to pay, which optout never sends.
+const PAY_PER_CRAWL: [&str; 5] = [
+    "crawler-price",
+    "crawler-error",
+    "crawler-charged",
+    "crawler-exact-price",
+    "crawler-max-price",
+];
+
+/// The first header of `names` in `headers` as `name: value` (cut to 100 characters).
+fn first_header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| {
+        let value = headers.get(*name)?;
+        let value: String = String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(100)
+            .collect();
+        Some(format!("{name}: {value}"))
+    })
+}
+
+/// Why a response that answers the request is refused: access is controlled, or sold.
+fn access_control(status: u16, headers: &HeaderMap) -> Option<Reason> {
+    if status == 402
+        && let Some(offer) = first_header(headers, &PAY_PER_CRAWL)
+    {
+        return Some(
+            Reason::new(Code::AccessPaymentRequired).with_detail(format!(
+                "HTTP 402 pay per crawl ({offer}): never paid, never retried"
+            )),
+        );
+    }
+    ACCESS_DENIED.contains(&status).then(|| {
+        Reason::new(Code::AccessDenied).with_detail(format!(
+            "HTTP {status}: access is controlled; not retried with other credentials, headers or agents"
+        ))
+    })
+}
+
+/// A response that says it was charged for (`crawler-charged`) was sold, and optout never
+/// offered to buy it (it sends no `crawler-exact-price` or `crawler-max-price`): discarded.
+fn charged(headers: &HeaderMap) -> Option<Reason> {
+    first_header(headers, &["crawler-charged"]).map(|header| {
+        Reason::new(Code::AccessPaymentRequired).with_detail(format!(
+            "{header}: a charge optout never agreed to; not collected"
+        ))
+    })
+}
+
+/// Where a redirect points, or why it cannot be followed (no `Location`, an empty or
+/// unparsable one, or a scheme other than http and https): `fetch.bad-redirect`.
+fn redirect_target(url: &Url, status: u16, headers: &HeaderMap) -> Result<Url, Reason> {
+    let bad = |why: String| {
+        Reason::new(Code::FetchBadRedirect)
+            .with_detail(format!("HTTP {status} {why}; not followed"))
+    };
+    let Some(location) = headers.get(LOCATION) else {
+        return Err(bad("without a Location".into()));
+    };
+    let shown: String = String::from_utf8_lossy(location.as_bytes())
+        .chars()
+        .take(100)
+        .collect();
+    let location = location
+        .to_str()
+        .map_err(|_| bad(format!("with a Location that is not text ({shown:?})")))?
+        .trim();
+    if location.is_empty() {
+        return Err(bad("with an empty Location".into()));
+    }
+    let next = url.join(location).map_err(|e| {
+        bad(format!(
+            "with a Location that is not a URL ({shown:?}: {e})"
+        ))
+    })?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(bad(format!("to a {}: URL ({shown:?})", next.scheme())));
+    }
+    Ok(next)
+}
+
+/// Why a final response that is neither a redirect nor access control carries no content of
+/// the URL, if it does not. A `plain` request asked for no part (`Range`) and had no
+/// validators, so a 206 or 304 answers nothing it asked. A body still in a
+/// `Content-Encoding` (the client removes the header of the codings it decoded) cannot be
+/// read, so what it reserves is unknown.
+fn not_content(status: u16, headers: &HeaderMap, plain: bool) -> Option<Reason> {
+    let why = match status {
+        500..=599 => {
+            return Some(Reason::new(Code::FetchServerError).with_detail(format!(
+                "HTTP {status}: a server's error page is not the content"
+            )));
+        }
+        100..=199 => "an informational status is not a final response",
+        204 | 205 => "no content",
+        206 if plain => "part of a response to a request for the whole",
+        304 if plain => "not modified, to a request without validators",
+        600.. | 0..100 => "not an HTTP status (RFC 9110 §15: 100-599)",
+        _ => {
+            let coding = undecoded(headers)?;
+            return Some(Reason::new(Code::FetchNotContent).with_detail(format!(
+                "HTTP {status}: the body is still in Content-Encoding {coding:?}; what it says cannot be read"
+            )));
+        }
+    };
+    Some(Reason::new(Code::FetchNotContent).with_detail(format!("HTTP {status}: {why}")))
+}
+
+/// The first content coding (RFC 9110 §8.4) left on a response, other than `identity`: one
+/// the client did not decode (it removes the header of those it did).
+fn undecoded(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(CONTENT_ENCODING).iter().find_map(|value| {
+        String::from_utf8_lossy(value.as_bytes())
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .find(|c| !c.is_empty() && c != "identity")
+            .map(|c| c.chars().take(40).collect())
+    })
+}
+
+/// The reasons of a request that was allowed but brought no content: why, then why it was
+/// allowed (recorded with the verdict `allowed`; `optout fetch` prints `failed`).
+fn failed(reason: Reason, decision: &Decision) -> Vec<Reason> {
+    std::iter::once(reason)
+        .chain(decision.reasons.iter().cloned())
+        .collect()
+}
+
+/// Why a retried status was given up: the host stayed busy (429/503: `politeness.gave-up`,
+/// refused), or kept failing (500/502/504: `fetch.server-error`, a failed request). `waited`
+/// is false when its `Retry-After` was longer than `politeness.max_backoff_s`.
+fn gave_up(status: u16, tries: u32, waited: bool) -> (Verdict, Reason) {
+    let detail = if waited {
+        format!("HTTP {status} after {tries} tries")
+    } else {
+        format!("HTTP {status} with Retry-After longer than politeness.max_backoff_s")
+    };
+    if matches!(status, 429 | 503) {
+        (
+            Verdict::Refused,
+            Reason::new(Code::PolitenessGaveUp).with_detail(detail),
+        )
+    } else {
+        let detail = format!("{detail}; a server's error page is not the content");
+        (
+            Verdict::Allowed,
+            Reason::new(Code::FetchServerError).with_detail(detail),
+        )
+    }
+}
 
 /// The fetch layer: one per process, shared (`Arc`) by every task.
 pub struct Fetcher {
@@ -226,17 +390,33 @@ impl Fetcher {
             let client = client.clone();
             async move { client.get(&url, HeaderMap::new(), limit).await }
         };
-        self.fetch_with(url, purpose, &mut send).await
+        self.run(url, purpose, &mut send, true).await
     }
 
     /// The pipeline with another way of sending the request (the reqwest-middleware layer
     /// sends it down its own stack). `send` gets each hop's URL after it was pre-checked and
-    /// paced, and must not follow redirects itself.
+    /// paced, and must not follow redirects itself. Its request may be conditional or ask
+    /// for a range, so a 304 or 206 is judged and handed back like any response.
     pub async fn fetch_with<S, F>(
         &self,
         url: Url,
         purpose: Purpose,
         send: &mut S,
+    ) -> Result<Outcome, FetcherError>
+    where
+        S: FnMut(Url) -> F,
+        F: Future<Output = Result<crate::net::client::Response, FetchError>>,
+    {
+        self.run(url, purpose, send, false).await
+    }
+
+    /// The pipeline in its tracing span. `plain`: `send` sends no validators and no `Range`.
+    async fn run<S, F>(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        send: &mut S,
+        plain: bool,
     ) -> Result<Outcome, FetcherError>
     where
         S: FnMut(Url) -> F,
@@ -251,7 +431,7 @@ impl Fetcher {
             wait_ms = tracing::field::Empty,
         );
         let outcome = self
-            .pipeline(url, purpose, send)
+            .pipeline(url, purpose, send, plain)
             .instrument(span.clone())
             .await?;
         match &outcome {
@@ -275,6 +455,7 @@ impl Fetcher {
         mut url: Url,
         purpose: Purpose,
         send: &mut S,
+        plain: bool,
     ) -> Result<Outcome, FetcherError>
     where
         S: FnMut(Url) -> F,
@@ -316,7 +497,7 @@ impl Fetcher {
             let key = self.politeness.key(&url).await;
             let interval = self.politeness.interval(&key, delay);
 
-            // Wait, fetch, and back off on 429/503.
+            // Wait, fetch, and back off on 429/503 and 500/502/504.
             let mut tries = 0;
             let response = loop {
                 let slot = self.politeness.acquire(&key, interval).await;
@@ -355,7 +536,7 @@ impl Fetcher {
                         );
                     }
                 };
-                if !matches!(response.status, 429 | 503) {
+                if !RETRIED.contains(&response.status) {
                     self.politeness.answered(&key);
                     break response;
                 }
@@ -385,31 +566,25 @@ impl Fetcher {
                         )?;
                     }
                     _ => {
-                        let reason = Reason::new(Code::PolitenessGaveUp).with_detail(match wait {
-                            Some(_) => format!("HTTP {} after {tries} tries", response.status),
-                            None => format!(
-                                "HTTP {} with Retry-After longer than politeness.max_backoff_s",
-                                response.status
-                            ),
-                        });
+                        let (verdict, reason) = gave_up(response.status, tries, wait.is_some());
+                        let reasons = match verdict {
+                            Verdict::Allowed => failed(reason, &decision),
+                            _ => vec![reason],
+                        };
                         return self.refuse(
                             &url,
                             &judge,
                             &policy.sources,
-                            Verdict::Refused,
-                            vec![reason],
+                            verdict,
+                            reasons,
                             Some(&response),
                         );
                     }
                 }
             };
 
-            // Access control: never circumvented, never retried.
-            if ACCESS_DENIED.contains(&response.status) {
-                let reason = Reason::new(Code::AccessDenied).with_detail(format!(
-                    "HTTP {}: access is controlled; not retried with other credentials, headers or agents",
-                    response.status
-                ));
+            // Access control: never circumvented, never paid for, never retried.
+            if let Some(reason) = access_control(response.status, &response.headers) {
                 return self.refuse(
                     &url,
                     &judge,
@@ -421,28 +596,56 @@ impl Fetcher {
             }
 
             // A redirect: record this response, then judge the next hop before requesting it.
+            // One that cannot be followed is a failed request: its body is not the page.
             if (300..400).contains(&response.status) && response.status != 304 {
-                let location = response
+                let next = match redirect_target(&url, response.status, &response.headers) {
+                    Ok(next) => next,
+                    Err(reason) => {
+                        return self.refuse(
+                            &url,
+                            &judge,
+                            &policy.sources,
+                            Verdict::Allowed,
+                            failed(reason, &decision),
+                            Some(&response),
+                        );
+                    }
+                };
+                self.record(
+                    &url,
+                    &judge,
+                    &policy.sources,
+                    Verdict::Allowed,
+                    decision.reasons.clone(),
+                    Some(&response),
+                )?;
+                redirects += 1;
+                if redirects > self.config.fetch.max_redirects {
+                    let reason = Reason::new(Code::FetchRedirectLimit).with_detail(format!(
+                        "more than {} redirects",
+                        self.config.fetch.max_redirects
+                    ));
+                    return self.refuse(&next, &judge, &[], Verdict::Refused, vec![reason], None);
+                }
+                // The next hop gets the same URL checks as an input: a Location with a
+                // user name or password would log in (Measure 1.2). The parser drops an
+                // empty `@`; the Location as written shows it.
+                let written = response
                     .headers
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::trim);
-                let next = location.and_then(|l| url.join(l).ok());
-                if let Some(next) = next {
-                    self.record(
-                        &url,
-                        &judge,
-                        &policy.sources,
-                        Verdict::Allowed,
-                        decision.reasons.clone(),
-                        Some(&response),
-                    )?;
-                    redirects += 1;
-                    if redirects > self.config.fetch.max_redirects {
-                        let reason = Reason::new(Code::FetchRedirectLimit).with_detail(format!(
-                            "more than {} redirects",
-                            self.config.fetch.max_redirects
-                        ));
+                let checked = parse_url(next.as_str()).and_then(|checked| {
+                    if written.is_some_and(names_userinfo) {
+                        Err(Reason::new(Code::UrlUserinfo)
+                            .with_detail("the Location has an `@` before the host"))
+                    } else {
+                        Ok(checked)
+                    }
+                });
+                match checked {
+                    Ok(checked) => url = checked,
+                    Err(reason) => {
                         return self.refuse(
                             &next,
                             &judge,
@@ -452,32 +655,20 @@ impl Fetcher {
                             None,
                         );
                     }
-                    // The next hop gets the same URL checks as an input: a Location with a
-                    // user name or password would log in (Measure 1.2). The parser drops an
-                    // empty `@`; the Location as written shows it.
-                    let checked = parse_url(next.as_str()).and_then(|checked| {
-                        if location.is_some_and(names_userinfo) {
-                            Err(Reason::new(Code::UrlUserinfo)
-                                .with_detail("the Location has an `@` before the host"))
-                        } else {
-                            Ok(checked)
-                        }
-                    });
-                    match checked {
-                        Ok(checked) => url = checked,
-                        Err(reason) => {
-                            return self.refuse(
-                                &next,
-                                &judge,
-                                &[],
-                                Verdict::Refused,
-                                vec![reason],
-                                None,
-                            );
-                        }
-                    }
-                    continue;
                 }
+                continue;
+            }
+
+            // A final response without the content: an error page, a 204, a bare 1xx.
+            if let Some(reason) = not_content(response.status, &response.headers, plain) {
+                return self.refuse(
+                    &url,
+                    &judge,
+                    &policy.sources,
+                    Verdict::Allowed,
+                    failed(reason, &decision),
+                    Some(&response),
+                );
             }
 
             // Re-check what the response says about itself.
@@ -520,6 +711,10 @@ impl Fetcher {
                         ),
                 );
             }
+            let charged = charged(&response.headers);
+            if let Some(reason) = &charged {
+                reasons.insert(0, reason.clone());
+            }
             if response.truncated {
                 // What the unread rest says (a late meta tag, JSON-LD at the end) is unknown:
                 // the part read is not collected.
@@ -531,7 +726,7 @@ impl Fetcher {
                     )),
                 );
             }
-            if verdict != Verdict::Allowed || paywalled || response.truncated {
+            if verdict != Verdict::Allowed || paywalled || charged.is_some() || response.truncated {
                 // The body is dropped here: it is neither returned nor written anywhere.
                 return self.refuse(
                     &url,
@@ -670,7 +865,80 @@ impl Fetcher {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_markup;
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_bytes(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_http_locations_that_parse_are_followed() {
+        let url = Url::parse("http://example.com/a/b").unwrap();
+        let target =
+            |location: &[u8]| redirect_target(&url, 302, &headers(&[("location", location)]));
+        assert_eq!(
+            target(b" c?d ").unwrap().as_str(),
+            "http://example.com/a/c?d"
+        );
+        assert_eq!(
+            target(b"https://other.example/").unwrap().as_str(),
+            "https://other.example/"
+        );
+        for bad in [
+            &b""[..],
+            b"   ",
+            b"http://[::1",
+            b"ftp://example.com/",
+            b"javascript:x",
+            b"/\xff",
+        ] {
+            let reason = target(bad).unwrap_err();
+            assert_eq!(reason.code, Code::FetchBadRedirect, "{bad:?}");
+        }
+        assert!(redirect_target(&url, 301, &HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn content_codings_left_on_a_response_are_found() {
+        assert_eq!(undecoded(&HeaderMap::new()), None);
+        assert_eq!(
+            undecoded(&headers(&[("content-encoding", b" Identity ")])),
+            None
+        );
+        let stacked = headers(&[("content-encoding", b"identity, GZIP")]);
+        assert_eq!(undecoded(&stacked).as_deref(), Some("gzip"));
+        let long = [b'x'; 500];
+        assert_eq!(
+            undecoded(&headers(&[("content-encoding", &long)]))
+                .unwrap()
+                .len(),
+            40
+        );
+    }
+
+    #[test]
+    fn statuses_without_content() {
+        let none = HeaderMap::new();
+        for status in [100, 101, 103, 204, 205, 206, 304, 600, 999] {
+            let reason = not_content(status, &none, true).unwrap();
+            assert_eq!(reason.code, Code::FetchNotContent, "{status}");
+        }
+        for status in [500, 501, 599] {
+            let reason = not_content(status, &none, true).unwrap();
+            assert_eq!(reason.code, Code::FetchServerError, "{status}");
+        }
+        for status in [200, 203, 299, 404, 410] {
+            assert!(not_content(status, &none, true).is_none(), "{status}");
+        }
+        // A caller's own request may have been conditional or ranged.
+        assert!(not_content(304, &none, false).is_none());
+        assert!(not_content(206, &none, false).is_none());
+    }
 
     #[test]
     fn markup_is_sniffed_through_byte_order_marks() {

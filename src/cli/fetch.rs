@@ -160,9 +160,11 @@ fn print_single(
     }
 }
 
-/// The word printed for an outcome: a failed request is `failed`, not `allowed`.
+/// The word printed for an outcome: a request that was allowed but brought no content
+/// (`fetch.failed`, `fetch.bad-redirect`, `fetch.server-error`, ...) is `failed`, not
+/// `allowed`.
 fn label(verdict: Verdict, reasons: &[Reason]) -> &'static str {
-    if reasons.first().is_some_and(|r| r.code == Code::FetchFailed) {
+    if verdict == Verdict::Allowed {
         "failed"
     } else if reasons.first().is_some_and(|r| {
         matches!(

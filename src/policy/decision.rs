@@ -126,6 +126,10 @@ codes! {
     /// The response was 401, 402, 403, 407 or 451: access is controlled. Never retried with
     /// other credentials, headers or agents (Measure 1.2).
     AccessDenied => "access.denied",
+    /// The response is a pay-per-crawl offer (a 402 with a `crawler-price`, `crawler-error`
+    /// or other `crawler-*` payment header), or says it charged for a page: optout never
+    /// pays, never retries, and keeps no body.
+    AccessPaymentRequired => "access.payment-required",
     /// The page says it is paywalled (schema.org `isAccessibleForFree: false`); discarded
     /// when collecting training data (Measure 1.2).
     AccessPaywalled => "access.paywalled",
@@ -139,6 +143,16 @@ codes! {
     PolitenessBackoff => "politeness.backoff",
     /// The request failed (timeout, connection, DNS, a broken response).
     FetchFailed => "fetch.failed",
+    /// A redirect (3xx) without a usable `Location`: none, empty, unparsable, or not
+    /// `http`/`https`. Nothing was followed and the body was dropped.
+    FetchBadRedirect => "fetch.bad-redirect",
+    /// The host answered 5xx (500, 502, 504 after the configured retries; other 5xx at
+    /// once): a server's error page is not the content.
+    FetchServerError => "fetch.server-error",
+    /// The response carries no content of the URL: a final 1xx, 204, 205, a 206 or 304 to a
+    /// request that asked for no part and had no validators, a status outside 100-599, or a
+    /// body in a `Content-Encoding` that could not be decoded.
+    FetchNotContent => "fetch.not-content",
     /// The page redirected more often than `fetch.max_redirects`.
     FetchRedirectLimit => "fetch.redirect-limit",
     /// The body was longer than `net.max_body_bytes`; the rest was not read, and what it
