@@ -60,11 +60,19 @@ fn rfc9309_latin1_robots_txt_from_a_server_refuses_what_a_browser_requests() {
     let server = Server::start();
     server.route(
         "/robots.txt",
-        Reply::ok(&b"User-agent: *\nDisallow: /\xFCber/\nDisallow: /caf\xE9\nDisallow: /\x80/\n"[..])
-            .header("content-type", "text/plain; charset=iso-8859-1"),
+        Reply::ok(
+            &b"User-agent: *\nDisallow: /\xFCber/\nDisallow: /caf\xE9\nDisallow: /\x80/\n"[..],
+        )
+        .header("content-type", "text/plain; charset=iso-8859-1"),
     );
     let dir = tempfile::tempdir().unwrap();
-    let urls = ["/\u{fc}ber/uns", "/caf%C3%A9/menu", "/\u{20ac}/x", "/%FCber/", "/ok"];
+    let urls = [
+        "/\u{fc}ber/uns",
+        "/caf%C3%A9/menu",
+        "/\u{20ac}/x",
+        "/%FCber/",
+        "/ok",
+    ];
     let urls: Vec<String> = urls.iter().map(|p| server.url(p)).collect();
     let mut args = vec!["--allow-private-addresses", "check", "--json"];
     args.extend(urls.iter().map(String::as_str));
@@ -75,7 +83,10 @@ fn rfc9309_latin1_robots_txt_from_a_server_refuses_what_a_browser_requests() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 5, "{out}");
-    for (line, rule) in lines.iter().zip(["/\u{fc}ber/", "/caf\u{e9}", "/\u{20ac}/", "/\u{fc}ber/"]) {
+    for (line, rule) in lines
+        .iter()
+        .zip(["/\u{fc}ber/", "/caf\u{e9}", "/\u{20ac}/", "/\u{fc}ber/"])
+    {
         assert_eq!(line["verdict"], "refused", "{line}");
         assert_eq!(line["reasons"][0]["code"], "robots.disallow", "{line}");
         assert_eq!(line["reasons"][0]["rule"], rule, "{line}");
@@ -105,7 +116,10 @@ fn google_stray_percent_rules_refuse_in_either_reading() {
             "https://e.example/1000",
         ],
     );
-    let verdicts: Vec<&str> = lines.iter().map(|l| l["verdict"].as_str().unwrap()).collect();
+    let verdicts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["verdict"].as_str().unwrap())
+        .collect();
     assert_eq!(
         verdicts,
         ["refused", "refused", "refused", "allowed", "allowed"],
@@ -122,9 +136,13 @@ fn excluded_ipv6_entries_and_ipv4_mapped_hosts() {
         "excluded.txt",
         b"2001:DB8::1\n192.0.2.1\n[::ffff:198.51.100.7] # mapped\n",
     );
+    // A robots.txt file keeps the check offline.
+    let robots = write(dir.path(), "robots.txt", b"User-agent: *\nAllow: /\n");
     let lines = checked(
         dir.path(),
         &[
+            "--robots",
+            &robots,
             "--excluded-domains",
             &list,
             "http://[2001:db8:0:0::1]/x",
@@ -194,7 +212,11 @@ fn judged(headers: &[(&str, &str)], meta: Option<PageMeta>) -> Decision {
         excluded: &excluded,
         ai_crawler_blocks: true,
     };
-    judge.decide(&site, Some(&asset), &parse_url("https://e.example/p").unwrap())
+    judge.decide(
+        &site,
+        Some(&asset),
+        &parse_url("https://e.example/p").unwrap(),
+    )
 }
 
 fn tdm_meta(values: &[&str]) -> Option<PageMeta> {
@@ -210,10 +232,22 @@ fn tdm_reservation_one_in_any_source_and_any_order_reserves() {
     let cases: [(&[(&str, &str)], &[&str], &str); 6] = [
         (&[], &["1", "0"], "meta tdm-reservation"),
         (&[], &["0", "1"], "meta tdm-reservation"),
-        (&[("tdm-reservation", "1")], &["0"], "header tdm-reservation"),
+        (
+            &[("tdm-reservation", "1")],
+            &["0"],
+            "header tdm-reservation",
+        ),
         (&[("tdm-reservation", "0")], &["1"], "meta tdm-reservation"),
-        (&[("TDM-Reservation", "1"), ("tdm-reservation", "0")], &[], "header tdm-reservation"),
-        (&[("tdm-reservation", "1")], &["yes", "0"], "header tdm-reservation"),
+        (
+            &[("TDM-Reservation", "1"), ("tdm-reservation", "0")],
+            &[],
+            "header tdm-reservation",
+        ),
+        (
+            &[("tdm-reservation", "1")],
+            &["yes", "0"],
+            "header tdm-reservation",
+        ),
     ];
     for (headers, metas, source) in cases {
         let d = judged(headers, tdm_meta(metas));

@@ -176,7 +176,10 @@ mod tests {
             assert_eq!(l.reason_for(host).unwrap().line, Some(2), "{host}");
         }
         assert!(l.reason_for("192.0.2.2").is_none());
-        assert!(l.reason_for("[::192.0.2.1]").is_none(), "IPv4-compatible is not mapped");
+        assert!(
+            l.reason_for("[::192.0.2.1]").is_none(),
+            "IPv4-compatible is not mapped"
+        );
     }
 
     #[test]

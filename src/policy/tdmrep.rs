@@ -371,7 +371,12 @@ mod tests {
         assert_eq!(reserved(&s), Some(true));
         let r = s.reserved_reason("tdmrep.json").unwrap();
         assert_eq!(r.source.as_deref(), Some("meta tdm-reservation"));
-        assert!(r.detail.as_deref().unwrap().contains("meta tdm-reservation 0"));
+        assert!(
+            r.detail
+                .as_deref()
+                .unwrap()
+                .contains("meta tdm-reservation 0")
+        );
         assert_eq!(reserved(&page(&[], &["0", "1"])), Some(true));
         // A header's `1` stands against a meta's `0`, with the header's policy.
         let s = page(&["1"], &["0"]);

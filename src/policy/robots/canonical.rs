@@ -303,7 +303,10 @@ mod tests {
         assert_eq!(g("/café%".as_bytes()), "/caf%C3%A9%");
         assert_eq!(g(b"/caf\xE9"), "/caf%E9");
         assert_eq!(g(g(b"/x%2f%").as_bytes()), g(b"/x%2f%"));
-        assert!(matches!(google(b"/100%/a%2F"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            google(b"/100%/a%2F"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -102,7 +102,11 @@ fn decode_lines(bytes: &[u8], bridged: &mut Vec<u32>) -> String {
         match std::str::from_utf8(line) {
             Ok(text) => out.push_str(text),
             Err(_) => {
-                out.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(line).0);
+                out.push_str(
+                    &encoding_rs::WINDOWS_1252
+                        .decode_without_bom_handling(line)
+                        .0,
+                );
                 bridged.push(number);
             }
         }
@@ -222,9 +226,15 @@ mod tests {
 
     #[test]
     fn rfc9309_2_2_2_lines_not_utf8_are_decoded_as_windows_1252_and_noted() {
-        let p = prepare(b"User-agent: *\r\nDisallow: /\xFCber/\nAllow: /\xC3\xBC\n\x80\r", 100);
+        let p = prepare(
+            b"User-agent: *\r\nDisallow: /\xFCber/\nAllow: /\xC3\xBC\n\x80\r",
+            100,
+        );
         assert!(p.invalid_utf8);
-        assert_eq!(p.text, "User-agent: *\r\nDisallow: /\u{FC}ber/\nAllow: /\u{FC}\n\u{20AC}\r");
+        assert_eq!(
+            p.text,
+            "User-agent: *\r\nDisallow: /\u{FC}ber/\nAllow: /\u{FC}\n\u{20AC}\r"
+        );
         assert_eq!(p.bridged, [2, 4]);
         assert!(prepare(b"Allow: /\xC3\xBC\n", 100).bridged.is_empty());
     }

@@ -6,13 +6,15 @@
 //! - Groups are formed and merged by RFC 9309 §2.1 and §2.2.1 (`collect`).
 //! - Paths are compared in the canonical form of §2.2.2 ([`canonical`]), by longest match
 //!   with `Allow` winning a tie (`pattern`).
+//! - Lines that are not UTF-8 are read as Windows-1252 (`input`), and a rule on one in two
+//!   readings, its octets and its text (`Rule::compile`).
 
 mod canonical;
 mod collect;
 mod input;
 pub(crate) mod pattern;
 
-pub use canonical::{PathForms, canonical, loose};
+pub use canonical::{PathForms, canonical, google, loose};
 pub use collect::ExtensionLine;
 pub use input::DEFAULT_PARSE_LIMIT;
 pub(crate) use input::lines;
@@ -289,13 +291,12 @@ impl RobotsTxt {
             );
         }
         if self.invalid_utf8 {
-            decision.reasons.push(
-                source_reason(Code::RobotsInvalidUtf8)
-                    .with_detail(
-                        "the file is not UTF-8; lines that are not were read as Windows-1252 \
+            decision
+                .reasons
+                .push(source_reason(Code::RobotsInvalidUtf8).with_detail(
+                    "the file is not UTF-8; lines that are not were read as Windows-1252 \
                          too, a Disallow in either reading refusing",
-                    ),
-            );
+                ));
         }
         decision
     }

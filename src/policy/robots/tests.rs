@@ -321,7 +321,10 @@ fn rfc9309_2_2_2_latin1_disallow_matches_the_utf8_url_and_the_octets() {
     assert_eq!(d.verdict, Refused, "{d:?}");
     assert_eq!(d.reasons[0].rule.as_deref(), Some("/\u{fc}ber/"));
     assert!(d.reasons.iter().any(|r| r.code == Code::RobotsInvalidUtf8));
-    assert_eq!(latin1(file, "https://e.example/%c3%bcber/").verdict, Refused);
+    assert_eq!(
+        latin1(file, "https://e.example/%c3%bcber/").verdict,
+        Refused
+    );
     // The octets' own reading: a server that names its files in Latin-1.
     assert_eq!(latin1(file, "https://e.example/%FCber/x").verdict, Refused);
     assert_eq!(latin1(file, "https://e.example/uber/x").verdict, Allowed);
@@ -336,7 +339,9 @@ fn rfc9309_2_2_2_latin1_cafe_without_slash() {
     }
     assert_eq!(latin1(file, "https://e.example/cafe").verdict, Allowed);
     assert_eq!(
-        RobotsTxt::parse(file).allowed_path("x", "/caf\u{e9}").verdict,
+        RobotsTxt::parse(file)
+            .allowed_path("x", "/caf\u{e9}")
+            .verdict,
         Refused
     );
 }
@@ -365,7 +370,10 @@ fn rfc9309_2_2_2_utf8_file_is_read_as_before() {
     assert_eq!(d.verdict, Refused);
     assert_eq!(d.reasons.len(), 1);
     assert_eq!(robots.allowed_path("x", "/%FCber/").verdict, Allowed);
-    assert_eq!(robots.allowed_path("x", "/%C3%83%C2%BCber/").verdict, Allowed);
+    assert_eq!(
+        robots.allowed_path("x", "/%C3%83%C2%BCber/").verdict,
+        Allowed
+    );
 }
 
 #[test]
@@ -376,7 +384,10 @@ fn rfc9309_2_2_2_windows_1252_only_octet_euro() {
     assert_eq!(d.verdict, Refused);
     assert_eq!(d.reasons[0].rule.as_deref(), Some("/\u{20ac}uro/"));
     assert_eq!(latin1(file, "https://e.example/%80uro/").verdict, Refused);
-    assert_eq!(latin1(file, "https://e.example/%C2%80uro/").verdict, Allowed);
+    assert_eq!(
+        latin1(file, "https://e.example/%C2%80uro/").verdict,
+        Allowed
+    );
 }
 
 #[test]
@@ -427,7 +438,10 @@ fn google_parser_stray_percent_then_non_hex_matches_both_spellings() {
     let r = "User-agent: *\nDisallow: /a%zz\n";
     for url in ["https://e.example/a%zz", "https://e.example/a%25zz/x"] {
         let url = crate::policy::parse_url(url).unwrap();
-        assert_eq!(RobotsTxt::parse(r.as_bytes()).allowed("x", &url).verdict, Refused);
+        assert_eq!(
+            RobotsTxt::parse(r.as_bytes()).allowed("x", &url).verdict,
+            Refused
+        );
     }
     assert_eq!(verdict(r, "x", "/azz"), Allowed);
     assert_eq!(verdict(r, "x", "/a%ZZ"), Allowed);
