@@ -229,7 +229,8 @@ fn tdm_meta(values: &[&str]) -> Option<PageMeta> {
 
 #[test]
 fn tdm_reservation_one_in_any_source_and_any_order_reserves() {
-    let cases: [(&[(&str, &str)], &[&str], &str); 6] = [
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Headers, &[&str], &str); 6] = [
         (&[], &["1", "0"], "meta tdm-reservation"),
         (&[], &["0", "1"], "meta tdm-reservation"),
         (
