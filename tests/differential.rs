@@ -96,11 +96,17 @@ mod reference {
         pub line: u32,
         /// The value as written (trimmed, comment removed).
         pub value: String,
+        /// On a line that is not UTF-8, the value's octets in the file (when not ASCII).
+        pub octets: Option<Vec<u8>>,
         priority: usize,
         /// `None` for the empty pattern, which matches nothing. Strict form.
         regex: Option<Regex>,
         /// The pattern in the loose form (reserved escapes decoded), for `Disallow` rules.
         loose: Option<Regex>,
+        /// For a value with a `%` that starts no escape: Google's form (nothing decoded).
+        google: Option<Regex>,
+        /// For a `Disallow` with `octets`: the value read as text (Windows-1252 in UTF-8).
+        bridged: Option<Box<Rule>>,
     }
 
     fn regex_of(pieces: &[Vec<u8>], anchored: bool, value: &str) -> Regex {
@@ -118,41 +124,74 @@ mod reference {
 
     impl Rule {
         pub fn new(allow: bool, line: u32, value: &str) -> Rule {
-            let (body, anchored) = match value.strip_suffix('$') {
+            Rule::of_octets(allow, line, value, value.as_bytes())
+        }
+
+        /// A rule of a line that was not UTF-8: `octets` are its value in the file. A
+        /// `Disallow` is read both as those octets and as `value` (their Windows-1252
+        /// text); an `Allow` only as the octets.
+        pub fn bridged(allow: bool, line: u32, value: &str, octets: Vec<u8>) -> Rule {
+            let mut rule = Rule::of_octets(allow, line, value, &octets);
+            if !allow {
+                let text = Rule::new(allow, line, value);
+                rule.priority = rule.priority.max(text.priority);
+                rule.bridged = Some(Box::new(text));
+            }
+            rule.octets = Some(octets);
+            rule
+        }
+
+        fn of_octets(allow: bool, line: u32, value: &str, octets: &[u8]) -> Rule {
+            let (body, anchored) = match octets.strip_suffix(b"$") {
                 Some(body) => (body, true),
-                None => (value, false),
+                None => (octets, false),
             };
+            let split = || body.split(|&b| b == b'*');
             // RFC 9309 §2.2.3: `%2A` / `%24` in a pattern are a literal `*` / `$`.
-            let pieces: Vec<Vec<u8>> = body
-                .split('*')
+            let pieces: Vec<Vec<u8>> = split()
                 .map(|p| {
-                    let text = String::from_utf8(strict(p.as_bytes())).expect("ASCII");
+                    let text = String::from_utf8(strict(p)).expect("ASCII");
                     text.replace("%2A", "*").replace("%24", "$").into_bytes()
                 })
                 .collect();
-            let loose_pieces: Vec<Vec<u8>> =
-                body.split('*').map(|p| canonical(p.as_bytes())).collect();
+            let loose_pieces: Vec<Vec<u8>> = split().map(canonical).collect();
+            let google_pieces: Vec<Vec<u8>> = split().map(google).collect();
             let literal: usize = pieces.iter().map(Vec::len).sum();
             let priority = literal + (pieces.len() - 1) + usize::from(anchored);
             let regex = (!value.is_empty()).then(|| regex_of(&pieces, anchored, value));
             let loose =
                 (!value.is_empty() && !allow).then(|| regex_of(&loose_pieces, anchored, value));
+            let google = stray_percent(body).then(|| regex_of(&google_pieces, anchored, value));
             let value = value.to_owned();
             Rule {
                 allow,
                 line,
                 value,
+                octets: None,
                 priority,
                 regex,
                 loose,
+                google,
+                bridged: None,
             }
         }
 
-        /// Whether the rule matches: `path` in the strict form, or for a `Disallow` also
-        /// `loose_path` in the loose form.
-        pub fn matches_forms(&self, path: &[u8], loose_path: &[u8]) -> bool {
-            self.regex.as_ref().is_some_and(|r| r.is_match(path))
+        /// Whether the rule matches the path in its strict, loose and Google forms. A
+        /// `Disallow` matches in any form and any reading; an `Allow` in the strict form,
+        /// and with a stray `%` also in Google's.
+        pub fn matches_forms(&self, path: &[u8], loose_path: &[u8], google_path: &[u8]) -> bool {
+            let strict = self.regex.as_ref().is_some_and(|r| r.is_match(path));
+            let google = self.google.as_ref().map(|r| r.is_match(google_path));
+            if self.allow {
+                return strict && google.unwrap_or(true);
+            }
+            strict
+                || google == Some(true)
                 || self.loose.as_ref().is_some_and(|r| r.is_match(loose_path))
+                || self
+                    .bridged
+                    .as_ref()
+                    .is_some_and(|b| b.matches_forms(path, loose_path, google_path))
         }
 
         /// Whether the rule matches `path`, in the loose form (used to classify).
@@ -237,9 +276,47 @@ mod reference {
         out
     }
 
-    /// The lines the parser reads: parse limit, BOM prefix, lossy UTF-8, CR / LF / CRLF,
-    /// over-long lines cut at a character boundary.
+    /// Google's form: nothing decoded; octets outside ASCII written as upper-case `%XX`,
+    /// valid escapes upper-cased.
+    pub fn google(input: &[u8]) -> Vec<u8> {
+        let hex = |b: Option<&u8>| b.is_some_and(u8::is_ascii_hexdigit);
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            if input[i] == b'%' && hex(input.get(i + 1)) && hex(input.get(i + 2)) {
+                out.extend(input[i..i + 3].to_ascii_uppercase());
+                i += 3;
+                continue;
+            }
+            if input[i] >= 0x80 {
+                out.extend_from_slice(format!("%{:02X}", input[i]).as_bytes());
+            } else {
+                out.push(input[i]);
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// A `%` not followed by two hex digits.
+    pub fn stray_percent(input: &[u8]) -> bool {
+        (0..input.len()).any(|i| {
+            input[i] == b'%'
+                && !input
+                    .get(i + 1..i + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        })
+    }
+
+    /// The lines the parser reads (see [`decoded_lines`]).
     pub fn lines(bytes: &[u8]) -> Vec<String> {
+        decoded_lines(bytes).into_iter().map(|(l, _)| l).collect()
+    }
+
+    /// The lines the parser reads: parse limit, BOM prefix, CR / LF / CRLF, each line as
+    /// UTF-8 or, when it is not UTF-8, as Windows-1252 (then `true`), over-long lines cut at
+    /// a character boundary.
+    pub fn decoded_lines(bytes: &[u8]) -> Vec<(String, bool)> {
         let mut bytes = bytes;
         if bytes.len() > PARSE_LIMIT {
             let head = &bytes[..PARSE_LIMIT];
@@ -251,30 +328,41 @@ mod reference {
             .zip([0xEF, 0xBB, 0xBF])
             .take_while(|(a, b)| **a == *b)
             .count();
-        let text = String::from_utf8_lossy(&bytes[bom..]);
+        let mut raw_lines: Vec<&[u8]> = Vec::new();
+        let mut rest = &bytes[bom..];
+        loop {
+            match rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+                Some(end) => {
+                    raw_lines.push(&rest[..end]);
+                    let crlf = rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n');
+                    rest = &rest[end + 1 + usize::from(crlf)..];
+                }
+                None => {
+                    raw_lines.push(rest);
+                    break;
+                }
+            }
+        }
+        let mut lines: Vec<(String, bool)> = raw_lines
+            .into_iter()
+            .map(|raw| match std::str::from_utf8(raw) {
+                Ok(text) => (text.to_owned(), false),
+                Err(_) => {
+                    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw);
+                    (text.into_owned(), true)
+                }
+            })
+            .collect();
         // A BOM mangled through Latin-1 (`ï»¿`) is skipped too, character by character.
+        let first = &mut lines[0].0;
         let mojibake: usize = ['\u{EF}', '\u{BB}', '\u{BF}']
             .iter()
-            .zip(text.chars())
+            .zip(first.chars())
             .take_while(|(a, b)| **a == *b)
             .map(|(_, c)| c.len_utf8())
             .sum();
-        let text = &text[mojibake..];
-        let mut lines = Vec::new();
-        let mut line = String::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\r' || c == '\n' {
-                if c == '\r' && chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                lines.push(std::mem::take(&mut line));
-            } else {
-                line.push(c);
-            }
-        }
-        lines.push(line);
-        for line in &mut lines {
+        first.drain(..mojibake);
+        for (line, _) in &mut lines {
             let mut end = line.len().min(MAX_LINE_BYTES);
             while !line.is_char_boundary(end) {
                 end -= 1;
@@ -347,7 +435,7 @@ mod reference {
         pub fn parse(bytes: &[u8]) -> Robots {
             let mut groups: Vec<Group> = Vec::new();
             let mut rule_seen = false;
-            for (index, line) in lines(bytes).iter().enumerate() {
+            for (index, (line, bridged)) in decoded_lines(bytes).iter().enumerate() {
                 let Some((key, value)) = key_value(line) else {
                     continue;
                 };
@@ -368,9 +456,14 @@ mod reference {
                     Kind::Allow | Kind::Disallow => {
                         if let Some(group) = groups.last_mut() {
                             let line = index as u32 + 1;
-                            group
-                                .rules
-                                .push(Rule::new(kind == Kind::Allow, line, value));
+                            let allow = kind == Kind::Allow;
+                            let rule = if *bridged && !value.is_ascii() {
+                                let (octets, _, _) = encoding_rs::WINDOWS_1252.encode(value);
+                                Rule::bridged(allow, line, value, octets.into_owned())
+                            } else {
+                                Rule::new(allow, line, value)
+                            };
+                            group.rules.push(rule);
                             rule_seen = true;
                         }
                     }
@@ -409,9 +502,12 @@ mod reference {
             let path_query = &url[Position::BeforePath..Position::AfterQuery];
             let path = strict(path_query.as_bytes());
             let loose_path = canonical(path_query.as_bytes());
+            let google_path = google(path_query.as_bytes());
             let mut best: Option<&Rule> = None;
             for rule in self.rules(selected) {
-                if rule.matches_forms(&path, &loose_path) && best.is_none_or(|b| rule.beats(b)) {
+                if rule.matches_forms(&path, &loose_path, &google_path)
+                    && best.is_none_or(|b| rule.beats(b))
+                {
                     best = Some(rule);
                 }
             }
@@ -562,6 +658,17 @@ fn urls_for(robots: &Robots) -> Vec<Url> {
     let mut paths = Vec::new();
     for rule in robots.groups.iter().flat_map(|g| &g.rules) {
         probe_paths(&rule.value, &mut paths);
+        if let Some(octets) = &rule.octets {
+            // The octets' own reading (`/%E9`) as well as the text's.
+            let encoded: String = octets
+                .iter()
+                .map(|&b| match b {
+                    0x80.. => format!("%{b:02X}"),
+                    _ => char::from(b).to_string(),
+                })
+                .collect();
+            probe_paths(&encoded, &mut paths);
+        }
     }
     let probes: Vec<Url> = paths.iter().filter_map(|p| to_url(p)).collect();
     urls.extend(spread(&probes, MAX_URLS.saturating_sub(urls.len())));
@@ -1185,6 +1292,9 @@ fn reference_reads_the_semantics() {
         ("User-agent: *\nDisallow: /%7e%2f\n", "a", "/~/", rule(false, 2)),
         ("User-agent: *\nDisallow: /caf%c3%a9\n", "a", "/café", rule(false, 2)),
         ("User-agent: *\nDisallow: /100%\n", "a", "/100%25", rule(false, 2)),
+        ("User-agent: *\nDisallow: /100%\n", "a", "/100%20off", rule(false, 2)), // Google's reading
+        ("User-agent: *\nDisallow: /a\nAllow: /a%zz\n", "a", "/a%zz", rule(true, 3)),
+        ("User-agent: *\nDisallow: /a\nAllow: /a%zz\n", "a", "/a%25zz", rule(false, 2)),
         ("User-agent: *\nDisallow: /a #c\n", "a", "/a", rule(false, 2)),
         ("User-agent: *\nDisallow: /a\u{A0}\n", "a", "/a", rule(false, 2)), // NBSP is trimmed
     ]
@@ -1233,7 +1343,8 @@ const RAW: [&[u8]; 4] = [b"", b"", b"\xFF", b"\xE9"];
 const TRAILS: &str = "|| |\t| # c|#|\x0B";
 const ENDS: &str = "\n|\r\n|\r|\n\r";
 const PATHS: &str = "/|/a|/a/b|/ab|/ab/|/a.b|/xb|/%61|/a%2fb|/é|/~|/%7E|/a$|/ab$|/a$b|/*|/a%25|/a%|\
-                     /a%zz|/a%25zz|/a:b|/a%3Ab|/a;b|/a?b|/%00|/robots.txt|/robots.txt?a";
+                     /a%zz|/a%25zz|/a:b|/a%3Ab|/a;b|/a?b|/%00|/robots.txt|/robots.txt?a|/a%E9|\
+                     /a%C3%A9|/a%ff|/a%C3%BF|/%E9|/%C3%A9|/a%20|/a%2F|/a%zz%41";
 const AGENTS: &str = "foo|FooBot|bar|foo_bar-baz|x";
 
 fn one_of(list: &'static str) -> impl Strategy<Value = &'static str> {

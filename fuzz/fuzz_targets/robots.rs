@@ -15,7 +15,7 @@
 mod decision_shape;
 use decision_shape::check_decision;
 use libfuzzer_sys::fuzz_target;
-use optout::policy::robots::canonical;
+use optout::policy::robots::{canonical, google};
 use optout::policy::{Code, RobotsTxt, Verdict, parse_url};
 use std::borrow::Cow;
 
@@ -54,6 +54,16 @@ fn check_canonical(bytes: &[u8]) {
     );
 }
 
+/// Google's form (used for rules with a stray `%`) is idempotent and ASCII.
+fn check_google(bytes: &[u8]) {
+    let once = google(bytes);
+    assert!(once.is_ascii(), "google form is not ASCII: {once:?}");
+    assert!(
+        matches!(google(&once), Cow::Borrowed(_)),
+        "google form is not stable on {bytes:?}"
+    );
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some(input) = split(data) else { return };
     let robots = match input.limit {
@@ -83,6 +93,8 @@ fuzz_target!(|data: &[u8]| {
 
     check_canonical(path.as_bytes());
     check_canonical(input.body);
+    check_google(path.as_bytes());
+    check_google(input.body);
 
     if let Some(delay) = robots.crawl_delay(agent) {
         assert!(

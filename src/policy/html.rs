@@ -57,9 +57,9 @@ impl PageMeta {
     /// ASCII-compatible encoding, which need no decoding. A page in UTF-16 (or ISO-2022-JP)
     /// hides its meta tags from a UTF-8 reading, so it is decoded, and read as it came too:
     /// a page labelled UTF-16 that is not still reserves what its bytes say. The readings'
-    /// metas are joined so that a reservation in either counts: `noai` and the paywall
-    /// markup add up, and a reading whose `tdm-reservation` is `1` goes last, where the
-    /// judge reads it.
+    /// metas are joined so that a reservation in either counts: `noai`, the paywall markup
+    /// and `tdm-reservation` add up (a `1` anywhere in the page reserves, whatever `0` the
+    /// other reading has: see [`crate::policy::tdmrep`]).
     pub fn scan_encoded(body: &[u8], content_type: Option<&str>) -> PageMeta {
         PageMeta::read_encoded(body, content_type, PageMeta::scan)
     }
@@ -77,28 +77,19 @@ impl PageMeta {
         match decoded(body, content_type) {
             None => read(body),
             Some(text) => {
-                let decoded = read(text.as_bytes());
+                let mut meta = read(text.as_bytes());
                 let raw = read(body);
-                // Most metas add up, but the last `tdm-reservation` (and its `tdm-policy`)
-                // is the one the judge reads: a reading that reserves goes last,
-                // so that the other's `0` never undoes it.
-                let (mut meta, last) = if raw.reserves_tdm() || !decoded.reserves_tdm() {
-                    (decoded, raw)
-                } else {
-                    (raw, decoded)
-                };
-                meta.metas.extend(last.metas);
-                meta.paywalled |= last.paywalled;
+                meta.metas.extend(raw.metas);
+                meta.paywalled |= raw.paywalled;
                 meta
             }
         }
     }
 
-    /// Whether the page's last `tdm-reservation` meta is `1`, as the judge reads it.
+    /// Whether some `tdm-reservation` meta of the page is `1`, as the judge reads it.
+    #[cfg(test)]
     fn reserves_tdm(&self) -> bool {
-        self.get("tdm-reservation")
-            .last()
-            .is_some_and(|v| v.trim() == "1")
+        self.get("tdm-reservation").any(|v| v.trim() == "1")
     }
 
     /// Whether the page's JSON-LD says it is not free to access (schema.org

@@ -135,15 +135,18 @@ impl Judge<'_> {
         if matches!(self.purpose, Purpose::TrainAi | Purpose::AiInput) {
             let mut tdm = TdmState::from_file(site.tdmrep.as_ref(), path);
             if let Some(asset) = asset {
+                // Every value counts, also lines combined with commas (RFC 9110 §5.3).
                 tdm.layer(
-                    asset.last_header("tdm-reservation"),
+                    asset
+                        .header_values("tdm-reservation")
+                        .flat_map(|v| v.split(',')),
                     asset.last_header("tdm-policy"),
                     TdmSource::Header,
                     "header tdm-reservation",
                 );
                 if let Some(meta) = &asset.meta {
                     tdm.layer(
-                        meta.get("tdm-reservation").last(),
+                        meta.get("tdm-reservation"),
                         meta.get("tdm-policy").last(),
                         TdmSource::Html,
                         "meta tdm-reservation",

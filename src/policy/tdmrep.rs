@@ -5,6 +5,12 @@
 //! `tdm-reservation` / `tdm-policy` HTTP headers of a response, then `<meta
 //! name="tdm-reservation">` / `<meta name="tdm-policy">` in its HTML. "At every step, the
 //! absence of `tdm-reservation` and `tdm-policy` MUST not reset current values."
+//!
+//! A page can say it more than once: several `<meta name="tdm-reservation">`, the header
+//! repeated (or its lines combined with commas, RFC 9110 §5.3), a header and a meta. The
+//! report does not say which of several values of one page counts. optout fails closed: a
+//! `1` anywhere in the page's headers and metas reserves, and no `0` of the same page undoes
+//! it. A page's `0` still lifts a `1` of tdmrep.json, as the processing priority says.
 
 use crate::policy::decision::{Code, Reason};
 use crate::policy::robots::PathForms;
@@ -160,6 +166,8 @@ pub struct TdmState {
     pub policy: Option<Arc<str>>,
     /// Notes (`tdmrep.invalid`) for values treated as unset.
     pub notes: Vec<Reason>,
+    /// The name of a layer of the page whose `0` a reservation of the page outweighed.
+    overruled: Option<&'static str>,
 }
 
 impl TdmState {
@@ -193,26 +201,45 @@ impl TdmState {
         state
     }
 
-    /// Applies one layer. `None` values (absent) do not reset what stands.
-    pub fn layer(
+    /// Applies one layer of the page (its headers, or its metas): every `tdm-reservation`
+    /// value it has, and its `tdm-policy`. No values (absent) do not reset what stands. A `1`
+    /// among the values reserves; a `0` counts only when none is `1`, and does not undo a
+    /// reservation made by an earlier layer of the page (see the module).
+    pub fn layer<'v>(
         &mut self,
-        reservation: Option<&str>,
+        reservations: impl IntoIterator<Item = &'v str>,
         policy: Option<&str>,
         source: TdmSource,
         name: &'static str,
     ) {
-        let policy = policy.map(|p| Arc::from(p.trim()));
-        match reservation {
-            Some(value) => self.apply(Reservation::read(value), policy, source, || {
-                Reason::new(Code::TdmrepInvalid)
-                    .with_source(name)
-                    .with_rule(value.trim())
-            }),
-            None => {
-                if policy.is_some() {
-                    self.policy = policy;
-                }
+        let (mut reserved, mut waived) = (false, false);
+        for value in reservations {
+            match Reservation::read(value) {
+                Reservation::Reserved => reserved = true,
+                Reservation::NotReserved => waived = true,
+                Reservation::Invalid => self.notes.push(unset(
+                    Reason::new(Code::TdmrepInvalid)
+                        .with_source(name)
+                        .with_rule(value.trim()),
+                )),
             }
+        }
+        let page_reserved = matches!(
+            self.reservation,
+            Some((true, TdmSource::Header | TdmSource::Html))
+        );
+        if waived && (reserved || page_reserved) {
+            self.overruled = Some(name);
+        }
+        if reserved {
+            self.reservation = Some((true, source));
+        } else if waived && page_reserved {
+            return; // its `tdm-policy` goes with its `0`
+        } else if waived {
+            self.reservation = Some((false, source));
+        }
+        if let Some(policy) = policy {
+            self.policy = Some(Arc::from(policy.trim()));
         }
     }
 
@@ -226,9 +253,7 @@ impl TdmState {
         match reservation {
             Reservation::Reserved => self.reservation = Some((true, source)),
             Reservation::NotReserved => self.reservation = Some((false, source)),
-            Reservation::Invalid => self.notes.push(invalid().with_detail(
-                "tdm-reservation is neither 1 nor 0: treated as unset (TDMRep: a protocol error)",
-            )),
+            Reservation::Invalid => self.notes.push(unset(invalid())),
         }
         if policy.is_some() {
             self.policy = policy;
@@ -252,8 +277,20 @@ impl TdmState {
         if let Some(policy) = &self.policy {
             reason = reason.with_policy(policy.clone());
         }
+        if let Some(name) = self.overruled {
+            reason = reason.with_detail(format!(
+                "{name} 0 does not undo it: a reservation anywhere in the page wins"
+            ));
+        }
         Some(reason)
     }
+}
+
+/// A `tdmrep.invalid` note for a value that is neither `1` nor `0`.
+fn unset(reason: Reason) -> Reason {
+    reason.with_detail(
+        "tdm-reservation is neither 1 nor 0: treated as unset (TDMRep: a protocol error)",
+    )
 }
 
 #[cfg(test)]
@@ -310,6 +347,49 @@ mod tests {
         );
         assert_eq!(reserved(&s), Some(true));
         assert_eq!(s.policy.as_deref(), Some("https://p/"));
+    }
+
+    #[test]
+    fn tdmrep_a_page_reservation_anywhere_wins_over_its_waivers() {
+        let page = |header: &[&str], meta: &[&str]| {
+            let mut s = TdmState::default();
+            s.layer(
+                header.iter().copied(),
+                Some("https://h/"),
+                TdmSource::Header,
+                "header tdm-reservation",
+            );
+            s.layer(
+                meta.iter().copied(),
+                Some("https://m/"),
+                TdmSource::Html,
+                "meta tdm-reservation",
+            );
+            s
+        };
+        let s = page(&[], &["1", "0"]);
+        assert_eq!(reserved(&s), Some(true));
+        let r = s.reserved_reason("tdmrep.json").unwrap();
+        assert_eq!(r.source.as_deref(), Some("meta tdm-reservation"));
+        assert!(
+            r.detail
+                .as_deref()
+                .unwrap()
+                .contains("meta tdm-reservation 0")
+        );
+        assert_eq!(reserved(&page(&[], &["0", "1"])), Some(true));
+        // A header's `1` stands against a meta's `0`, with the header's policy.
+        let s = page(&["1"], &["0"]);
+        let r = s.reserved_reason("tdmrep.json").unwrap();
+        assert_eq!(r.source.as_deref(), Some("header tdm-reservation"));
+        assert_eq!(r.policy.as_deref(), Some("https://h/"));
+        let s = page(&["0"], &["1"]);
+        let r = s.reserved_reason("tdmrep.json").unwrap();
+        assert_eq!(r.source.as_deref(), Some("meta tdm-reservation"));
+        assert_eq!(r.policy.as_deref(), Some("https://m/"));
+        assert_eq!(reserved(&page(&["0", "1"], &[])), Some(true));
+        assert_eq!(reserved(&page(&["0"], &["0"])), Some(false));
+        assert!(page(&["0"], &["0"]).reserved_reason("x").is_none());
     }
 
     #[test]

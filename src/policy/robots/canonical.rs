@@ -19,9 +19,15 @@
 //! `Allow`, and the implicit allow of `/robots.txt`, only in the strict form. So no spelling
 //! of a path escapes a `Disallow`, and no spelling widens an `Allow`.
 //!
-//! Both forms are idempotent.
+//! [`google`] is the form Google's parser compares in (a third reading): no escape is decoded,
+//! only non-ASCII octets are encoded and escapes upper-cased. It is used only for patterns
+//! with a `%` that starts no escape (`/100%`, `/a%2*`), where the RFC form cannot tell a
+//! literal `%` from the start of an escape in the URL (see `pattern`).
+//!
+//! All forms are idempotent.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -135,17 +141,59 @@ pub fn loose(input: &[u8]) -> Cow<'_, [u8]> {
     normalise(input, is_literal)
 }
 
-/// A path (with query) in both forms, computed once per decision.
+/// Google's form of `input` (its `MaybeEscapePattern`, applied to both sides): octets
+/// outside ASCII percent-encoded, valid escapes in upper-case hex, everything else as it is.
+/// A `%` that starts no escape stays a bare `%`. Borrows when nothing changes.
+pub fn google(input: &[u8]) -> Cow<'_, [u8]> {
+    let changes = |i: usize| {
+        input[i] >= 0x80
+            || (escape_at(input, i).is_some()
+                && (input[i + 1].is_ascii_lowercase() || input[i + 2].is_ascii_lowercase()))
+    };
+    if !(0..input.len()).any(changes) {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len() + 8);
+    let mut i = 0;
+    while i < input.len() {
+        match escape_at(input, i) {
+            Some(v) => {
+                push_escaped(&mut out, v);
+                i += 3;
+            }
+            None if input[i] >= 0x80 => {
+                push_escaped(&mut out, input[i]);
+                i += 1;
+            }
+            None => {
+                out.push(input[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// True when some `%` in `input` starts no `%XX` escape (`/100%`, `/a%zz`, `/a%2`).
+pub(crate) fn has_stray_percent(input: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', input).any(|i| escape_at(input, i).is_none())
+}
+
+/// A path (with query) in its forms, computed once per decision.
 #[derive(Clone, Debug)]
 pub struct PathForms<'a> {
     /// The RFC 9309 form.
     pub strict: Cow<'a, [u8]>,
     /// The loose form, when it differs (only paths with a `%` can differ).
     pub loose: Option<Cow<'a, [u8]>>,
+    /// The path as given, for Google's form.
+    raw: &'a [u8],
+    /// Google's form, computed the first time a pattern with a stray `%` asks for it.
+    google: OnceCell<Cow<'a, [u8]>>,
 }
 
 impl<'a> PathForms<'a> {
-    /// Both forms of `path`.
+    /// The forms of `path`.
     pub fn of(path: &'a str) -> PathForms<'a> {
         let bytes = path.as_bytes();
         let strict = canonical(bytes);
@@ -155,18 +203,28 @@ impl<'a> PathForms<'a> {
         } else {
             None
         };
-        PathForms { strict, loose }
+        PathForms {
+            strict,
+            loose,
+            raw: bytes,
+            google: OnceCell::new(),
+        }
     }
 
     /// The loose form (the strict one when they are equal).
     pub fn loose(&self) -> &[u8] {
         self.loose.as_deref().unwrap_or(&self.strict)
     }
+
+    /// Google's form ([`google`]).
+    pub fn google(&self) -> &[u8] {
+        self.google.get_or_init(|| google(self.raw))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{canonical, loose};
+    use super::{canonical, google, has_stray_percent, loose};
 
     fn c(s: &str) -> String {
         String::from_utf8(canonical(s.as_bytes()).into_owned()).unwrap()
@@ -236,5 +294,28 @@ mod tests {
             canonical(b"/plain/path?q=1"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn google_parser_form_encodes_non_ascii_and_upper_cases_escapes_only() {
+        let g = |s: &[u8]| String::from_utf8(google(s).into_owned()).unwrap();
+        assert_eq!(g(b"/a%zz/%e3%83%84/%41"), "/a%zz/%E3%83%84/%41");
+        assert_eq!(g("/café%".as_bytes()), "/caf%C3%A9%");
+        assert_eq!(g(b"/caf\xE9"), "/caf%E9");
+        assert_eq!(g(g(b"/x%2f%").as_bytes()), g(b"/x%2f%"));
+        assert!(matches!(
+            google(b"/100%/a%2F"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn stray_percent_is_a_percent_that_starts_no_escape() {
+        for s in ["/100%", "/a%zz", "/a%2", "/%", "/a%2*", "/%%41"] {
+            assert!(has_stray_percent(s.as_bytes()), "{s}");
+        }
+        for s in ["/a%2F", "/%E3%83%84", "/plain", "/%25"] {
+            assert!(!has_stray_percent(s.as_bytes()), "{s}");
+        }
     }
 }

@@ -39,7 +39,11 @@ impl AgentLine {
 pub(crate) struct RawRule {
     pub(crate) allow: bool,
     pub(crate) line: u32,
+    /// The pattern as text (a line that is not UTF-8 decoded as Windows-1252).
     pub(crate) pattern: String,
+    /// For a line that is not UTF-8, the pattern's octets as the file has them, when they
+    /// are not ASCII (and so differ from the text's UTF-8).
+    pub(crate) octets: Option<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -79,17 +83,31 @@ pub(crate) struct Collector<'t> {
     next_line: u32,
     /// A rule has been seen since the last `User-agent` line: the next one starts a group.
     in_rules: bool,
+    /// The lines decoded as Windows-1252 (sorted).
+    bridged: &'t [u32],
     pub(crate) out: Collected,
 }
 
 impl<'t> Collector<'t> {
-    pub(crate) fn new(text: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str, bridged: &'t [u32]) -> Self {
         Collector {
             lines: Box::new(lines(text)),
             next_line: 1,
             in_rules: false,
+            bridged,
             out: Collected::default(),
         }
+    }
+
+    /// The octets `value` had in the file, when its line was decoded as Windows-1252 and it
+    /// is not ASCII. That decoding maps each octet to its own character, so encoding back
+    /// restores them exactly.
+    fn octets(&self, line: u32, value: &str) -> Option<Vec<u8>> {
+        if value.is_ascii() || self.bridged.binary_search(&line).is_err() {
+            return None;
+        }
+        let (octets, _, unmappable) = encoding_rs::WINDOWS_1252.encode(value);
+        (!unmappable).then(|| octets.into_owned())
     }
 
     /// The value of line `line_num` as written, before the crate's escaping (which drops the
@@ -117,12 +135,14 @@ impl<'t> Collector<'t> {
             return;
         }
         let pattern = self.raw_value(line, escaped);
+        let octets = self.octets(line, &pattern);
         self.in_rules = true;
         if let Some(group) = self.out.groups.last_mut() {
             group.rules.push(RawRule {
                 allow,
                 line,
                 pattern,
+                octets,
             });
         }
     }

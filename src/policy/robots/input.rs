@@ -5,7 +5,11 @@
 //!   so a long line with a multi-byte character makes it slice inside a character and panic
 //!   (and, when it does not panic, misplace the next line);
 //! - its BOM skip compares characters with bytes, so a UTF-8 BOM is never skipped;
-//! - it takes `&str`, so bytes that are not UTF-8 must be decoded first.
+//! - it takes `&str`, so bytes that are not UTF-8 must be decoded first. A line that is not
+//!   UTF-8 is decoded as Windows-1252 (Latin-1 as browsers read it, where every octet is a
+//!   character), so that nothing is lost: RFC 9309 §2.2.2 "Implementors MAY bridge encoding
+//!   mismatches if they detect that the robots.txt file is not UTF-8 encoded". The octets
+//!   are recovered exactly by encoding the line back (see `collect`).
 //!
 //! The fixes keep line numbers unchanged, so that every reason can name the line as the site
 //! owner sees it.
@@ -24,10 +28,13 @@ pub(crate) struct Prepared<'a> {
     pub(crate) text: Cow<'a, str>,
     pub(crate) truncated: bool,
     pub(crate) invalid_utf8: bool,
+    /// The numbers of the lines that are not UTF-8 and were decoded as Windows-1252, in
+    /// order.
+    pub(crate) bridged: Vec<u32>,
 }
 
-/// Applies the parse limit, skips a (possibly partial) UTF-8 BOM, decodes lossily and cuts
-/// over-long lines at a character boundary.
+/// Applies the parse limit, skips a (possibly partial) UTF-8 BOM, decodes (lines that are
+/// not UTF-8 as Windows-1252) and cuts over-long lines at a character boundary.
 ///
 /// When the limit cuts a line in two, the partial line is dropped too: half of
 /// `Allow: /public-area` would allow more than the site said.
@@ -49,12 +56,10 @@ pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
             _ => break,
         }
     }
+    let mut bridged = Vec::new();
     let (mut text, invalid_utf8) = match std::str::from_utf8(bytes) {
         Ok(s) => (Cow::Borrowed(s), false),
-        Err(_) => (
-            Cow::Owned(String::from_utf8_lossy(bytes).into_owned()),
-            true,
-        ),
+        Err(_) => (Cow::Owned(decode_lines(bytes, &mut bridged)), true),
     };
     // A BOM saved through a Latin-1 editor arrives as the characters `ï»¿` (C3 AF C2 BB
     // C2 BF). The site meant a BOM, so it is skipped too, character by character as the
@@ -80,6 +85,43 @@ pub(crate) fn prepare(bytes: &[u8], parse_limit: usize) -> Prepared<'_> {
         text,
         truncated,
         invalid_utf8,
+        bridged,
+    }
+}
+
+/// Decodes each line that is UTF-8 as UTF-8 and each other line as Windows-1252, noting the
+/// latter in `bridged`: a file edited in two editors keeps the lines of both readable. Line
+/// terminators are ASCII in both encodings, so lines keep their numbers.
+fn decode_lines(bytes: &[u8], bridged: &mut Vec<u32>) -> String {
+    let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
+    let mut rest = bytes;
+    let mut number = 1u32;
+    loop {
+        let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        match std::str::from_utf8(line) {
+            Ok(text) => out.push_str(text),
+            Err(_) => {
+                out.push_str(
+                    &encoding_rs::WINDOWS_1252
+                        .decode_without_bom_handling(line)
+                        .0,
+                );
+                bridged.push(number);
+            }
+        }
+        let term = if rest[end..].starts_with(b"\r\n") {
+            2
+        } else {
+            usize::from(end < rest.len())
+        };
+        // Terminators are ASCII.
+        out.extend(rest[end..end + term].iter().map(|&b| char::from(b)));
+        if term == 0 {
+            return out;
+        }
+        rest = &rest[end + term..];
+        number = number.saturating_add(1);
     }
 }
 
@@ -180,6 +222,21 @@ mod tests {
         assert_eq!(p.text, "Allow: /a\n");
         let p = prepare(b"Allow: /a\n", 100);
         assert!(!p.truncated);
+    }
+
+    #[test]
+    fn rfc9309_2_2_2_lines_not_utf8_are_decoded_as_windows_1252_and_noted() {
+        let p = prepare(
+            b"User-agent: *\r\nDisallow: /\xFCber/\nAllow: /\xC3\xBC\n\x80\r",
+            100,
+        );
+        assert!(p.invalid_utf8);
+        assert_eq!(
+            p.text,
+            "User-agent: *\r\nDisallow: /\u{FC}ber/\nAllow: /\u{FC}\n\u{20AC}\r"
+        );
+        assert_eq!(p.bridged, [2, 4]);
+        assert!(prepare(b"Allow: /\xC3\xBC\n", 100).bridged.is_empty());
     }
 
     #[test]

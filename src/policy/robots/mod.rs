@@ -6,13 +6,15 @@
 //! - Groups are formed and merged by RFC 9309 §2.1 and §2.2.1 (`collect`).
 //! - Paths are compared in the canonical form of §2.2.2 ([`canonical`]), by longest match
 //!   with `Allow` winning a tie (`pattern`).
+//! - Lines that are not UTF-8 are read as Windows-1252 (`input`), and a rule on one in two
+//!   readings, its octets and its text (`Rule::compile`).
 
 mod canonical;
 mod collect;
 mod input;
 pub(crate) mod pattern;
 
-pub use canonical::{PathForms, canonical, loose};
+pub use canonical::{PathForms, canonical, google, loose};
 pub use collect::ExtensionLine;
 pub use input::DEFAULT_PARSE_LIMIT;
 pub(crate) use input::lines;
@@ -53,10 +55,57 @@ pub struct CrawlDelay {
 #[derive(Clone, Debug)]
 struct Rule {
     allow: bool,
+    /// The pattern as the file's octets say it.
     pattern: Pattern,
+    /// For a `Disallow` on a line that is not UTF-8: the pattern read as Windows-1252
+    /// (`Disallow: /\xFCber/` is `/über/`, `/%C3%BCber/` in a URL). See [`Rule::matches`].
+    bridged: Option<Box<Pattern>>,
     line: u32,
     written: Arc<str>,
     group: u32,
+}
+
+impl Rule {
+    /// Compiles a rule. A line that is not UTF-8 has two readings (RFC 9309 §2.2.2 lets
+    /// implementors "bridge encoding mismatches"): its octets, percent-encoded as they are
+    /// (`/%FCber/`, what a server that names files in Latin-1 is sent), and its text as
+    /// Windows-1252 in UTF-8 (`/%C3%BCber/`, what a browser sends for `/über/`). A
+    /// `Disallow` refuses in either reading. An `Allow` keeps only the octets' reading: they
+    /// are what the file says, a URL can carry them, and reading them another way would allow
+    /// what the file, read as written, refuses.
+    fn compile(raw: collect::RawRule, group: u32) -> Rule {
+        let (pattern, bridged) = match &raw.octets {
+            None => (Pattern::compile(&raw.pattern), None),
+            Some(octets) => (
+                Pattern::compile_octets(octets),
+                (!raw.allow).then(|| Box::new(Pattern::compile(&raw.pattern))),
+            ),
+        };
+        Rule {
+            allow: raw.allow,
+            pattern,
+            bridged,
+            line: raw.line,
+            written: raw.pattern.into(),
+            group,
+        }
+    }
+
+    /// Whether the rule matches `path`, in any reading for a `Disallow` (see `Pattern`).
+    fn matches(&self, path: &PathForms<'_>) -> bool {
+        self.pattern.matches_path(path, !self.allow)
+            || self
+                .bridged
+                .as_ref()
+                .is_some_and(|b| b.matches_path(path, true))
+    }
+
+    /// Octets, for longest match: a bridged `Disallow` counts its longer reading, so that
+    /// neither reading loses to an `Allow` that only one of them outweighs.
+    fn specificity(&self) -> u32 {
+        let bridged = self.bridged.as_ref().map_or(0, |b| b.specificity());
+        self.pattern.specificity().max(bridged)
+    }
 }
 
 /// The groups that apply to one product token; their rules are merged (§2.2.1) at decision
@@ -103,7 +152,7 @@ impl RobotsTxt {
     /// [`RobotsTxt::is_truncated`] says so.
     pub fn parse_with_limit(bytes: &[u8], parse_limit: usize) -> RobotsTxt {
         let prepared = input::prepare(bytes, parse_limit);
-        let mut collector = Collector::new(&prepared.text);
+        let mut collector = Collector::new(&prepared.text, &prepared.bridged);
         robotstxt::parse_robotstxt(&prepared.text, &mut collector);
         let collected = collector.out;
 
@@ -128,15 +177,7 @@ impl RobotsTxt {
                 }
             }
             let first_rule = rules.len();
-            for rule in raw.rules {
-                rules.push(Rule {
-                    allow: rule.allow,
-                    pattern: Pattern::compile(&rule.pattern),
-                    line: rule.line,
-                    written: rule.pattern.into(),
-                    group: index,
-                });
-            }
+            rules.extend(raw.rules.into_iter().map(|rule| Rule::compile(rule, index)));
             order.push(sorted_rules(&rules, first_rule));
             groups.push(Group {
                 line: raw.agents.first().map_or(0, |(line, _, _)| *line),
@@ -212,7 +253,7 @@ impl RobotsTxt {
                 self.order[g as usize]
                     .iter()
                     .map(|&i| &self.rules[i as usize])
-                    .find(|rule| rule.pattern.matches_path(path, !rule.allow))
+                    .find(|rule| rule.matches(path))
             })
             .min_by_key(|rule| precedence(rule))
     }
@@ -250,10 +291,12 @@ impl RobotsTxt {
             );
         }
         if self.invalid_utf8 {
-            decision.reasons.push(
-                source_reason(Code::RobotsInvalidUtf8)
-                    .with_detail("the file is not UTF-8; invalid bytes were replaced"),
-            );
+            decision
+                .reasons
+                .push(source_reason(Code::RobotsInvalidUtf8).with_detail(
+                    "the file is not UTF-8; lines that are not were read as Windows-1252 \
+                         too, a Disallow in either reading refusing",
+                ));
         }
         decision
     }
@@ -336,7 +379,7 @@ impl RobotsTxt {
 /// (§2.2.2: "the "allow" rule SHOULD be used"), then the earlier line.
 fn precedence(rule: &Rule) -> (std::cmp::Reverse<u32>, bool, u32) {
     (
-        std::cmp::Reverse(rule.pattern.specificity()),
+        std::cmp::Reverse(rule.specificity()),
         !rule.allow,
         rule.line,
     )

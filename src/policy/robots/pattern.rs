@@ -5,8 +5,16 @@
 //! greedy leftmost search of each piece, which is exact for patterns whose only wildcard is
 //! `*` and runs in time linear in the path for every piece: no backtracking, so a hostile
 //! pattern cannot make a decision slow.
+//!
+//! A `%` that starts no escape (`Disallow: /100%`, `/a%zz`, `/a%2*`) is ambiguous. The RFC
+//! form reads it as a literal `%` (`%25`), which is what a URL means by `/a%zz` or `/a%25zz`;
+//! Google's parser compares the rule as written, so `/100%` also matches `/100%20off` and
+//! `/a%2*` matches `/a%2F`: the stray `%` may be the start of an escape in the URL. Such a
+//! pattern keeps its pieces in Google's form too ([`super::canonical::google`]). A
+//! restrictive rule matches when either reading does; any other rule only when both do, so
+//! a stray `%` in an `Allow` never allows what either reading refuses.
 
-use super::canonical::{PathForms, canonical, loose};
+use super::canonical::{PathForms, canonical, google, has_stray_percent, loose};
 use memchr::memmem;
 
 /// One compiled `Allow`/`Disallow` path pattern.
@@ -17,6 +25,8 @@ pub(crate) struct Pattern {
     pieces: Box<[Box<[u8]>]>,
     /// The pieces in the loose form, when it differs (only patterns with a `%` can).
     loose_pieces: Option<Box<[Box<[u8]>]>>,
+    /// The pieces in Google's form, for patterns with a `%` that starts no escape.
+    google_pieces: Option<Box<[Box<[u8]>]>>,
     /// The pattern ended in `$`: the last piece must end at the end of the path.
     anchored_end: bool,
     /// "The most specific match is the match that has the most octets" (§2.2.2): the octet
@@ -30,26 +40,39 @@ impl Pattern {
     /// Only a `$` at the very end is the anchor (§2.2.3); elsewhere it is a literal octet.
     /// `%2A` and `%24` are literal `*` and `$` (§2.2.3: "crawlers SHOULD use "%" encoding").
     pub(crate) fn compile(raw: &str) -> Pattern {
-        let (body, anchored_end) = match raw.strip_suffix('$') {
+        Pattern::compile_octets(raw.as_bytes())
+    }
+
+    /// Compiles a pattern given as octets, which need not be UTF-8 (a robots.txt line in
+    /// Latin-1 read as the octets it is: RFC 9309 §2.2.2 percent-encodes them).
+    pub(crate) fn compile_octets(raw: &[u8]) -> Pattern {
+        let (body, anchored_end) = match raw.strip_suffix(b"$") {
             Some(body) => (body, true),
             None => (raw, false),
         };
+        let split = || body.split(|&b| b == b'*');
         // §2.2.3: `%2A` and `%24` in a pattern are a literal `*` and `$` in the URI.
-        let pieces: Box<[Box<[u8]>]> = body
-            .split('*')
-            .map(|piece| literal_specials(&canonical(piece.as_bytes())))
+        let pieces: Box<[Box<[u8]>]> = split()
+            .map(|piece| literal_specials(&canonical(piece)))
             .collect();
-        let loose_pieces = body.contains('%').then(|| {
-            body.split('*')
-                .map(|piece| Box::from(loose(piece.as_bytes()).as_ref()))
+        let loose_pieces = body.contains(&b'%').then(|| {
+            split()
+                .map(|piece| Box::from(loose(piece).as_ref()))
                 .collect::<Box<[Box<[u8]>]>>()
         });
         let loose_pieces = loose_pieces.filter(|l| *l != pieces);
+        // Checked on the whole body: in `/a%*41` the `%` is stray, though `%41` follows.
+        let google_pieces = has_stray_percent(body).then(|| {
+            split()
+                .map(|piece| Box::from(google(piece).as_ref()))
+                .collect::<Box<[Box<[u8]>]>>()
+        });
         let literal: usize = pieces.iter().map(|p| p.len()).sum();
         let specificity = literal + (pieces.len() - 1) + usize::from(anchored_end);
         Pattern {
             pieces,
             loose_pieces,
+            google_pieces,
             anchored_end,
             specificity: u32::try_from(specificity).unwrap_or(u32::MAX),
         }
@@ -66,13 +89,23 @@ impl Pattern {
     }
 
     /// Whether the pattern matches `path`. A `restrictive` rule (a `Disallow`, a
-    /// reservation) matches in either the strict or the loose form, so no spelling escapes
-    /// it; any other rule only in the strict form, so no spelling widens it.
+    /// reservation) matches in the strict, the loose or (with a stray `%`) Google's form, so
+    /// no spelling or reading escapes it; any other rule only in the strict form, and with a
+    /// stray `%` only when Google's form matches too, so no spelling or reading widens it.
     pub(crate) fn matches_path(&self, path: &PathForms<'_>, restrictive: bool) -> bool {
-        if matches_pieces(&self.pieces, self.anchored_end, &path.strict) {
+        let strict = matches_pieces(&self.pieces, self.anchored_end, &path.strict);
+        let google = || {
+            self.google_pieces
+                .as_deref()
+                .map(|pieces| matches_pieces(pieces, self.anchored_end, path.google()))
+        };
+        if !restrictive {
+            return strict && google().unwrap_or(true);
+        }
+        if strict || google() == Some(true) {
             return true;
         }
-        if !restrictive || (self.loose_pieces.is_none() && path.loose.is_none()) {
+        if self.loose_pieces.is_none() && path.loose.is_none() {
             return false;
         }
         let pieces = self.loose_pieces.as_deref().unwrap_or(&self.pieces);

@@ -307,3 +307,157 @@ fn no_match_reason_names_the_selecting_agent_lines_only() {
     let d = decide("User-agent: *\nDisallow: /q\n", "other", "/a");
     assert_eq!(d.reasons[0].agents.as_deref().unwrap(), ["*".into()]);
 }
+
+/// A robots.txt in Latin-1 (not UTF-8): `bytes` is the file, `url` a URL as a browser sends it.
+fn latin1(bytes: &[u8], url: &str) -> Decision {
+    let url = crate::policy::parse_url(url).unwrap();
+    RobotsTxt::parse(bytes).allowed("x", &url)
+}
+
+#[test]
+fn rfc9309_2_2_2_latin1_disallow_matches_the_utf8_url_and_the_octets() {
+    let file = b"User-agent: *\nDisallow: /\xFCber/\n";
+    let d = latin1(file, "https://e.example/\u{fc}ber/x");
+    assert_eq!(d.verdict, Refused, "{d:?}");
+    assert_eq!(d.reasons[0].rule.as_deref(), Some("/\u{fc}ber/"));
+    assert!(d.reasons.iter().any(|r| r.code == Code::RobotsInvalidUtf8));
+    assert_eq!(
+        latin1(file, "https://e.example/%c3%bcber/").verdict,
+        Refused
+    );
+    // The octets' own reading: a server that names its files in Latin-1.
+    assert_eq!(latin1(file, "https://e.example/%FCber/x").verdict, Refused);
+    assert_eq!(latin1(file, "https://e.example/uber/x").verdict, Allowed);
+}
+
+#[test]
+fn rfc9309_2_2_2_latin1_cafe_without_slash() {
+    let file = b"User-agent: *\nDisallow: /caf\xE9\n";
+    for url in ["/caf\u{e9}", "/caf%C3%A9/menu", "/caf%E9", "/caf%e9s"] {
+        let d = latin1(file, &format!("https://e.example{url}"));
+        assert_eq!(d.verdict, Refused, "{url}");
+    }
+    assert_eq!(latin1(file, "https://e.example/cafe").verdict, Allowed);
+    assert_eq!(
+        RobotsTxt::parse(file)
+            .allowed_path("x", "/caf\u{e9}")
+            .verdict,
+        Refused
+    );
+}
+
+#[test]
+fn rfc9309_2_2_2_mixed_file_reads_each_line_in_its_own_encoding() {
+    // Line 2 is UTF-8, line 3 Latin-1; line 4 names an agent in a Latin-1 comment.
+    let file = b"User-agent: *\nDisallow: /\xC3\xBCber/\nDisallow: /caf\xE9\nUser-agent: b # \xE9\nDisallow: /b\n";
+    let robots = RobotsTxt::parse(file);
+    assert!(robots.had_invalid_utf8());
+    let at = |path: &str| robots.allowed_path("x", path);
+    assert_eq!(at("/%C3%BCber/").reasons[0].line, Some(2));
+    assert_eq!(at("/%C3%BCber/").verdict, Refused);
+    assert_eq!(at("/caf%C3%A9").reasons[0].line, Some(3));
+    assert_eq!(at("/caf%E9").verdict, Refused);
+    // The UTF-8 line is not read as Windows-1252: its mojibake is no rule.
+    assert_eq!(at("/%C3%83%C2%BCber/").verdict, Allowed);
+    assert_eq!(robots.allowed_path("b", "/b").reasons[0].line, Some(5));
+}
+
+#[test]
+fn rfc9309_2_2_2_utf8_file_is_read_as_before() {
+    let robots = RobotsTxt::parse("User-agent: *\nDisallow: /über/\n".as_bytes());
+    assert!(!robots.had_invalid_utf8());
+    let d = robots.allowed_path("x", "/%C3%BCber/");
+    assert_eq!(d.verdict, Refused);
+    assert_eq!(d.reasons.len(), 1);
+    assert_eq!(robots.allowed_path("x", "/%FCber/").verdict, Allowed);
+    assert_eq!(
+        robots.allowed_path("x", "/%C3%83%C2%BCber/").verdict,
+        Allowed
+    );
+}
+
+#[test]
+fn rfc9309_2_2_2_windows_1252_only_octet_euro() {
+    // 0x80 is `€` in Windows-1252 (a C1 control in ISO-8859-1).
+    let file = b"User-agent: *\nDisallow: /\x80uro/\n";
+    let d = latin1(file, "https://e.example/\u{20ac}uro/x");
+    assert_eq!(d.verdict, Refused);
+    assert_eq!(d.reasons[0].rule.as_deref(), Some("/\u{20ac}uro/"));
+    assert_eq!(latin1(file, "https://e.example/%80uro/").verdict, Refused);
+    assert_eq!(
+        latin1(file, "https://e.example/%C2%80uro/").verdict,
+        Allowed
+    );
+}
+
+#[test]
+fn rfc9309_2_2_2_latin1_allow_is_not_bridged() {
+    // Read as the octets it is, `Allow: /\xFCber/` allows `/%FCber/`; read as `/über/` it
+    // would allow `/%C3%BCber/`, which the file read as written refuses.
+    let file = b"User-agent: *\nDisallow: /\nAllow: /\xFCber/\n";
+    let d = latin1(file, "https://e.example/%FCber/x");
+    assert_eq!((d.verdict, d.reasons[0].line), (Allowed, Some(3)));
+    let d = latin1(file, "https://e.example/\u{fc}ber/x");
+    assert_eq!((d.verdict, d.reasons[0].line), (Refused, Some(2)));
+}
+
+#[test]
+fn rfc9309_2_2_2_bridged_disallow_counts_its_longer_reading() {
+    // `/\x80` is `/%80` (4 octets) as octets and `/%E2%82%AC` (10) as `/€`; the Allow (7)
+    // outweighs only the first.
+    let file = b"User-agent: *\nAllow: /%E2%82\nDisallow: /\x80\n";
+    let d = latin1(file, "https://e.example/\u{20ac}");
+    assert_eq!((d.verdict, d.reasons[0].line), (Refused, Some(3)));
+    assert_eq!(latin1(file, "https://e.example/%E2%82x").verdict, Allowed);
+}
+
+#[test]
+fn google_parser_stray_percent_in_disallow_also_matches_an_escape() {
+    // Google compares `/100%` as written, so it refuses `/100%20off`; the RFC form reads the
+    // `%` as a literal one (`/100%25`). A Disallow refuses in both readings.
+    let r = "User-agent: *\nDisallow: /100%\n";
+    for path in ["/100%", "/100%25", "/100%20off", "/100%2F", "/100%zz"] {
+        assert_eq!(verdict(r, "x", path), Refused, "{path}");
+    }
+    for path in ["/100", "/1000", "/100x"] {
+        assert_eq!(verdict(r, "x", path), Allowed, "{path}");
+    }
+    let r = "User-agent: *\nDisallow: /%\n";
+    assert_eq!(verdict(r, "x", "/%E3%83%84"), Refused);
+    assert_eq!(verdict(r, "x", "/%41"), Refused);
+    assert_eq!(verdict(r, "x", "/x"), Allowed);
+    let r = "User-agent: *\nDisallow: /a%2*z\n";
+    assert_eq!(verdict(r, "x", "/a%2F/z"), Refused);
+    assert_eq!(verdict(r, "x", "/a%2/z"), Refused);
+    assert_eq!(verdict(r, "x", "/a%3F/z"), Allowed);
+}
+
+#[test]
+fn google_parser_stray_percent_then_non_hex_matches_both_spellings() {
+    // `%zz` is a literal `%zz`; a URL may carry it as `%zz` or `%25zz`.
+    let r = "User-agent: *\nDisallow: /a%zz\n";
+    for url in ["https://e.example/a%zz", "https://e.example/a%25zz/x"] {
+        let url = crate::policy::parse_url(url).unwrap();
+        assert_eq!(
+            RobotsTxt::parse(r.as_bytes()).allowed("x", &url).verdict,
+            Refused
+        );
+    }
+    assert_eq!(verdict(r, "x", "/azz"), Allowed);
+    assert_eq!(verdict(r, "x", "/a%ZZ"), Allowed);
+}
+
+#[test]
+fn google_parser_stray_percent_in_allow_never_turns_a_refusal_into_allowed() {
+    let r = "User-agent: *\nDisallow: /a\nAllow: /a%zz\n";
+    assert_eq!(verdict(r, "x", "/a%zz"), Allowed);
+    // Google's reading does not allow `/a%25zz`: the Disallow stands.
+    let d = decide(r, "x", "/a%25zz");
+    assert_eq!((d.verdict, d.reasons[0].line), (Refused, Some(2)));
+    // `Allow: /100%` allows the literal `%` only, not `/100%20off`, in either reading.
+    let r = "User-agent: *\nDisallow: /\nAllow: /100%\n";
+    assert_eq!(verdict(r, "x", "/100%"), Allowed);
+    assert_eq!(verdict(r, "x", "/100%25x"), Allowed);
+    assert_eq!(verdict(r, "x", "/100%20off"), Refused);
+    assert_eq!(verdict(r, "x", "/100%2F"), Refused);
+}
