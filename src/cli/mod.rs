@@ -7,6 +7,7 @@
 pub mod check;
 pub mod fetch;
 pub mod log;
+pub mod output;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -70,7 +71,8 @@ pub enum CliError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Writing the output failed (other than a closed pipe).
+    /// Writing the output failed; a closed pipe is not an error, but the exit status
+    /// [`output::EXIT_CLOSED_PIPE`].
     #[error("cannot write output: {0}")]
     Write(std::io::Error),
     /// The store could not be used.
