@@ -298,6 +298,15 @@ fn a_cut_tdmrep_json_or_page_fails_closed() {
     assert_eq!(line["verdict"], "discarded", "{line}");
     assert_eq!(codes(line)[0], "fetch.truncated", "{line}");
     assert_eq!(run.code, Some(1));
+
+    // A page cut after a reservation: refused by it, the cut noted.
+    let mut page = b"<html><head><meta name=robots content=noai></head><body>".to_vec();
+    page.resize(3000, b'x');
+    let page = rig.write("noai.html", &page);
+    let run = rig.run(&["check", "--json", "--html", &page, "https://e.com/a"]);
+    let line = &json_lines(&run.stdout)[0];
+    assert_eq!(line["verdict"], "refused", "{line}");
+    assert_eq!(codes(line), ["tags.noai", "fetch.truncated"], "{line}");
     rig.verify();
 }
 

@@ -107,12 +107,15 @@ impl Offline {
     }
 
     /// `decision` as the fetcher makes it for a page cut at the read limit: what the unread
-    /// rest says is unknown, so the part read is not collected (`fetch.truncated` first).
+    /// rest says is unknown, so an allowed page is not collected (`fetch.truncated` decides).
+    /// A refusal stands on its own reasons, the cut noted after them.
     pub fn judge_page_cut(&self, mut decision: Decision) -> Decision {
         if let Some(reason) = &self.page_cut {
-            decision.reasons.insert(0, reason.clone());
             if decision.verdict == Verdict::Allowed {
                 decision.verdict = Verdict::Discarded;
+                decision.reasons.insert(0, reason.clone());
+            } else {
+                decision.reasons.push(reason.clone());
             }
         }
         decision
