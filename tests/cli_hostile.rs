@@ -150,7 +150,9 @@ fn codes(line: &serde_json::Value) -> Vec<&str> {
 }
 
 fn json_lines(out: &str) -> Vec<serde_json::Value> {
-    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 // --- Item 5: offline files are read up to the online limits -------------------------------
@@ -328,7 +330,11 @@ fn header_flags_that_are_not_one_http_field_are_usage_errors() {
         assert!(run.stdout.is_empty(), "{header:?}: {}", run.stdout);
         assert_eq!(run.stderr.lines().count(), 1, "{header:?}: {}", run.stderr);
         assert!(run.stderr.contains("--header"), "{}", run.stderr);
-        assert!(!run.stderr.contains(['\x1b', '\x07', '\0']), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains(['\x1b', '\x07', '\0']),
+            "{}",
+            run.stderr
+        );
     }
     // Nothing was recorded for a command line that was refused.
     assert!(!rig.path("store").exists() || rig.export().is_empty());
@@ -431,7 +437,11 @@ fn fetch_escapes_controls_from_the_site_on_stderr_and_stdout() {
     let run = rig.run(&["fetch", &s.url("/a")]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(!has_raw_controls_or_bidi(&run.stderr), "{:?}", run.stderr);
-    assert!(run.stderr.contains(r"\x1b]0;owned\x07\r\u{9b}2J"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r"\x1b]0;owned\x07\r\u{9b}2J"),
+        "{}",
+        run.stderr
+    );
 
     let run = rig.run(&["fetch", &s.url("/a"), &s.url("/b")]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);

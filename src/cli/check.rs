@@ -7,7 +7,7 @@
 //! from the arguments, or one per line from standard input when none are given; results are
 //! printed in input order.
 //!
-//! Offline files are read up to the limits the online path reads ([`offline`]), and a
+//! Offline files are read up to the limits the online path reads (`check/offline.rs`), and a
 //! `--header` must be one HTTP field. Plain output escapes control characters in URLs and
 //! reasons ([`super::output`]). When standard output is closed early (`optout check ... |
 //! head -1`), no more input is read, the evidence log is synced and the exit status is 141
@@ -17,7 +17,6 @@ mod offline;
 
 use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable, write_json_line};
 use super::{CliError, EXIT_USAGE};
-use offline::Offline;
 use crate::config::{Config, validate_product_token};
 use crate::evidence::{EvidenceLog, Record, SourceRef};
 use crate::net::{HttpClient, PolicySources};
@@ -26,6 +25,7 @@ use crate::policy::site::SitePolicy;
 use crate::policy::{Decision, Purpose, Reason, Verdict, parse_url};
 use clap::Args;
 use futures_util::{FutureExt, StreamExt};
+use offline::Offline;
 use serde::Serialize;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -162,7 +162,9 @@ fn offline_checks(
         let input = input?;
         let judged = match parse_url(&input) {
             Ok(url) => {
-                let decision = report.judge.decide(&offline.site, offline.asset.as_ref(), &url);
+                let decision = report
+                    .judge
+                    .decide(&offline.site, offline.asset.as_ref(), &url);
                 let decision = offline.judge_page_cut(decision);
                 Judged::Decided(url, decision, sources.clone())
             }

@@ -2,7 +2,8 @@
 //! thin over the library.
 //!
 //! Exit status, for every subcommand: 0 success (every URL allowed), 1 a refusal, 2 a usage
-//! or input error (one line on standard error).
+//! or input error (one line on standard error); for `check` and `fetch`, 141 when standard
+//! output was closed early ([`output::EXIT_CLOSED_PIPE`]).
 
 pub mod check;
 pub mod fetch;

@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn header_flags_are_http_fields_or_usage_errors() {
         let ok = |f: &str| parse_header(f).unwrap();
-        assert_eq!(ok("X-Robots-Tag: noai"), ("X-Robots-Tag".into(), "noai".into()));
+        assert_eq!(
+            ok("X-Robots-Tag: noai"),
+            ("X-Robots-Tag".into(), "noai".into())
+        );
         assert_eq!(ok("A:\tb c \t"), ("A".into(), "b c".into()));
         assert_eq!(ok("X-Robots-Tag: bot: noai").1, "bot: noai");
         for bad in [
