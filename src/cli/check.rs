@@ -6,21 +6,28 @@
 //! through the policy cache ([`crate::net::PolicySources`]), many URLs at once. URLs come
 //! from the arguments, or one per line from standard input when none are given; results are
 //! printed in input order.
+//!
+//! Offline files are read up to the limits the online path reads (`check/offline.rs`), and a
+//! `--header` must be one HTTP field. Plain output escapes control characters in URLs and
+//! reasons ([`super::output`]). When standard output is closed early (`optout check ... |
+//! head -1`), no more input is read, the evidence log is synced and the exit status is 141
+//! (128 + `SIGPIPE`), with no message.
 
+mod offline;
+
+use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable, write_json_line};
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
 use crate::evidence::{EvidenceLog, Record, SourceRef};
 use crate::net::{HttpClient, PolicySources};
-use crate::policy::aitxt::AiTxt;
-use crate::policy::html::PageMeta;
-use crate::policy::judge::{Asset, Judge};
+use crate::policy::judge::Judge;
 use crate::policy::site::SitePolicy;
-use crate::policy::tdmrep::TdmRepFile;
-use crate::policy::{Decision, Purpose, Reason, RobotsTxt, Verdict, parse_url};
+use crate::policy::{Decision, Purpose, Reason, Verdict, parse_url};
 use clap::Args;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+use offline::Offline;
 use serde::Serialize;
-use std::io::{BufRead, BufWriter, ErrorKind, Write};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -138,58 +145,27 @@ fn offline_checks(
     ai_crawlers: &crate::policy::crawlers::AiCrawlers,
     report: &mut Report<'_>,
 ) -> Result<(), CliError> {
-    let mut sources = Vec::new();
-    let mut read = |kind: &str, path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, CliError> {
-        let bytes = read_opt(path)?;
-        if let (Some(bytes), Some(path)) = (&bytes, path) {
-            sources.push((
-                SourceRef::offline(kind, &path.display().to_string(), bytes),
-                bytes.clone(),
-            ));
-        }
-        Ok(bytes)
-    };
-    let robots = read("robots.txt", &args.robots)?
-        .map(|b| RobotsTxt::parse_with_limit(&b, config.limits.robots_parse_limit));
-    let tdmrep = read("tdmrep.json", &args.tdmrep)?.map(|b| TdmRepFile::parse(&b));
-    let aitxt = read("ai.txt", &args.aitxt)?.map(|b| AiTxt::parse(&b));
-    let site = SitePolicy::new(robots, tdmrep, aitxt, ai_crawlers);
-    let asset = if args.headers.is_empty() && args.html.is_none() {
-        None
-    } else {
-        let headers = args
-            .headers
-            .iter()
-            .map(|h| match h.split_once(':') {
-                Some((name, value)) if !name.trim().is_empty() => {
-                    Ok((name.trim().to_owned(), value.trim().to_owned()))
-                }
-                _ => Err(CliError::Usage(format!(
-                    "--header {h:?}: expected `Name: value`"
-                ))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let meta = read("html", &args.html)?.map(|b| PageMeta::parse_encoded(&b, None));
-        if !headers.is_empty() {
-            let text: String = headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
-            sources.push((
-                SourceRef::offline("headers", "--header", text.as_bytes()),
-                text.into_bytes(),
-            ));
-        }
-        Some(Asset { headers, meta })
-    };
+    let offline = Offline::read(config, args, ai_crawlers)?;
     if let Some(log) = report.log {
-        for (source, bytes) in &sources {
+        for (source, bytes) in &offline.sources {
             log.put_snapshot_with_hash(&source.sha256, bytes)?;
         }
     }
-    let sources: Vec<SourceRef> = sources.into_iter().map(|(s, _)| s).collect();
-    for input in inputs(args.urls.clone()) {
+    let sources: Vec<SourceRef> = offline.sources.iter().map(|(s, _)| s.clone()).collect();
+    let mut inputs = Inputs::new(args.urls.clone());
+    loop {
+        // Lines already read are printed before waiting for more (see `Inputs::ready`).
+        if !inputs.ready() {
+            report.flush()?;
+        }
+        let Some(input) = inputs.next() else { break };
         let input = input?;
         let judged = match parse_url(&input) {
             Ok(url) => {
-                let decision = report.judge.decide(&site, asset.as_ref(), &url);
+                let decision = report
+                    .judge
+                    .decide(&offline.site, offline.asset.as_ref(), &url);
+                let decision = offline.judge_page_cut(decision);
                 Judged::Decided(url, decision, sources.clone())
             }
             Err(reason) => Judged::Error(reason),
@@ -230,7 +206,7 @@ fn online_checks(
         let urls = args.urls.clone();
         // Standard input is read on its own thread: a slow producer never blocks the checks.
         std::thread::spawn(move || {
-            for input in inputs(urls) {
+            for input in Inputs::new(urls) {
                 if tx.blocking_send(input).is_err() {
                     break;
                 }
@@ -246,7 +222,16 @@ fn online_checks(
                 Ok::<_, CliError>((input, judged))
             })
             .buffered(concurrency);
-        while let Some(next) = judged.next().await {
+        loop {
+            // Output is flushed whenever the next result has to be waited for.
+            let next = match judged.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    report.flush()?;
+                    judged.next().await
+                }
+            };
+            let Some(next) = next else { break };
             let (input, judged) = next?;
             report.emit(&input, judged)?;
         }
@@ -279,27 +264,80 @@ async fn judge_online(
     Ok(Judged::Decided(url, decision, policy.sources.clone()))
 }
 
+/// The longest line read from standard input: a URL is far shorter, and input without line
+/// breaks (`< /dev/zero`) must not be gathered into memory whole.
+const MAX_INPUT_LINE: usize = 1 << 20;
+
 /// The URLs to check: the arguments, or else standard input, one per line. A line that is
 /// not UTF-8 is judged (and reported) on its own, and a CR inside a line ends a URL too: the
 /// URL parser would otherwise drop it and glue two URLs.
-fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>> + Send> {
-    if !urls.is_empty() {
-        return Box::new(urls.into_iter().map(Ok));
+pub(super) enum Inputs {
+    Args(std::vec::IntoIter<String>),
+    Stdin {
+        reader: std::io::BufReader<std::io::Stdin>,
+        pending: std::collections::VecDeque<String>,
+        done: bool,
+    },
+}
+
+impl Inputs {
+    pub(super) fn new(urls: Vec<String>) -> Inputs {
+        if urls.is_empty() {
+            Inputs::Stdin {
+                reader: std::io::BufReader::new(std::io::stdin()),
+                pending: Default::default(),
+                done: false,
+            }
+        } else {
+            Inputs::Args(urls.into_iter())
+        }
     }
-    let mut input = std::io::BufReader::new(std::io::stdin());
-    let mut pending: std::collections::VecDeque<String> = Default::default();
-    let mut done = false;
-    Box::new(std::iter::from_fn(move || {
+
+    /// True when the next input is at hand without reading standard input, which may wait
+    /// for its writer. Output is flushed before such a wait: a reader of the output sees
+    /// each result before the writer of the input sends more, and a reader that went away
+    /// is noticed then, so the input stops being read.
+    fn ready(&self) -> bool {
+        match self {
+            Inputs::Args(_) => true,
+            Inputs::Stdin {
+                reader,
+                pending,
+                done,
+            } => *done || !pending.is_empty() || !reader.buffer().is_empty(),
+        }
+    }
+}
+
+impl Iterator for Inputs {
+    type Item = Result<String, CliError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (reader, pending, done) = match self {
+            Inputs::Args(urls) => return urls.next().map(Ok),
+            Inputs::Stdin {
+                reader,
+                pending,
+                done,
+            } => (reader, pending, done),
+        };
         loop {
             if let Some(line) = pending.pop_front() {
                 return Some(Ok(line));
             }
-            if done {
+            if *done {
                 return None;
             }
             let mut buf = Vec::new();
-            match input.read_until(b'\n', &mut buf) {
-                Ok(0) => done = true,
+            let room = MAX_INPUT_LINE as u64 + 1;
+            match reader.by_ref().take(room).read_until(b'\n', &mut buf) {
+                Ok(0) => *done = true,
+                Ok(n) if n > MAX_INPUT_LINE && buf.last() != Some(&b'\n') => {
+                    *done = true;
+                    return Some(Err(CliError::Usage(format!(
+                        "standard input: a line is longer than {MAX_INPUT_LINE} bytes; give one URL per line"
+                    ))));
+                }
                 Ok(_) => pending.extend(
                     String::from_utf8_lossy(&buf)
                         .split(['\r', '\n'])
@@ -307,7 +345,7 @@ fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>
                         .map(str::to_owned),
                 ),
                 Err(source) => {
-                    done = true;
+                    *done = true;
                     return Some(Err(CliError::Read {
                         path: "standard input".into(),
                         source,
@@ -315,18 +353,7 @@ fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>
                 }
             }
         }
-    }))
-}
-
-fn read_opt(path: &Option<PathBuf>) -> Result<Option<Vec<u8>>, CliError> {
-    path.as_ref()
-        .map(|path| {
-            std::fs::read(path).map_err(|source| CliError::Read {
-                path: path.clone(),
-                source,
-            })
-        })
-        .transpose()
+    }
 }
 
 /// What became of one input.
@@ -396,13 +423,11 @@ impl<'a> Report<'a> {
                 reasons: &reasons,
                 seq,
             };
-            serde_json::to_writer(&mut *out, &line)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
+            write_json_line(out, &line)
         } else {
-            let mut line = format!("{verdict:<8} {input}");
+            let mut line = format!("{verdict:<8} {}", printable(input));
             for reason in &reasons {
-                line.push_str(&format!("  {reason}"));
+                line.push_str(&format!("  {}", printable(&reason.to_string())));
             }
             if let Some(seq) = seq {
                 line.push_str(&format!("  [evidence #{seq}]"));
@@ -413,7 +438,13 @@ impl<'a> Report<'a> {
         written.map_err(CliError::Write)
     }
 
-    /// Flushes output and the log, and turns the worst outcome into the exit status.
+    /// Writes out what is buffered.
+    fn flush(&mut self) -> Result<(), CliError> {
+        self.out.flush().map_err(CliError::Write)
+    }
+
+    /// Flushes output and the log, and turns the worst outcome into the exit status:
+    /// [`EXIT_CLOSED_PIPE`] when standard output was closed before all was written.
     fn finish(mut self, result: Result<(), CliError>) -> Result<ExitCode, CliError> {
         let result = result.and_then(|()| self.out.flush().map_err(CliError::Write));
         // Every decision made is on disk before the exit status says so.
@@ -422,8 +453,11 @@ impl<'a> Report<'a> {
         }
         match result {
             Ok(()) => {}
-            // A closed pipe (`optout check ... | head`) is not an error.
-            Err(CliError::Write(e)) if e.kind() == ErrorKind::BrokenPipe => {}
+            // A closed pipe (`optout check ... | head`): no message, as for a tool killed by
+            // SIGPIPE, and not success either, since not every result was written.
+            Err(CliError::Write(e)) if is_closed_pipe(&e) => {
+                return Ok(ExitCode::from(EXIT_CLOSED_PIPE));
+            }
             Err(e) => return Err(e),
         }
         Ok(ExitCode::from(match self.worst {

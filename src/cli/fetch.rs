@@ -5,8 +5,16 @@
 //! body is printed, the reasons go to standard error and the exit status is 1 (2 for an
 //! input that is not a URL). Several URLs: one line per outcome (`--json`: one object per
 //! line), and `-o DIR` stores the allowed bodies. URLs on different hosts are fetched
-//! concurrently, each host at its polite pace; lines come in the order fetches finish.
+//! concurrently, each host at its polite pace; lines come in the order fetches finish, and
+//! URLs on standard input are fetched as they arrive.
+//!
+//! Plain output escapes control characters in URLs and reasons ([`super::output`]). When
+//! standard output is closed early (`optout fetch ... | head -1`), no more input is read or
+//! fetched, the evidence log is synced and the exit status is 141 (128 + `SIGPIPE`), with
+//! no message.
 
+use super::check::Inputs;
+use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable, write_json_line};
 use super::{CliError, EXIT_USAGE};
 use crate::config::Config;
 use crate::evidence::EvidenceLog;
@@ -16,10 +24,12 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::error::TryRecvError;
 
 /// Arguments of `optout fetch`.
 #[derive(Debug, Args)]
@@ -60,12 +70,17 @@ struct Line<'a> {
 /// Runs `optout fetch`.
 pub fn run(config: &Config, store: &Path, args: FetchArgs) -> Result<ExitCode, CliError> {
     let purpose = args.purpose.unwrap_or(config.crawler.purpose);
-    let urls = if args.urls.is_empty() {
-        read_stdin()?
-    } else {
-        args.urls.clone()
-    };
-    if urls.is_empty() {
+    let mut inputs = Inputs::new(args.urls.clone());
+    // Up to two inputs tell one URL (its body to standard output) from many; the rest of
+    // standard input is read as the fetches go.
+    let mut first = Vec::new();
+    while first.len() < 2 {
+        match inputs.next() {
+            Some(input) => first.push(input?),
+            None => break,
+        }
+    }
+    if first.is_empty() {
         return Err(CliError::Usage(
             "no URL given (as arguments or on standard input)".into(),
         ));
@@ -85,40 +100,21 @@ pub fn run(config: &Config, store: &Path, args: FetchArgs) -> Result<ExitCode, C
     let fetcher = Arc::new(
         Fetcher::new(config, Arc::clone(&log), lists).map_err(|e| CliError::Net(e.to_string()))?,
     );
-    let single = urls.len() == 1 && !args.json && args.output_dir.is_none();
+    let single = first.len() == 1 && !args.json && args.output_dir.is_none();
     let result = runtime.block_on(async {
         if single {
-            let outcome = fetcher.fetch(&urls[0], purpose).await;
-            return print_single(&urls[0], outcome, &log);
+            let outcome = fetcher.fetch(&first[0], purpose).await;
+            return print_single(&first[0], outcome, &log);
         }
-        fetch_many(
-            &fetcher,
-            urls,
-            purpose,
-            &args,
-            config.politeness.in_flight_per_host,
-        )
-        .await
+        let inputs = first.into_iter().map(Ok).chain(inputs);
+        let per_host = config.politeness.in_flight_per_host;
+        fetch_many(&fetcher, inputs, purpose, &args, per_host).await
     });
+    // Fetches still running (standard output was closed) stop here, so that every record
+    // they appended is in the log synced below.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     log.sync()?;
     result
-}
-
-fn read_stdin() -> Result<Vec<String>, CliError> {
-    let mut urls = Vec::new();
-    for line in std::io::stdin().lock().split(b'\n') {
-        let line = line.map_err(|source| CliError::Read {
-            path: "standard input".into(),
-            source,
-        })?;
-        urls.extend(
-            String::from_utf8_lossy(&line)
-                .split(['\r', '\n'])
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned),
-        );
-    }
-    Ok(urls)
 }
 
 fn print_single(
@@ -135,22 +131,28 @@ fn print_single(
         Outcome::Fetched(page) => {
             let mut out = std::io::stdout().lock();
             match out.write_all(&page.body).and_then(|()| out.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write(e)),
-                _ => Ok(ExitCode::SUCCESS),
+                Err(e) if is_closed_pipe(&e) => Ok(ExitCode::from(EXIT_CLOSED_PIPE)),
+                Err(e) => Err(CliError::Write(e)),
+                Ok(()) => Ok(ExitCode::SUCCESS),
             }
         }
         Outcome::NotFetched(refusal) => {
-            let mut line = format!("{:<9} {input}", label(refusal.verdict, &refusal.reasons));
+            let mut line = format!(
+                "{:<9} {}",
+                label(refusal.verdict, &refusal.reasons),
+                printable(input.trim())
+            );
             if let Some(status) = refusal.status {
                 line.push_str(&format!("  HTTP {status}"));
             }
             for reason in &refusal.reasons {
-                line.push_str(&format!("  {reason}"));
+                line.push_str(&format!("  {}", printable(&reason.to_string())));
             }
             if let Some(seq) = refusal.seq {
                 line.push_str(&format!("  [evidence #{seq}]"));
             }
-            eprintln!("{line}");
+            // Nothing is left to say if standard error is closed too.
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
             Ok(ExitCode::from(if refusal.seq.is_none() {
                 EXIT_USAGE
             } else {
@@ -178,131 +180,184 @@ fn label(verdict: Verdict, reasons: &[Reason]) -> &'static str {
     }
 }
 
+/// One input fetched: the input as given and what became of it.
+type Fetched = (String, Result<Outcome, crate::fetcher::FetcherError>);
+
+/// Fetches every input, one queue per host so that a slow host never holds up the others,
+/// and prints each outcome as it comes. Standard input is read on its own thread while the
+/// fetches go; when standard output is closed, the rest is neither read nor fetched.
 async fn fetch_many(
     fetcher: &Arc<Fetcher>,
-    urls: Vec<String>,
+    inputs: impl Iterator<Item = Result<String, CliError>> + Send + 'static,
     purpose: Purpose,
     args: &FetchArgs,
     per_host: usize,
 ) -> Result<ExitCode, CliError> {
-    // One queue per host, so a slow host never holds up the others.
-    let mut queues: Vec<Vec<String>> = Vec::new();
-    let mut by_host: HashMap<String, usize> = HashMap::new();
-    for url in urls {
-        let host = url::Url::parse(url.trim())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let i = *by_host.entry(host).or_insert_with(|| {
-            queues.push(Vec::new());
-            queues.len() - 1
-        });
-        queues[i].push(url);
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    for queue in queues {
-        let fetcher = Arc::clone(fetcher);
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut results = futures_util::stream::iter(queue)
-                .map(|url| {
-                    let fetcher = Arc::clone(&fetcher);
-                    async move {
-                        let outcome = fetcher.fetch(&url, purpose).await;
-                        (url, outcome)
-                    }
-                })
-                .buffer_unordered(per_host);
-            while let Some(result) = results.next().await {
-                if tx.send(result).is_err() {
+    let (line_tx, mut lines) = tokio::sync::mpsc::channel(1024);
+    std::thread::spawn(move || {
+        for input in inputs {
+            if line_tx.blocking_send(input).is_err() {
+                break;
+            }
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<Fetched, CliError>>();
+    let dispatch = Arc::clone(fetcher);
+    tokio::spawn(async move {
+        let mut queues: HashMap<String, UnboundedSender<String>> = HashMap::new();
+        while let Some(input) = lines.recv().await {
+            let url = match input {
+                Ok(url) => url,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
                     break;
                 }
-            }
-        });
-    }
-    drop(tx);
+            };
+            let host = url::Url::parse(url.trim())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            let queue = queues
+                .entry(host)
+                .or_insert_with(|| host_queue(&dispatch, &tx, purpose, per_host));
+            let _ = queue.send(url);
+        }
+    });
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut exit = 0u8;
-    while let Some((input, outcome)) = rx.recv().await {
+    loop {
+        // Output is flushed whenever the next outcome has to be waited for.
+        let next = match rx.try_recv() {
+            Ok(next) => Some(next),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => match out.flush() {
+                Err(e) if is_closed_pipe(&e) => return Ok(ExitCode::from(EXIT_CLOSED_PIPE)),
+                Err(e) => return Err(CliError::Write(e)),
+                Ok(()) => rx.recv().await,
+            },
+        };
+        let Some(next) = next else { break };
+        let (input, outcome) = next?;
         let outcome = outcome.map_err(|e| CliError::Net(e.to_string()))?;
-        let (verdict, status, bytes, reasons, seq, file) = match &outcome {
-            Outcome::Fetched(page) => {
-                // A body is written only once its record is on disk.
-                let file = match &args.output_dir {
-                    Some(dir) => {
-                        fetcher.log().sync()?;
-                        Some(save(dir, page.url.as_str(), &page.body)?)
-                    }
-                    None => None,
-                };
-                (
-                    "allowed",
-                    Some(page.status),
-                    Some(page.body.len() as u64),
-                    &page.reasons,
-                    Some(page.seq),
-                    file,
-                )
+        match print_outcome(&mut out, fetcher, args, &input, &outcome, &mut exit) {
+            Err(CliError::Write(e)) if is_closed_pipe(&e) => {
+                return Ok(ExitCode::from(EXIT_CLOSED_PIPE));
             }
-            Outcome::NotFetched(r) => {
-                exit = exit.max(if r.seq.is_none() { EXIT_USAGE } else { 1 });
-                (
-                    label(r.verdict, &r.reasons),
-                    r.status,
-                    None,
-                    &r.reasons,
-                    r.seq,
-                    None,
-                )
-            }
-        };
-        // Never a password on the output (a URL with credentials is refused anyway).
-        let input = crate::evidence::record::redact_input(input.trim());
-        let input = &*input;
-        let written = if args.json {
-            let line = Line {
-                url: input,
-                verdict,
-                status,
-                bytes,
-                reasons,
-                seq,
-                file: file.map(|f| f.display().to_string()),
-            };
-            serde_json::to_writer(&mut out, &line)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
-        } else {
-            let mut line = format!("{verdict:<9} {input}");
-            if let Some(status) = status {
-                line.push_str(&format!("  HTTP {status}"));
-            }
-            if let Some(bytes) = bytes {
-                line.push_str(&format!(", {bytes} bytes"));
-            }
-            if let Some(file) = &file {
-                line.push_str(&format!(" -> {}", file.display()));
-            }
-            for reason in reasons {
-                line.push_str(&format!("  {reason}"));
-            }
-            if let Some(seq) = seq {
-                line.push_str(&format!("  [evidence #{seq}]"));
-            }
-            line.push('\n');
-            out.write_all(line.as_bytes())
-        };
-        match written {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(CliError::Write(e)),
-            Ok(()) => {}
+            result => result?,
         }
     }
     match out.flush() {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(CliError::Write(e)),
-        _ => {}
+        Err(e) if is_closed_pipe(&e) => Ok(ExitCode::from(EXIT_CLOSED_PIPE)),
+        Err(e) => Err(CliError::Write(e)),
+        Ok(()) => Ok(ExitCode::from(exit)),
     }
-    Ok(ExitCode::from(exit))
+}
+
+/// Starts the queue of one host: its URLs are fetched `per_host` at a time, outcomes sent
+/// to `tx`.
+fn host_queue(
+    fetcher: &Arc<Fetcher>,
+    tx: &UnboundedSender<Result<Fetched, CliError>>,
+    purpose: Purpose,
+    per_host: usize,
+) -> UnboundedSender<String> {
+    let (queue, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let fetcher = Arc::clone(fetcher);
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let mut results = futures_util::stream::poll_fn(move |cx| urls.poll_recv(cx))
+            .map(|url| {
+                let fetcher = Arc::clone(&fetcher);
+                async move {
+                    let outcome = fetcher.fetch(&url, purpose).await;
+                    (url, outcome)
+                }
+            })
+            .buffer_unordered(per_host);
+        while let Some(result) = results.next().await {
+            if tx.send(Ok(result)).is_err() {
+                break;
+            }
+        }
+    });
+    queue
+}
+
+/// Prints one outcome (saving an allowed body with `-o`) and keeps the exit status.
+fn print_outcome(
+    out: &mut impl Write,
+    fetcher: &Fetcher,
+    args: &FetchArgs,
+    input: &str,
+    outcome: &Outcome,
+    exit: &mut u8,
+) -> Result<(), CliError> {
+    let (verdict, status, bytes, reasons, seq, file) = match outcome {
+        Outcome::Fetched(page) => {
+            // A body is written only once its record is on disk.
+            let file = match &args.output_dir {
+                Some(dir) => {
+                    fetcher.log().sync()?;
+                    Some(save(dir, page.url.as_str(), &page.body)?)
+                }
+                None => None,
+            };
+            (
+                "allowed",
+                Some(page.status),
+                Some(page.body.len() as u64),
+                &page.reasons,
+                Some(page.seq),
+                file,
+            )
+        }
+        Outcome::NotFetched(r) => {
+            *exit = (*exit).max(if r.seq.is_none() { EXIT_USAGE } else { 1 });
+            (
+                label(r.verdict, &r.reasons),
+                r.status,
+                None,
+                &r.reasons,
+                r.seq,
+                None,
+            )
+        }
+    };
+    // Never a password on the output (a URL with credentials is refused anyway).
+    let input = crate::evidence::record::redact_input(input.trim());
+    let input = &*input;
+    let written = if args.json {
+        let line = Line {
+            url: input,
+            verdict,
+            status,
+            bytes,
+            reasons,
+            seq,
+            file: file.map(|f| f.display().to_string()),
+        };
+        write_json_line(out, &line)
+    } else {
+        let mut line = format!("{verdict:<9} {}", printable(input));
+        if let Some(status) = status {
+            line.push_str(&format!("  HTTP {status}"));
+        }
+        if let Some(bytes) = bytes {
+            line.push_str(&format!(", {bytes} bytes"));
+        }
+        if let Some(file) = &file {
+            line.push_str(&format!(" -> {}", printable(&file.display().to_string())));
+        }
+        for reason in reasons {
+            line.push_str(&format!("  {}", printable(&reason.to_string())));
+        }
+        if let Some(seq) = seq {
+            line.push_str(&format!("  [evidence #{seq}]"));
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())
+    };
+    written.map_err(CliError::Write)
 }
 
 /// Saves a body under a name made from its URL: only `[A-Za-z0-9._-]`, at most 120

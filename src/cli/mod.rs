@@ -2,11 +2,13 @@
 //! thin over the library.
 //!
 //! Exit status, for every subcommand: 0 success (every URL allowed), 1 a refusal, 2 a usage
-//! or input error (one line on standard error).
+//! or input error (one line on standard error); for `check` and `fetch`, 141 when standard
+//! output was closed early ([`output::EXIT_CLOSED_PIPE`]).
 
 pub mod check;
 pub mod fetch;
 pub mod log;
+pub mod output;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -70,7 +72,8 @@ pub enum CliError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Writing the output failed (other than a closed pipe).
+    /// Writing the output failed; a closed pipe is not an error, but the exit status
+    /// [`output::EXIT_CLOSED_PIPE`].
     #[error("cannot write output: {0}")]
     Write(std::io::Error),
     /// The store could not be used.

@@ -29,10 +29,7 @@ pub struct OriginPolicy {
 fn scope(kind: Kind) -> (&'static [Purpose], Code) {
     match kind {
         Kind::Robots => (&Purpose::ALL, Code::RobotsUnreachable),
-        Kind::Tdmrep => (
-            &[Purpose::TrainAi, Purpose::AiInput],
-            Code::TdmrepUnreachable,
-        ),
+        Kind::Tdmrep => (TDMREP_PURPOSES, Code::TdmrepUnreachable),
         Kind::AiTxt => (&[Purpose::TrainAi], Code::AitxtUnreachable),
     }
 }
@@ -59,8 +56,21 @@ pub fn robots_copy(file: &File, now_ms: u64, parse_limit: usize) -> Option<Robot
     Some(parse_robots(bytes, good.truncated, parse_limit))
 }
 
+/// The purposes a tdmrep.json can reserve: refused when it could not be read whole.
+pub(crate) const TDMREP_PURPOSES: &[Purpose] = &[Purpose::TrainAi, Purpose::AiInput];
+
+/// Why a tdmrep.json cut at the read limit after `read` bytes is refused: JSON cut short
+/// cannot be read, so what it reserves is unknown (fail closed).
+pub(crate) fn tdmrep_cut(read: usize) -> Reason {
+    Reason::new(Code::TdmrepUnreachable)
+        .with_source(Kind::Tdmrep.name())
+        .with_detail(format!(
+            "tdmrep.json is longer than the read limit ({read} bytes read) and cannot be read whole"
+        ))
+}
+
 /// A copy without the line a truncated read cut in two.
-fn whole_lines(bytes: &[u8], truncated: bool) -> &[u8] {
+pub(crate) fn whole_lines(bytes: &[u8], truncated: bool) -> &[u8] {
     if !truncated {
         return bytes;
     }
@@ -111,16 +121,9 @@ pub fn compile(
                 Kind::Robots => {
                     robots = Some(parse_robots(bytes, good.truncated, parse_limit));
                 }
-                // JSON cut short cannot be read: what it reserves is unknown (fail closed).
-                Kind::Tdmrep if good.truncated => standing.push((
-                    Reason::new(Code::TdmrepUnreachable)
-                        .with_source(name)
-                        .with_detail(format!(
-                            "tdmrep.json is longer than the read limit ({} bytes read) and cannot be read whole",
-                            bytes.len()
-                        )),
-                    scope(Kind::Tdmrep).0,
-                )),
+                Kind::Tdmrep if good.truncated => {
+                    standing.push((tdmrep_cut(bytes.len()), scope(Kind::Tdmrep).0));
+                }
                 Kind::Tdmrep => tdmrep = Some(TdmRepFile::parse(bytes)),
                 Kind::AiTxt => aitxt = Some(AiTxt::parse(whole_lines(bytes, good.truncated))),
             }
