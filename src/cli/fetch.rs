@@ -196,15 +196,17 @@ async fn fetch_many(
         queues[i].push(url);
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::with_capacity(queues.len());
     for queue in queues {
         let fetcher = Arc::clone(fetcher);
         let tx = tx.clone();
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let mut results = futures_util::stream::iter(queue)
                 .map(|url| {
                     let fetcher = Arc::clone(&fetcher);
                     async move {
                         let outcome = fetcher.fetch(&url, purpose).await;
+                        super::test_panic("task");
                         (url, outcome)
                     }
                 })
@@ -214,11 +216,12 @@ async fn fetch_many(
                     break;
                 }
             }
-        });
+        }));
     }
     drop(tx);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut exit = 0u8;
+    let mut closed = false;
     while let Some((input, outcome)) = rx.recv().await {
         let outcome = outcome.map_err(|e| CliError::Net(e.to_string()))?;
         let (verdict, status, bytes, reasons, seq, file) = match &outcome {
@@ -287,10 +290,19 @@ async fn fetch_many(
             out.write_all(line.as_bytes())
         };
         match written {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                closed = true;
+                break;
+            }
             Err(e) => return Err(CliError::Write(e)),
             Ok(()) => {}
         }
+        super::test_panic("main");
+    }
+    // A task that panicked sent nothing more: its URLs have no line, and that is a failure.
+    // (After a closed pipe the tasks still running are abandoned, as before.)
+    for task in tasks.into_iter().filter(|_| !closed) {
+        task.await.map_err(|e| CliError::Internal(e.to_string()))?;
     }
     match out.flush() {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(CliError::Write(e)),
