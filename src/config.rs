@@ -449,7 +449,7 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: PathBuf::from("<text>"),
-            message: e.message().replace('\n', " "),
+            message: syntax_message(text, &e),
         })?;
         let mut config = Config::default();
         if let Some(token) = raw.crawler.product_token {
@@ -609,6 +609,26 @@ impl Signals {
             excluded,
         })
     }
+}
+
+/// What the TOML parser said, on one line, after the line it is about (so that a value the
+/// key's type cannot hold, such as `max_retries = 18446744073709551615`, names its key).
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().replace('\n', " ");
+    let Some(start) = e.span().map(|s| s.start).filter(|s| *s <= text.len()) else {
+        return message;
+    };
+    let before = text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count();
+    let line: String = text
+        .lines()
+        .nth(before)
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(80)
+        .filter(|c| !c.is_control())
+        .collect();
+    format!("line {} `{line}`: {message}", before + 1)
 }
 
 /// RFC 9309 §2.2.1: "The product token MUST contain only uppercase and lowercase letters
