@@ -326,8 +326,12 @@ pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Strin
             limit,
         });
     }
-    String::from_utf8(bytes)
-        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))
+    String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -545,34 +549,108 @@ impl Config {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let size = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         let limits: [(&str, u64, u64); 22] = [
-            ("limits.robots_parse_limit", size(self.limits.robots_parse_limit), max::ROBOTS_PARSE_LIMIT),
-            ("evidence.flush_every_ms", ms(e.flush_every), max::FLUSH_EVERY_MS),
-            ("evidence.flush_records", e.flush_records, max::FLUSH_RECORDS),
-            ("net.connect_timeout_ms", n.connect_timeout_ms, max::TIMEOUT_MS),
+            (
+                "limits.robots_parse_limit",
+                size(self.limits.robots_parse_limit),
+                max::ROBOTS_PARSE_LIMIT,
+            ),
+            (
+                "evidence.flush_every_ms",
+                ms(e.flush_every),
+                max::FLUSH_EVERY_MS,
+            ),
+            (
+                "evidence.flush_records",
+                e.flush_records,
+                max::FLUSH_RECORDS,
+            ),
+            (
+                "net.connect_timeout_ms",
+                n.connect_timeout_ms,
+                max::TIMEOUT_MS,
+            ),
             ("net.read_timeout_ms", n.read_timeout_ms, max::TIMEOUT_MS),
             ("net.total_timeout_ms", n.total_timeout_ms, max::TIMEOUT_MS),
-            ("net.max_body_bytes", size(n.max_body_bytes), max::BODY_BYTES),
-            ("net.cache_entries", size(n.cache_entries), max::CACHE_ENTRIES),
+            (
+                "net.max_body_bytes",
+                size(n.max_body_bytes),
+                max::BODY_BYTES,
+            ),
+            (
+                "net.cache_entries",
+                size(n.cache_entries),
+                max::CACHE_ENTRIES,
+            ),
             ("net.cache_bytes", size(n.cache_bytes), max::CACHE_BYTES),
-            ("net.retry_unreachable_s", n.retry_unreachable_s, max::RETRY_S),
-            ("net.retry_unreachable_max_s", n.retry_unreachable_max_s, max::RETRY_S),
-            ("net.check_concurrency", size(n.check_concurrency), max::CHECK_CONCURRENCY),
-            ("politeness.min_interval_ms", p.min_interval_ms, max::INTERVAL_MS),
-            ("politeness.max_crawl_delay_s", p.max_crawl_delay_s, max::POLITENESS_S),
-            ("politeness.in_flight_per_host", size(p.in_flight_per_host), max::IN_FLIGHT_PER_HOST),
-            ("politeness.max_in_flight", size(p.max_in_flight), max::MAX_IN_FLIGHT),
-            ("politeness.idle_forget_s", p.idle_forget_s, max::POLITENESS_S),
-            ("politeness.max_retries", u64::from(p.max_retries), max::RETRIES),
+            (
+                "net.retry_unreachable_s",
+                n.retry_unreachable_s,
+                max::RETRY_S,
+            ),
+            (
+                "net.retry_unreachable_max_s",
+                n.retry_unreachable_max_s,
+                max::RETRY_S,
+            ),
+            (
+                "net.check_concurrency",
+                size(n.check_concurrency),
+                max::CHECK_CONCURRENCY,
+            ),
+            (
+                "politeness.min_interval_ms",
+                p.min_interval_ms,
+                max::INTERVAL_MS,
+            ),
+            (
+                "politeness.max_crawl_delay_s",
+                p.max_crawl_delay_s,
+                max::POLITENESS_S,
+            ),
+            (
+                "politeness.in_flight_per_host",
+                size(p.in_flight_per_host),
+                max::IN_FLIGHT_PER_HOST,
+            ),
+            (
+                "politeness.max_in_flight",
+                size(p.max_in_flight),
+                max::MAX_IN_FLIGHT,
+            ),
+            (
+                "politeness.idle_forget_s",
+                p.idle_forget_s,
+                max::POLITENESS_S,
+            ),
+            (
+                "politeness.max_retries",
+                u64::from(p.max_retries),
+                max::RETRIES,
+            ),
             ("politeness.backoff_s", p.backoff_s, max::POLITENESS_S),
-            ("politeness.max_backoff_s", p.max_backoff_s, max::POLITENESS_S),
-            ("politeness.precise_below_ms", p.precise_below_ms, max::PRECISE_BELOW_MS),
-            ("fetch.max_redirects", size(self.fetch.max_redirects), max::REDIRECTS),
+            (
+                "politeness.max_backoff_s",
+                p.max_backoff_s,
+                max::POLITENESS_S,
+            ),
+            (
+                "politeness.precise_below_ms",
+                p.precise_below_ms,
+                max::PRECISE_BELOW_MS,
+            ),
+            (
+                "fetch.max_redirects",
+                size(self.fetch.max_redirects),
+                max::REDIRECTS,
+            ),
         ];
         let hosts = p
             .hosts
             .iter()
             .map(|(host, ms)| (format!("politeness.hosts.{host:?}"), *ms, max::INTERVAL_MS));
-        let fixed = limits.into_iter().map(|(key, value, max)| (key.to_owned(), value, max));
+        let fixed = limits
+            .into_iter()
+            .map(|(key, value, max)| (key.to_owned(), value, max));
         match fixed.chain(hosts).find(|(_, value, max)| value > max) {
             Some((key, value, max)) => Err(ConfigError::OverMaximum { key, value, max }),
             None => Ok(()),
@@ -618,7 +696,10 @@ fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     let Some(start) = e.span().map(|s| s.start).filter(|s| *s <= text.len()) else {
         return message;
     };
-    let before = text.as_bytes()[..start].iter().filter(|b| **b == b'\n').count();
+    let before = text.as_bytes()[..start]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
     let line: String = text
         .lines()
         .nth(before)
@@ -751,7 +832,10 @@ mod tests {
             ("fetch", "max_redirects", max::REDIRECTS),
         ];
         for (table, key, max) in over {
-            assert!(doc.contains(&max.to_string()), "{table}.{key}: {max} undocumented");
+            assert!(
+                doc.contains(&max.to_string()),
+                "{table}.{key}: {max} undocumented"
+            );
             let at = Config::from_toml(&format!("[{table}]\n{key} = {max}\n"));
             if let Err(e) = at {
                 // Only a relation with another key may refuse a value at its maximum.
@@ -760,11 +844,18 @@ mod tests {
             let err = Config::from_toml(&format!("[{table}]\n{key} = {}\n", max + 1)).unwrap_err();
             assert_eq!(
                 err.to_string(),
-                format!("invalid config: {table}.{key} = {} is over its maximum of {max}", max + 1)
+                format!(
+                    "invalid config: {table}.{key} = {} is over its maximum of {max}",
+                    max + 1
+                )
             );
         }
         let err = Config::from_toml("[politeness.hosts]\n\"a.example\" = 86400001\n").unwrap_err();
-        assert!(err.to_string().contains("politeness.hosts.\"a.example\" = 86400001"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("politeness.hosts.\"a.example\" = 86400001"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -774,7 +865,10 @@ mod tests {
         std::fs::write(&path, "abcd").unwrap();
         assert_eq!(read_bounded(&path, 4, "list file").unwrap(), "abcd");
         let err = read_bounded(&path, 3, "list file").unwrap_err();
-        assert!(matches!(err, ConfigError::TooLarge { limit: 3, .. }), "{err}");
+        assert!(
+            matches!(err, ConfigError::TooLarge { limit: 3, .. }),
+            "{err}"
+        );
         let err = read_bounded(dir.path(), 3, "config file").unwrap_err();
         assert!(matches!(err, ConfigError::Directory { .. }), "{err}");
         let err = read_bounded(Path::new("/dev/zero"), 1024, "config file").unwrap_err();

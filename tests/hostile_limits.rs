@@ -185,7 +185,11 @@ fn every_duration_and_count_over_its_maximum_exits_2_naming_key_value_and_maximu
         let config = dir.write("over.toml", &format!("[{table}]\n{key} = {value}\n"));
         let out = offline_check(&dir, &config);
         let line = one_line(&out);
-        assert_eq!(out.status.code(), Some(2), "{table}.{key} = {value}: {line}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{table}.{key} = {value}: {line}"
+        );
         let name = format!("{table}.{key}");
         // A value the key's type cannot hold (`max_retries` is a u32) is refused by the TOML
         // reader, naming the line; any other names the maximum too.
@@ -196,7 +200,10 @@ fn every_duration_and_count_over_its_maximum_exits_2_naming_key_value_and_maximu
             [name.as_str(), value.as_str(), max.as_str()]
         };
         for part in parts {
-            assert!(line.contains(part), "{name} = {value}: {line:?} lacks {part}");
+            assert!(
+                line.contains(part),
+                "{name} = {value}: {line:?} lacks {part}"
+            );
         }
     }
 }
@@ -342,7 +349,13 @@ fn oversized_retry_after_on_a_policy_file_is_not_retried_soon() {
     let url = server.url("/page");
     let check = || {
         dir.run(
-            &["--config", config.to_str().unwrap(), "check", "--json", &url],
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "check",
+                "--json",
+                &url,
+            ],
             &[],
         )
     };
@@ -364,7 +377,12 @@ fn config_and_list_files_are_read_with_a_limit() {
     let robots = dir.write("robots.txt", "User-agent: *\nAllow: /\n");
     let check = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend(["check", "--robots", robots.to_str().unwrap(), "https://e.com/"]);
+        all.extend([
+            "check",
+            "--robots",
+            robots.to_str().unwrap(),
+            "https://e.com/",
+        ]);
         dir.run(&all, &[])
     };
     let config_cases = [
@@ -376,7 +394,10 @@ fn config_and_list_files_are_read_with_a_limit() {
         let out = check(&["--config", path]);
         let line = one_line(&out);
         assert_eq!(out.status.code(), Some(2), "{path}: {line}");
-        assert!(line.contains("config file") && line.contains(says), "{line}");
+        assert!(
+            line.contains("config file") && line.contains(says),
+            "{line}"
+        );
     }
     for key in ["excluded_domains_file", "ai_crawlers_file"] {
         for (path, says) in [
@@ -417,7 +438,12 @@ fn two_sites() -> Vec<Server> {
 }
 
 fn fetch_with_panic(dir: &Dir, servers: &[Server], place: &str) -> Output {
-    let config = dir.write("fast.toml", "[politeness]\nmin_interval_ms = 1\n");
+    // The background flush waits a minute: what is on disk got there by the command's own
+    // sync or by the log's `Drop` as the panic unwound.
+    let config = dir.write(
+        "fast.toml",
+        "[politeness]\nmin_interval_ms = 1\n[evidence]\nflush_every_ms = 60000\nflush_records = 1000000\n",
+    );
     let urls: Vec<String> = servers.iter().map(|s| s.url("/page")).collect();
     let mut args = vec!["--config", config.to_str().unwrap(), "fetch", "--json"];
     args.extend(urls.iter().map(String::as_str));

@@ -255,7 +255,8 @@ impl Politeness {
             .expect("a host semaphore is never closed");
         loop {
             if let Some(wait) = self.until_free(&host, interval) {
-                self.wait_for_slot(later(Instant::now(), wait), interval).await;
+                self.wait_for_slot(later(Instant::now(), wait), interval)
+                    .await;
                 continue;
             }
             let global = Arc::clone(&self.global)
@@ -276,7 +277,8 @@ impl Politeness {
                 }
                 Err(wait) => {
                     drop(global);
-                    self.wait_for_slot(later(Instant::now(), wait), interval).await;
+                    self.wait_for_slot(later(Instant::now(), wait), interval)
+                        .await;
                 }
             }
         }
