@@ -17,6 +17,54 @@ pub const DEFAULT_TOML: &str = include_str!("../config/optout.toml");
 /// RFC 9309 §2.5: "The parsing limit MUST be at least 500 kibibytes".
 pub const MIN_ROBOTS_PARSE_LIMIT: usize = 500 * 1024;
 
+/// The most bytes of a config file read: a config is a few kilobytes, and `--config
+/// /dev/zero` must fail at once rather than fill the memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The most bytes of a list file (`signals.ai_crawlers_file`, `signals.excluded_domains_file`,
+/// `--excluded-domains`) read: a million domains fit many times over.
+pub const MAX_LIST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The largest value each duration and count key takes. Past these, time arithmetic would
+/// overflow (`Instant + Duration`, a rate limiter's nanoseconds) or a pool would not fit in
+/// memory; no sensible deployment comes near them. `config/optout.toml` documents each.
+pub mod max {
+    /// One minute: `evidence.flush_every_ms` (records wait at most this long for the disk).
+    pub const FLUSH_EVERY_MS: u64 = 60_000;
+    /// `evidence.flush_records`.
+    pub const FLUSH_RECORDS: u64 = 1_000_000;
+    /// One hour: `net.connect_timeout_ms`, `net.read_timeout_ms`, `net.total_timeout_ms`.
+    pub const TIMEOUT_MS: u64 = 3_600_000;
+    /// 1 GiB: `net.max_body_bytes` (a body is held in memory).
+    pub const BODY_BYTES: u64 = 1024 * 1024 * 1024;
+    /// `net.cache_entries`.
+    pub const CACHE_ENTRIES: u64 = 10_000_000;
+    /// 64 GiB: `net.cache_bytes`.
+    pub const CACHE_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+    /// One day: `net.retry_unreachable_s`, `net.retry_unreachable_max_s` (RFC 9309 §2.4 caps
+    /// a cached file at 24 hours anyway).
+    pub const RETRY_S: u64 = 86_400;
+    /// `net.check_concurrency`.
+    pub const CHECK_CONCURRENCY: u64 = 4096;
+    /// 64 MiB: `limits.robots_parse_limit` (RFC 9309 §2.5 asks for at least 500 KiB).
+    pub const ROBOTS_PARSE_LIMIT: u64 = 64 * 1024 * 1024;
+    /// One day: `politeness.min_interval_ms` and each `politeness.hosts` value.
+    pub const INTERVAL_MS: u64 = 86_400_000;
+    /// One day: `politeness.max_crawl_delay_s`, `politeness.idle_forget_s`,
+    /// `politeness.backoff_s`, `politeness.max_backoff_s`.
+    pub const POLITENESS_S: u64 = 86_400;
+    /// `politeness.in_flight_per_host`.
+    pub const IN_FLIGHT_PER_HOST: u64 = 1024;
+    /// `politeness.max_in_flight`.
+    pub const MAX_IN_FLIGHT: u64 = 65_536;
+    /// `politeness.max_retries`.
+    pub const RETRIES: u64 = 100;
+    /// One minute: `politeness.precise_below_ms`.
+    pub const PRECISE_BELOW_MS: u64 = 60_000;
+    /// `fetch.max_redirects`.
+    pub const REDIRECTS: u64 = 100;
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -222,6 +270,68 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("invalid config: {0}")]
     Invalid(String),
+    /// A duration or count is over its documented maximum ([`max`]).
+    #[error("invalid config: {key} = {value} is over its maximum of {max}")]
+    OverMaximum {
+        /// The key, e.g. `politeness.min_interval_ms`.
+        key: String,
+        /// The value given.
+        value: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// The file is larger than optout reads of such a file.
+    #[error("cannot read {what} {path}: larger than {limit} bytes")]
+    TooLarge {
+        /// Which file it is ("config file", "list file").
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The most bytes read.
+        limit: u64,
+    },
+    /// A directory was named where a file belongs.
+    #[error("cannot read {what} {path}: it is a directory")]
+    Directory {
+        /// Which file it is ("config file", "list file").
+        what: &'static str,
+        /// The directory.
+        path: PathBuf,
+    },
+}
+
+/// Reads `path` as UTF-8 text of at most `limit` bytes: never more than `limit + 1` bytes are
+/// read, so a device (`/dev/zero`) or a huge file fails at once.
+pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let io = |source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.is_dir() {
+        return Err(ConfigError::Directory {
+            what,
+            path: path.to_owned(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ConfigError::TooLarge {
+            what,
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -329,10 +439,7 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = read_bounded(path, MAX_CONFIG_BYTES, "config file")?;
         Config::from_toml(&text).map_err(|e| match e {
             ConfigError::Syntax { message, .. } => ConfigError::Syntax {
                 path: path.to_owned(),
@@ -346,7 +453,7 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: PathBuf::from("<text>"),
-            message: e.message().replace('\n', " "),
+            message: syntax_message(text, &e),
         })?;
         let mut config = Config::default();
         if let Some(token) = raw.crawler.product_token {
@@ -386,6 +493,9 @@ impl Config {
 
     /// Checks every value; called by [`Config::from_toml`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        // Maxima first: a value over its maximum is named as such, not as out of order with
+        // another key.
+        self.within_maxima()?;
         validate_product_token(&self.crawler.product_token).map_err(ConfigError::Invalid)?;
         if self.evidence.flush_every.is_zero() || self.evidence.flush_records == 0 {
             return Err(ConfigError::Invalid(
@@ -432,6 +542,120 @@ impl Config {
         }
         Ok(())
     }
+
+    /// Every duration and count against its maximum ([`max`]), in the order of the file.
+    fn within_maxima(&self) -> Result<(), ConfigError> {
+        let (e, n, p) = (&self.evidence, &self.net, &self.politeness);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let size = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        let limits: [(&str, u64, u64); 22] = [
+            (
+                "limits.robots_parse_limit",
+                size(self.limits.robots_parse_limit),
+                max::ROBOTS_PARSE_LIMIT,
+            ),
+            (
+                "evidence.flush_every_ms",
+                ms(e.flush_every),
+                max::FLUSH_EVERY_MS,
+            ),
+            (
+                "evidence.flush_records",
+                e.flush_records,
+                max::FLUSH_RECORDS,
+            ),
+            (
+                "net.connect_timeout_ms",
+                n.connect_timeout_ms,
+                max::TIMEOUT_MS,
+            ),
+            ("net.read_timeout_ms", n.read_timeout_ms, max::TIMEOUT_MS),
+            ("net.total_timeout_ms", n.total_timeout_ms, max::TIMEOUT_MS),
+            (
+                "net.max_body_bytes",
+                size(n.max_body_bytes),
+                max::BODY_BYTES,
+            ),
+            (
+                "net.cache_entries",
+                size(n.cache_entries),
+                max::CACHE_ENTRIES,
+            ),
+            ("net.cache_bytes", size(n.cache_bytes), max::CACHE_BYTES),
+            (
+                "net.retry_unreachable_s",
+                n.retry_unreachable_s,
+                max::RETRY_S,
+            ),
+            (
+                "net.retry_unreachable_max_s",
+                n.retry_unreachable_max_s,
+                max::RETRY_S,
+            ),
+            (
+                "net.check_concurrency",
+                size(n.check_concurrency),
+                max::CHECK_CONCURRENCY,
+            ),
+            (
+                "politeness.min_interval_ms",
+                p.min_interval_ms,
+                max::INTERVAL_MS,
+            ),
+            (
+                "politeness.max_crawl_delay_s",
+                p.max_crawl_delay_s,
+                max::POLITENESS_S,
+            ),
+            (
+                "politeness.in_flight_per_host",
+                size(p.in_flight_per_host),
+                max::IN_FLIGHT_PER_HOST,
+            ),
+            (
+                "politeness.max_in_flight",
+                size(p.max_in_flight),
+                max::MAX_IN_FLIGHT,
+            ),
+            (
+                "politeness.idle_forget_s",
+                p.idle_forget_s,
+                max::POLITENESS_S,
+            ),
+            (
+                "politeness.max_retries",
+                u64::from(p.max_retries),
+                max::RETRIES,
+            ),
+            ("politeness.backoff_s", p.backoff_s, max::POLITENESS_S),
+            (
+                "politeness.max_backoff_s",
+                p.max_backoff_s,
+                max::POLITENESS_S,
+            ),
+            (
+                "politeness.precise_below_ms",
+                p.precise_below_ms,
+                max::PRECISE_BELOW_MS,
+            ),
+            (
+                "fetch.max_redirects",
+                size(self.fetch.max_redirects),
+                max::REDIRECTS,
+            ),
+        ];
+        let hosts = p
+            .hosts
+            .iter()
+            .map(|(host, ms)| (format!("politeness.hosts.{host:?}"), *ms, max::INTERVAL_MS));
+        let fixed = limits
+            .into_iter()
+            .map(|(key, value, max)| (key.to_owned(), value, max));
+        match fixed.chain(hosts).find(|(_, value, max)| value > max) {
+            Some((key, value, max)) => Err(ConfigError::OverMaximum { key, value, max }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The lists named by `[signals]`, read and validated.
@@ -447,12 +671,7 @@ impl Signals {
     /// Reads the lists; `excluded_override` (a `--excluded-domains FILE` flag) replaces the
     /// configured excluded-domains file.
     pub fn load_lists(&self, excluded_override: Option<&Path>) -> Result<Lists, ConfigError> {
-        let read = |path: &Path| {
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })
-        };
+        let read = |path: &Path| read_bounded(path, MAX_LIST_BYTES, "list file");
         let ai_crawlers = match &self.ai_crawlers_file {
             Some(path) => AiCrawlers::parse(&read(path)?),
             None => AiCrawlers::default(),
@@ -468,6 +687,29 @@ impl Signals {
             excluded,
         })
     }
+}
+
+/// What the TOML parser said, on one line, after the line it is about (so that a value the
+/// key's type cannot hold, such as `max_retries = 18446744073709551615`, names its key).
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().replace('\n', " ");
+    let Some(start) = e.span().map(|s| s.start).filter(|s| *s <= text.len()) else {
+        return message;
+    };
+    let before = text.as_bytes()[..start]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    let line: String = text
+        .lines()
+        .nth(before)
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(80)
+        .filter(|c| !c.is_control())
+        .collect();
+    format!("line {} `{line}`: {message}", before + 1)
 }
 
 /// RFC 9309 §2.2.1: "The product token MUST contain only uppercase and lowercase letters
@@ -564,6 +806,73 @@ mod tests {
             .signals
             .load_lists(None);
         assert!(missing.is_err());
+    }
+
+    /// Each maximum is documented in the shipped file, and a value over it is one line
+    /// naming the key, the value and the maximum.
+    #[test]
+    fn maxima_are_documented_and_enforced() {
+        let doc = DEFAULT_TOML.replace(['\n', '#'], " ");
+        let over = [
+            ("limits", "robots_parse_limit", max::ROBOTS_PARSE_LIMIT),
+            ("evidence", "flush_every_ms", max::FLUSH_EVERY_MS),
+            ("evidence", "flush_records", max::FLUSH_RECORDS),
+            ("net", "total_timeout_ms", max::TIMEOUT_MS),
+            ("net", "max_body_bytes", max::BODY_BYTES),
+            ("net", "cache_entries", max::CACHE_ENTRIES),
+            ("net", "cache_bytes", max::CACHE_BYTES),
+            ("net", "retry_unreachable_max_s", max::RETRY_S),
+            ("net", "check_concurrency", max::CHECK_CONCURRENCY),
+            ("politeness", "min_interval_ms", max::INTERVAL_MS),
+            ("politeness", "max_crawl_delay_s", max::POLITENESS_S),
+            ("politeness", "in_flight_per_host", max::IN_FLIGHT_PER_HOST),
+            ("politeness", "max_in_flight", max::MAX_IN_FLIGHT),
+            ("politeness", "max_retries", max::RETRIES),
+            ("politeness", "precise_below_ms", max::PRECISE_BELOW_MS),
+            ("fetch", "max_redirects", max::REDIRECTS),
+        ];
+        for (table, key, max) in over {
+            assert!(
+                doc.contains(&max.to_string()),
+                "{table}.{key}: {max} undocumented"
+            );
+            let at = Config::from_toml(&format!("[{table}]\n{key} = {max}\n"));
+            if let Err(e) = at {
+                // Only a relation with another key may refuse a value at its maximum.
+                assert!(!matches!(e, ConfigError::OverMaximum { .. }), "{e}");
+            }
+            let err = Config::from_toml(&format!("[{table}]\n{key} = {}\n", max + 1)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid config: {table}.{key} = {} is over its maximum of {max}",
+                    max + 1
+                )
+            );
+        }
+        let err = Config::from_toml("[politeness.hosts]\n\"a.example\" = 86400001\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("politeness.hosts.\"a.example\" = 86400001"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_are_read_up_to_their_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "abcd").unwrap();
+        assert_eq!(read_bounded(&path, 4, "list file").unwrap(), "abcd");
+        let err = read_bounded(&path, 3, "list file").unwrap_err();
+        assert!(
+            matches!(err, ConfigError::TooLarge { limit: 3, .. }),
+            "{err}"
+        );
+        let err = read_bounded(dir.path(), 3, "config file").unwrap_err();
+        assert!(matches!(err, ConfigError::Directory { .. }), "{err}");
+        let err = read_bounded(Path::new("/dev/zero"), 1024, "config file").unwrap_err();
+        assert!(matches!(err, ConfigError::TooLarge { .. }), "{err}");
     }
 
     #[test]

@@ -473,10 +473,9 @@ impl Fetcher {
                 .site
                 .robots()
                 .and_then(|r| r.crawl_delay(judge.agent));
-            let delay = crawl_delay.map(|d| Duration::from_secs_f64(d.seconds.clamp(0.0, 1e9)));
-            if let (Some(d), Some(delay)) = (&crawl_delay, delay)
-                && delay > self.politeness.max_crawl_delay()
-            {
+            // Compared with the maximum before any clamping: a huge delay is always a skip.
+            let delay = crawl_delay.map(|d| self.politeness.crawl_delay(d.seconds));
+            if let (Some(d), Some(Err(_))) = (&crawl_delay, delay) {
                 let reason = Reason::new(Code::PolitenessCrawlDelayTooLong)
                     .with_source("robots.txt")
                     .with_line(d.line)
@@ -495,7 +494,7 @@ impl Fetcher {
                 );
             }
             let key = self.politeness.key(&url).await;
-            let interval = self.politeness.interval(&key, delay);
+            let interval = self.politeness.interval(&key, delay.and_then(Result::ok));
 
             // Wait, fetch, and back off on 429/503 and 500/502/504.
             let mut tries = 0;

@@ -245,7 +245,10 @@ async fn fetch_many(
             }
             result => result?,
         }
+        super::test_panic("main");
     }
+    // A task that panicked sent nothing more: its URLs have no line. The panic hook has
+    // noted it, so the process still ends with EXIT_SOFTWARE (src/main.rs).
     match out.flush() {
         Err(e) if is_closed_pipe(&e) => Ok(ExitCode::from(EXIT_CLOSED_PIPE)),
         Err(e) => Err(CliError::Write(e)),
@@ -270,6 +273,7 @@ fn host_queue(
                 let fetcher = Arc::clone(&fetcher);
                 async move {
                     let outcome = fetcher.fetch(&url, purpose).await;
+                    super::test_panic("task");
                     (url, outcome)
                 }
             })

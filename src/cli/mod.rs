@@ -3,7 +3,8 @@
 //!
 //! Exit status, for every subcommand: 0 success (every URL allowed), 1 a refusal, 2 a usage
 //! or input error (one line on standard error); for `check` and `fetch`, 141 when standard
-//! output was closed early ([`output::EXIT_CLOSED_PIPE`]).
+//! output was closed early ([`output::EXIT_CLOSED_PIPE`]); 70 an internal error (a panic: a
+//! bug; one line on standard error, the evidence log flushed).
 
 pub mod check;
 pub mod fetch;
@@ -88,10 +89,26 @@ pub enum CliError {
     /// Reading the evidence log failed.
     #[error(transparent)]
     Export(#[from] crate::evidence::export::ExportError),
+    /// A task panicked (a bug): its work is lost, so the command failed.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// The exit status for a usage or input error.
 pub const EXIT_USAGE: u8 = 2;
+
+/// The exit status after a panic anywhere in the process (`EX_SOFTWARE` of sysexits.h).
+pub const EXIT_SOFTWARE: u8 = 70;
+
+/// Panics on purpose when `OPTOUT_TEST_PANIC` names `place` (`task`: in a fetch task after
+/// its fetch, `main`: on the main thread after the first output line), in debug builds only:
+/// the tests run the binary to check that a panic ends it with [`EXIT_SOFTWARE`], one line
+/// and an intact evidence log.
+pub(crate) fn test_panic(place: &str) {
+    if cfg!(debug_assertions) && std::env::var_os("OPTOUT_TEST_PANIC").is_some_and(|v| v == place) {
+        panic!("OPTOUT_TEST_PANIC={place}");
+    }
+}
 
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<ExitCode, CliError> {

@@ -51,8 +51,24 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// RFC 3339, UTC, milliseconds: the form evidence records use.
+/// The last millisecond of the year 9999: RFC 3339 has four digits for the year, and
+/// `humantime` fails to format (so `to_string` panics) past it.
+const LAST_RFC3339_MS: u64 = 253_402_300_799_999;
+
+/// RFC 3339, UTC, milliseconds: the form evidence records use. A time past the year 9999 is
+/// written as its last millisecond.
 pub fn rfc3339_ms(unix_ms: u64) -> String {
-    let t = SystemTime::UNIX_EPOCH + Duration::from_millis(unix_ms);
+    let t = SystemTime::UNIX_EPOCH + Duration::from_millis(unix_ms.min(LAST_RFC3339_MS));
     humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far_times_are_written_without_a_panic() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(u64::MAX), "9999-12-31T23:59:59.999Z");
+    }
 }

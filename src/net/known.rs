@@ -126,8 +126,7 @@ impl File {
     pub fn usable_copy(&self, now_ms: u64) -> Option<(&Good, &Arc<[u8]>)> {
         let good = self.known.good.as_ref()?;
         let bytes = self.good_bytes.as_ref()?;
-        let fresh_enough =
-            now_ms.saturating_sub(good.fetched_at) < GOOD_COPY_FOR.as_millis() as u64;
+        let fresh_enough = now_ms.saturating_sub(good.fetched_at) < ms(GOOD_COPY_FOR);
         match self.known.state {
             State::Parsed => Some((good, bytes)),
             State::Unreachable if fresh_enough => Some((good, bytes)),
@@ -145,7 +144,16 @@ pub struct Retry {
     pub max: Duration,
 }
 
+/// `d` in whole milliseconds, saturated: a `Duration` from the web (`max-age`,
+/// `Retry-After`) can hold more milliseconds than a `u64`, and `as` would wrap them.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Retry {
+    /// How long after a failure the file is tried again: the doubling schedule, or the
+    /// server's `Retry-After` when longer (an oversized one is the longest wait, never
+    /// none), at most a day.
     fn after(self, failures: u32, retry_after: Option<Duration>) -> Duration {
         let doubled = self
             .first
@@ -185,7 +193,7 @@ pub fn next(
     retry: Retry,
 ) -> (File, Received) {
     let ttl = |max_age: Option<Duration>| {
-        now_ms + max_age.unwrap_or(MAX_TTL).min(MAX_TTL).as_millis() as u64
+        now_ms.saturating_add(ms(max_age.unwrap_or(MAX_TTL).min(MAX_TTL)))
     };
     let (good, good_bytes) = match old {
         Some(f) if f.good_bytes.is_some() => (f.known.good.clone(), f.good_bytes.clone()),
@@ -193,7 +201,7 @@ pub fn next(
     };
     let failures = old.map_or(0, |f| f.known.failures);
     let failed = |state: State, status: Option<u16>, detail: String, after: Option<Duration>| {
-        let failures = failures + 1;
+        let failures = failures.saturating_add(1);
         let received = Received::of(Vec::new());
         let known = Known {
             url: url.to_owned(),
@@ -202,7 +210,7 @@ pub fn next(
             detail: Some(detail),
             sha256: received.sha256.clone(),
             fetched_at: now_ms,
-            expires_at: now_ms + retry.after(failures, after).as_millis() as u64,
+            expires_at: now_ms.saturating_add(ms(retry.after(failures, after))),
             failures,
             good: good.clone(),
             unguarded: false,
@@ -230,7 +238,7 @@ pub fn next(
                 fetched_at: now_ms,
                 truncated,
                 validators,
-                max_age_ms: max_age.map(|d| d.as_millis() as u64),
+                max_age_ms: max_age.map(ms),
             };
             let known = Known {
                 url: url.to_owned(),
@@ -282,7 +290,7 @@ pub fn next(
                 // the 304 gives a new one.
                 good.fetched_at = now_ms;
                 if max_age.is_some() {
-                    good.max_age_ms = max_age.map(|d| d.as_millis() as u64);
+                    good.max_age_ms = max_age.map(ms);
                 }
                 let max_age = good.max_age_ms.map(Duration::from_millis);
                 let known = Known {
@@ -423,5 +431,24 @@ mod tests {
         assert_eq!(after(600), Duration::from_secs(600));
         assert_eq!(after(10), Duration::from_secs(60));
         assert_eq!(after(10_000_000), MAX_TTL);
+    }
+
+    /// A `Retry-After` too long to be a number (or `u64::MAX` seconds) and a huge max-age
+    /// mean the longest wait, a day, at any time: never an overflow, never "now".
+    #[test]
+    fn oversized_retry_after_and_max_age_are_a_day() {
+        let huge = Outcome::Unreachable {
+            status: Some(503),
+            detail: "HTTP 503".into(),
+            retry_after: Some(Duration::MAX),
+        };
+        let late = u64::MAX - 1000;
+        for now in [0, 5000, late] {
+            let (f, _) = next("u", None, huge.clone(), now, RETRY);
+            assert_eq!(f.known.expires_at, now.saturating_add(ms(MAX_TTL)), "{now}");
+        }
+        let (f, _) = next("u", None, parsed(Some(Duration::MAX)), late, RETRY);
+        assert_eq!(f.known.expires_at, u64::MAX);
+        assert_eq!(f.known.good.unwrap().max_age_ms, Some(u64::MAX));
     }
 }

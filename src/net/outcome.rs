@@ -185,11 +185,7 @@ pub fn max_age(headers: &HeaderMap) -> Option<Duration> {
             let (name, arg) = directive.split_once('=').unwrap_or((directive, ""));
             let seconds = match name.trim().to_ascii_lowercase().as_str() {
                 // An invalid max-age is stale (RFC 9111 §4.2.1): zero.
-                "max-age" => arg
-                    .trim()
-                    .trim_matches('"')
-                    .parse::<u64>()
-                    .unwrap_or_default(),
+                "max-age" => delta_seconds(arg.trim().trim_matches('"')).unwrap_or_default(),
                 "no-store" | "no-cache" => 0,
                 _ => continue,
             };
@@ -199,10 +195,22 @@ pub fn max_age(headers: &HeaderMap) -> Option<Duration> {
     found.map(Duration::from_secs)
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+/// `delay-seconds = 1*DIGIT` (RFC 9110 §10.2.3, RFC 9111 §1.2.2). Digits too many for a
+/// `u64` are the largest value, not an error: "a delta-seconds value greater than the
+/// greatest integer it can represent" is that integer (RFC 9111 §1.2.2), and a server asking
+/// to wait longer than a `u64` of seconds asks for a very long wait, not for none.
+fn delta_seconds(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(value.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). An oversized number is
+/// the longest wait ([`delta_seconds`]), which the caller's maximum turns into giving up.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
+    if let Some(seconds) = delta_seconds(value) {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(value).ok()?;
@@ -284,6 +292,24 @@ mod tests {
         assert_eq!(retry_after(&map, now), Some(Duration::ZERO));
         map.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&map, now), None);
+    }
+
+    /// A number too long for a `u64` is a very long wait, never none (which would retry at
+    /// once), and a max-age too long is the longest lifetime (RFC 9111 §1.2.2).
+    #[test]
+    fn oversized_delta_seconds_are_the_longest() {
+        let now = SystemTime::UNIX_EPOCH;
+        let mut map = HeaderMap::new();
+        for value in ["18446744073709551615", "99999999999999999999999"] {
+            map.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&map, now), Some(Duration::from_secs(u64::MAX)));
+        }
+        for value in ["-5", "+5", "5s", ""] {
+            map.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&map, now), None, "{value:?}");
+        }
+        let age = max_age(&response_headers("max-age=99999999999999999999999"));
+        assert_eq!(age, Some(Duration::from_secs(u64::MAX)));
     }
 
     proptest::proptest! {

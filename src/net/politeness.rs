@@ -90,6 +90,31 @@ pub struct Politeness {
 /// Hosts kept before idle ones are swept.
 const SWEEP_AT: usize = 1024;
 
+/// The farthest any wait reaches (30 years, as tokio's own "far future"): a deadline past it
+/// is this far, never an overflow. No pace or back-off the config allows comes near it.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// `at + by`, saturated at [`FAR_FUTURE`] from `at`: `Instant + Duration` panics on overflow.
+pub(crate) fn later(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by.min(FAR_FUTURE))
+        .or_else(|| at.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(at)
+}
+
+/// A number of seconds from the web (a `Crawl-delay`) as a `Duration`, never shorter than
+/// it: too large a value (or one that is not a number) is [`Duration::MAX`], so a
+/// comparison with a maximum is never fooled by clamping first.
+pub(crate) fn seconds(value: f64) -> Duration {
+    if value.is_nan() {
+        return Duration::MAX;
+    }
+    Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+/// A `Crawl-delay` over `politeness.max_crawl_delay_s`: the site is skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrawlDelayTooLong;
+
 impl Politeness {
     /// Politeness as configured.
     pub fn new(config: &Config) -> Politeness {
@@ -99,7 +124,7 @@ impl Politeness {
                 start: Instant::now(),
             },
             hosts: Mutex::new(HashMap::new()),
-            global: Arc::new(Semaphore::new(config.max_in_flight)),
+            global: Arc::new(Semaphore::new(permits(config.max_in_flight))),
         }
     }
 
@@ -154,6 +179,17 @@ impl Politeness {
         Duration::from_secs(self.config.max_crawl_delay_s)
     }
 
+    /// A robots.txt `Crawl-delay` of `seconds` as the delay to pace at, or
+    /// [`CrawlDelayTooLong`] when it is over `politeness.max_crawl_delay_s`. Compared before
+    /// anything is clamped, so that a huge delay (`1e300`) is always a skip, never a wait.
+    pub fn crawl_delay(&self, seconds: f64) -> Result<Duration, CrawlDelayTooLong> {
+        let delay = self::seconds(seconds);
+        if delay > self.max_crawl_delay() {
+            return Err(CrawlDelayTooLong);
+        }
+        Ok(delay)
+    }
+
     /// Hosts whose state is held now.
     pub fn hosts(&self) -> usize {
         self.lock_hosts().len()
@@ -180,7 +216,7 @@ impl Politeness {
             });
         }
         let host = Arc::new(Host {
-            in_flight: Arc::new(Semaphore::new(self.config.in_flight_per_host)),
+            in_flight: Arc::new(Semaphore::new(permits(self.config.in_flight_per_host))),
             pace: Mutex::new(Pace {
                 interval: Duration::ZERO,
                 limiter: None,
@@ -219,7 +255,8 @@ impl Politeness {
             .expect("a host semaphore is never closed");
         loop {
             if let Some(wait) = self.until_free(&host, interval) {
-                self.wait_for_slot(Instant::now() + wait, interval).await;
+                self.wait_for_slot(later(Instant::now(), wait), interval)
+                    .await;
                 continue;
             }
             let global = Arc::clone(&self.global)
@@ -240,7 +277,8 @@ impl Politeness {
                 }
                 Err(wait) => {
                     drop(global);
-                    self.wait_for_slot(Instant::now() + wait, interval).await;
+                    self.wait_for_slot(later(Instant::now(), wait), interval)
+                        .await;
                 }
             }
         }
@@ -266,12 +304,12 @@ impl Politeness {
         let now = Instant::now();
         pace.last_used = now;
         if pace.interval != interval || (pace.limiter.is_none() && !interval.is_zero()) {
-            pace.limiter = Quota::with_period(interval).map(|q| {
+            pace.limiter = Quota::with_period(interval.min(FAR_FUTURE)).map(|q| {
                 RateLimiter::direct_with_clock(q.allow_burst(nonzero_one()), self.clock.clone())
             });
             // A new limiter starts with a free cell: keep the new spacing from the last request.
             if let Some(last) = pace.last_sent {
-                pace.not_before = pace.not_before.max(last + interval);
+                pace.not_before = pace.not_before.max(later(last, interval));
             }
             pace.interval = interval;
         }
@@ -298,7 +336,7 @@ impl Politeness {
         let granted = Instant::now();
         pace.last_sent = Some(granted);
         pace.last_used = granted;
-        pace.not_before = pace.not_before.max(granted + pace.interval);
+        pace.not_before = pace.not_before.max(later(granted, pace.interval));
         Ok(granted)
     }
 
@@ -329,7 +367,7 @@ impl Politeness {
         }
         let host = self.host(key);
         let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
-        pace.not_before = pace.not_before.max(at + interval);
+        pace.not_before = pace.not_before.max(later(at, interval));
     }
 
     /// After a 429 or 503: no request to `key` before the server's `Retry-After`, or else an
@@ -343,7 +381,7 @@ impl Politeness {
             .saturating_mul(1 << pace.backoffs.saturating_sub(1).min(16));
         let max = Duration::from_secs(self.config.max_backoff_s);
         let wait = retry_after.unwrap_or(doubled.min(max));
-        let until = Instant::now() + wait.min(max);
+        let until = later(Instant::now(), wait.min(max));
         pace.not_before = pace.not_before.max(until);
         (wait <= max).then_some(wait)
     }
@@ -392,6 +430,12 @@ async fn sleep_precisely(deadline: Instant) {
             }
         }
     }
+}
+
+/// Permits for a semaphore: tokio panics above [`Semaphore::MAX_PERMITS`] (the config
+/// allows far fewer; this holds for a `Politeness` made from an unchecked one too).
+fn permits(n: usize) -> usize {
+    n.clamp(1, Semaphore::MAX_PERMITS)
 }
 
 fn nonzero_one() -> std::num::NonZeroU32 {
@@ -519,6 +563,37 @@ mod tests {
                 "{micros} µs"
             );
         }
+    }
+
+    /// Values no validated config holds (a library user may build one by hand) and values
+    /// from the web: every wait saturates, a huge crawl-delay is too long before anything
+    /// is clamped, and nothing panics.
+    #[tokio::test(start_paused = true)]
+    async fn huge_values_saturate_and_never_panic() {
+        let p = Politeness::new(&Config {
+            min_interval_ms: u64::MAX,
+            max_crawl_delay_s: u64::MAX,
+            max_backoff_s: u64::MAX,
+            backoff_s: u64::MAX,
+            in_flight_per_host: usize::MAX,
+            max_in_flight: usize::MAX,
+            ..Config::default()
+        });
+        for huge in [1e300, 99999999999999999999999.0, f64::INFINITY, f64::NAN] {
+            assert_eq!(p.crawl_delay(huge), Err(CrawlDelayTooLong), "{huge}");
+        }
+        assert_eq!(p.crawl_delay(2.5), Ok(Duration::from_millis(2500)));
+        assert_eq!(p.crawl_delay(-1.0), Ok(Duration::ZERO));
+        let interval = p.interval("a", None);
+        assert_eq!(interval, Duration::from_millis(u64::MAX));
+        drop(p.acquire("a", interval).await);
+        p.note_request("a", Instant::now(), interval);
+        assert_eq!(p.back_off("a", Some(Duration::MAX)), None);
+        assert!(p.back_off("a", None).is_some());
+        // The next slot is decades away: waited for, not overflowed.
+        let next = tokio::time::timeout(Duration::from_secs(3600), p.acquire("a", interval));
+        assert!(next.await.is_err());
+        assert!(later(Instant::now(), Duration::MAX) > Instant::now());
     }
 
     #[tokio::test(start_paused = true)]

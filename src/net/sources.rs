@@ -249,7 +249,8 @@ impl PolicySources {
     fn crawl_delay(&self, robots: Option<&File>, now_ms: u64) -> Option<Duration> {
         let robots = robots_copy(robots?, now_ms, self.parse_limit)?;
         let delay = robots.crawl_delay(&self.agent)?;
-        Some(Duration::from_secs_f64(delay.seconds.clamp(0.0, 1e9)))
+        // Never clamped below the value: a huge delay stays over the cap and is skipped.
+        Some(super::politeness::seconds(delay.seconds))
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
