@@ -208,11 +208,13 @@ impl Store {
     /// Opens the sled store in `dir`, reporting errors as the store at `path`.
     fn open_in(dir: &Path, path: &Path, copy: Option<readonly::Copy>) -> Result<Store, StoreError> {
         let existed = dir.join("db").exists();
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_error(path, e))?;
+        let db = without_panics(path, || {
+            sled::Config::new()
+                .path(dir)
+                .flush_every_ms(None)
+                .open()
+                .map_err(|e| open_error(path, e))
+        })?;
         let identity = Identity::of(&dir.join("db")).map_err(|source| StoreError::Io {
             path: path.to_owned(),
             source,
@@ -289,7 +291,7 @@ impl Store {
     /// (sled 0.34 checks a page's checksum only when it reads it, and a writer reads only
     /// the end of the log). The cost is a read of the whole store (`docs/evidence.md`).
     pub fn check_pages(&self) -> Result<(), StoreError> {
-        self.db.checksum().map_err(|e| self.error(e))?;
+        without_panics(&self.path, || self.db.checksum().map_err(|e| self.error(e)))?;
         Ok(())
     }
 
@@ -444,6 +446,31 @@ impl Store {
             .map_err(sled)?;
         self.flush()
     }
+}
+
+/// Runs `f`, which reads sled's files, taking a panic for damage: sled 0.34 asserts on some
+/// damaged files instead of returning an error (a flipped byte in its log can make opening
+/// panic with "tried to serialize Uninitialized"), and hostile bytes never panic optout.
+/// The panic message is kept off standard error while `f` runs, so the user sees one line.
+fn without_panics<T>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            message: format!("sled cannot read its files ({why}); run `optout log verify`"),
+        })
+    })
 }
 
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
