@@ -91,7 +91,12 @@ impl Fixture {
     fn check_one(&self, store: &Path) -> Out {
         self.run_in(
             store,
-            &["check", "--robots", self.robots_arg(), "https://example.com/x"],
+            &[
+                "check",
+                "--robots",
+                self.robots_arg(),
+                "https://example.com/x",
+            ],
             "",
         )
     }
@@ -156,7 +161,10 @@ fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, String> {
             }
         }
     }
-    all.insert(PathBuf::new(), format!("{:?}", std::fs::metadata(dir).unwrap().modified()));
+    all.insert(
+        PathBuf::new(),
+        format!("{:?}", std::fs::metadata(dir).unwrap().modified()),
+    );
     all
 }
 
@@ -395,7 +403,10 @@ fn a_record_rewritten_through_sled_is_never_silent() {
     rewrite(&middle, 7);
     let verify = retry_out(|| f.run_in(&middle, &["log", "verify"], ""));
     assert_eq!(verify.code, Some(1), "{verify:?}");
-    assert!(verify.stdout.starts_with("BROKEN: record 7: "), "{verify:?}");
+    assert!(
+        verify.stdout.starts_with("BROKEN: record 7: "),
+        "{verify:?}"
+    );
     let checkpoint = f.run_in(&middle, &["log", "checkpoint"], "");
     assert_one_line_error(&checkpoint, "is damaged: record 7: ");
     assert!(checkpoint.stdout.is_empty(), "{checkpoint:?}");
@@ -458,7 +469,10 @@ fn a_store_deleted_or_replaced_while_checking_is_an_error() {
         if replace {
             // The other store is as it was.
             let verify = f.run(&["log", "verify"]);
-            assert!(verify.stdout.starts_with("ok: log intact, 3 records"), "{verify:?}");
+            assert!(
+                verify.stdout.starts_with("ok: log intact, 3 records"),
+                "{verify:?}"
+            );
         }
     }
 }

@@ -202,7 +202,8 @@ impl Store {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let copy = readonly::copy(path)?;
-        Store::open_in(&copy.path().to_owned(), path, Some(copy))
+        let dir = copy.path().to_owned();
+        Store::open_in(&dir, path, Some(copy))
     }
 
     /// Opens the sled store in `dir`, reporting errors as the store at `path`.

@@ -69,13 +69,10 @@ pub(super) fn copy(store: &Path) -> Result<Copy, StoreError> {
     }
     Err(StoreError::Io {
         path: store.to_owned(),
-        source: std::io::Error::new(
-            ErrorKind::Other,
-            format!(
-                "cannot copy it to read it without writing to it: {}",
-                last.map_or_else(|| "no temporary directory".into(), |e| e.to_string())
-            ),
-        ),
+        source: std::io::Error::other(format!(
+            "cannot copy it to read it without writing to it: {}",
+            last.map_or_else(|| "no temporary directory".into(), |e| e.to_string())
+        )),
     })
 }
 
