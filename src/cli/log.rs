@@ -1,10 +1,15 @@
 //! `optout log`: verify, show, export, count and checkpoint the evidence log.
+//!
+//! Every subcommand but the hidden `append-synthetic` only reads, and reads a private copy of
+//! the store ([`Store::open_read_only`]): the store's files are left byte for byte as they
+//! are.
 
 use super::CliError;
 use crate::config::Config;
 use crate::evidence::export::{self, Filter};
+use crate::evidence::verify::VerifyError;
 use crate::evidence::{Head, Record, SourceRef, verify_export, verify_store};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 use std::io::{BufReader, Write};
@@ -52,7 +57,8 @@ pub enum LogCommand {
         #[command(flatten)]
         filter: FilterArgs,
     },
-    /// Print the head of the chain, to publish or timestamp elsewhere.
+    /// Verify the log, then print the head of the chain, to publish or timestamp elsewhere
+    /// (a damaged log gets no checkpoint: exit 2).
     Checkpoint,
     /// Append N synthetic records and print each acknowledged sequence number (for crash
     /// tests).
@@ -133,12 +139,12 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.command {
         LogCommand::Verify { .. } => {
-            let store = Store::open_existing(store_path)?;
+            let store = Store::open_read_only(store_path)?;
             Ok(report(verify_store(&store), "log"))
         }
-        LogCommand::Show { seq } => show(&Store::open_existing(store_path)?, seq, &mut out),
+        LogCommand::Show { seq } => show(&Store::open_read_only(store_path)?, seq, &mut out),
         LogCommand::Export { format, filter } => {
-            let store = Store::open_existing(store_path)?;
+            let store = Store::open_read_only(store_path)?;
             let filter = filter.filter()?;
             let written = match format {
                 Format::Jsonl => export::jsonl(&store, &filter, &mut out),
@@ -155,7 +161,7 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             }
         }
         LogCommand::Stats { filter } => {
-            let stats = export::stats(&Store::open_existing(store_path)?, &filter.filter()?)?;
+            let stats = export::stats(&Store::open_read_only(store_path)?, &filter.filter()?)?;
             let mut text = format!("records {}\n", stats.records);
             for (title, map) in [
                 ("verdict", &stats.verdicts),
@@ -171,7 +177,21 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         LogCommand::Checkpoint => {
-            let head = Head::read(&Store::open_existing(store_path)?)?;
+            let store = Store::open_read_only(store_path)?;
+            // A checkpoint says the log up to its head is intact: never print one for a log
+            // that is not.
+            let verified = verify_store(&store).map_err(|e| match e {
+                VerifyError::Broken(broken) => store.damaged(format!(
+                    "{broken}; no checkpoint printed (run `optout log verify`)"
+                )),
+                VerifyError::Store(e) => e,
+                VerifyError::Io(source) => StoreError::Io {
+                    path: store_path.to_owned(),
+                    source,
+                },
+            })?;
+            let head = Head::read(&store)?;
+            debug_assert_eq!(verified.head.0, head.seq);
             let line = format!(
                 "optout-checkpoint v1 seq={} hash={} time={}\n",
                 head.seq,

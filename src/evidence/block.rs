@@ -128,6 +128,7 @@ impl Iterator for Lines {
 /// Every stored record, in key order and in order within each block, one at a time
 /// (constant memory: one block is held at once).
 pub struct Records {
+    store: Store,
     tree: sled::Iter,
     lines: Option<Lines>,
 }
@@ -143,7 +144,7 @@ impl Iterator for Records {
             self.lines = None;
             let (key, value) = match self.tree.next()? {
                 Ok(kv) => kv,
-                Err(e) => return Some(Err(StoreError::from(e).into())),
+                Err(e) => return Some(Err(self.store.error(e).into())),
             };
             if key.as_ref() == HEAD_KEY {
                 continue;
@@ -159,6 +160,7 @@ impl Iterator for Records {
 /// Reads every record of `store`'s log.
 pub fn records(store: &Store) -> Records {
     Records {
+        store: store.clone(),
         tree: store.records().iter(),
         lines: None,
     }
@@ -168,13 +170,24 @@ pub fn records(store: &Store) -> Records {
 /// `seq`. In a damaged log that may be another record; callers that care compare its `seq`.
 pub fn get(store: &Store, seq: u64) -> Result<Option<Entry>, StoreError> {
     for item in store.records().range(..=key(seq)).rev() {
-        let (key, value) = item?;
+        let (key, value) = item.map_err(|e| store.error(e))?;
         // The head (and any stray key) is not a block.
         let Some(block) = block_key(&key) else {
             continue;
         };
         let index = usize::try_from(seq - block).ok();
         return Ok(index.and_then(|i| Lines::new(block, value).nth(i)));
+    }
+    Ok(None)
+}
+
+/// The last stored record: the last line of the block with the greatest key.
+pub fn last(store: &Store) -> Result<Option<Entry>, StoreError> {
+    for item in store.records().iter().rev() {
+        let (key, value) = item.map_err(|e| store.error(e))?;
+        if let Some(block) = block_key(&key) {
+            return Ok(Lines::new(block, value).last());
+        }
     }
     Ok(None)
 }

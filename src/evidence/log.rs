@@ -10,6 +10,7 @@
 //! ("acknowledged") once [`EvidenceLog::durable_seq`] has reached it; in per-record mode that
 //! is when `append` returns; [`EvidenceLog::sync`] forces it.
 
+use super::block;
 use super::canonical;
 use super::encode::{encode, hex_string};
 use super::record::{Record, now_rfc3339, sha256_hex};
@@ -81,11 +82,13 @@ impl Head {
             path: store.path().to_owned(),
             message: message.into(),
         };
-        match store.records().get(HEAD_KEY)? {
+        let sled = |e| store.error(e);
+        match store.records().get(HEAD_KEY).map_err(sled)? {
             Some(v) => Head::decode(&v).ok_or_else(|| damaged("the head of the log is unreadable")),
             None if store
                 .records()
-                .first()?
+                .first()
+                .map_err(sled)?
                 .is_some_and(|(k, _)| k.as_ref() != HEAD_KEY) =>
             {
                 Err(damaged(
@@ -118,10 +121,70 @@ pub struct EvidenceLog {
     background: Option<JoinHandle<()>>,
 }
 
+/// Checks, before appending to `store`'s log, that it is whole as far as a writer can see
+/// without verifying every record: the head against the last record (its `seq`, its hash,
+/// its content against its hash), the head against the acknowledged one (records sled
+/// dropped when it recovered from damage, `store/acknowledged.rs`), and every page of the
+/// store against sled's checksums (a flipped byte in an old block). What only verifying
+/// the whole chain shows (a record rewritten through sled in the middle of the log) is left
+/// to `optout log verify` and `optout log checkpoint`: it costs several times as much
+/// (`docs/evidence.md`, "Damage").
+pub fn check_before_appending(store: &Store, head: &Head) -> Result<(), StoreError> {
+    let last = block::last(store)?;
+    match (&last, head.seq) {
+        (None, 0) => {}
+        (None, seq) => {
+            return Err(store.damaged(format!(
+                "the head says record {seq} but the log has no records; run `optout log verify`"
+            )));
+        }
+        (Some(entry), _) => {
+            super::verify::check_last(entry, head)
+                .map_err(|e| store.damaged(format!("{e}; run `optout log verify`")))?;
+        }
+    }
+    check_acknowledged(store, head)?;
+    store.check_pages()
+}
+
+/// Checks the acknowledged head against the log ending at `head`: records up to it must be
+/// there, the acknowledged one with the hash it had.
+fn check_acknowledged(store: &Store, head: &Head) -> Result<(), StoreError> {
+    let Some(acked) = store.acknowledged().as_deref().and_then(Head::decode) else {
+        return Ok(());
+    };
+    if acked.seq > head.seq {
+        return Err(store.damaged(lost(head.seq, acked.seq)));
+    }
+    if acked.seq == 0 {
+        return Ok(());
+    }
+    let hash = block::get(store, acked.seq)?.and_then(|entry| {
+        let value: serde_json::Value = serde_json::from_slice(entry.bytes()).ok()?;
+        (value.get("seq")?.as_u64()? == acked.seq)
+            .then(|| value.get("hash")?.as_str().map(str::to_owned))?
+    });
+    if hash.as_deref() != Some(hex_string(&acked.hash).as_str()) {
+        return Err(store.damaged(format!(
+            "record {} is not the record that was acknowledged (the log was rewritten or damaged); run `optout log verify`",
+            acked.seq
+        )));
+    }
+    Ok(())
+}
+
+/// What a log that ends at `end` but had `acked` records acknowledged lost.
+pub(super) fn lost(end: u64, acked: u64) -> String {
+    format!(
+        "the log ends at record {end} but records up to {acked} were written and acknowledged (sled dropped them when it recovered from damage to its files)"
+    )
+}
+
 impl EvidenceLog {
-    /// Opens the log of `store`.
+    /// Opens the log of `store` for appending, after [`check_before_appending`].
     pub fn open(store: Store, durability: Durability) -> Result<EvidenceLog, StoreError> {
         let head = Head::read(&store)?;
+        check_before_appending(&store, &head)?;
         let writer = Arc::new(Writer::new(store, head, durability));
         let background = (!durability.per_record).then(|| {
             let writer = Arc::clone(&writer);

@@ -234,15 +234,52 @@ fn check_stored(
     Ok((line.hash, snapshots))
 }
 
+/// Checks the last stored record, `entry`, against the head, as a writer does before
+/// appending: it stands at the head's place, has its `seq` and hash, and its content matches
+/// its hash (its link to the record before is left to a full verification).
+pub(super) fn check_last(entry: &Entry, head: &Head) -> Result<(), Broken> {
+    let place = entry.place();
+    if place != head.seq {
+        return Err(Broken::Head(format!(
+            "the head says record {} but the last block (key {}) ends at record {place}",
+            head.seq, entry.block
+        )));
+    }
+    let line = parse_line(entry.bytes(), place)?;
+    if line.seq != head.seq || line.hash != head.hash {
+        return Err(Broken::Head(format!(
+            "the head is not the last record (record {}, line {} of the block at key {})",
+            line.seq,
+            entry.index + 1,
+            entry.block
+        )));
+    }
+    line.check(entry.bytes(), place, None)?;
+    Ok(())
+}
+
 /// Walks the whole log of `store`: every record's hash and link, the sequence without
-/// gaps, every block's key against its first record, the head, and every snapshot's bytes.
+/// gaps, every block's key against its first record, the head, the acknowledged head, and
+/// every snapshot's bytes.
 pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
     let mut prev = [0u8; 32];
     let mut count = 0u64;
+    let mut last_block = None;
+    let acked = store.acknowledged().as_deref().and_then(Head::decode);
+    let mut acked_found = None;
     let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for entry in block::records(store) {
         let position = count + 1;
         let entry = entry.map_err(|e| match e {
+            // sled could not read the next block: name where the walk stopped.
+            ReadError::Store(StoreError::Corrupt { message, .. }) => Broken::Record {
+                seq: position,
+                what: format!(
+                    "unreadable: the store is damaged in the block after {} ({message})",
+                    last_block.map_or_else(|| "the start".to_owned(), |k| format!("key {k}"))
+                ),
+            }
+            .into(),
             ReadError::Store(e) => VerifyError::Store(e),
             ReadError::Key(key) => Broken::Record {
                 seq: position,
@@ -250,10 +287,14 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
             }
             .into(),
         })?;
+        last_block = Some(entry.block);
         let (hash, snapshots) = check_stored(&entry, position, &prev)?;
         named.extend(snapshots);
         prev = hash;
         count = position;
+        if acked.as_ref().is_some_and(|a| a.seq == position) {
+            acked_found = Some(hash);
+        }
     }
     let head = Head::read(store)?;
     if head.seq > count {
@@ -275,6 +316,18 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
             "the head's hash is not record {count}'s (the head or the last record was rewritten)"
         ))
         .into());
+    }
+    if let Some(acked) = acked.filter(|a| a.seq > 0) {
+        if acked.seq > count {
+            return Err(Broken::Head(super::log::lost(count, acked.seq)).into());
+        }
+        if acked_found != Some(acked.hash) {
+            return Err(Broken::Record {
+                seq: acked.seq,
+                what: "not the record that was acknowledged (the log was rewritten)".into(),
+            }
+            .into());
+        }
     }
     let mut snapshots = 0u64;
     for item in store.snapshot_entries() {

@@ -11,8 +11,16 @@
 //!   chunk's 4-byte big-endian index ([`Store::put_snapshot`]);
 //! - `policy`: `<kind> NUL <origin>` → what is known of one policy file of one origin (the
 //!   live-source cache, [`crate::net`]); its bytes are snapshots.
+//!
+//! Beside sled's files the directory holds [`acknowledged::FILE`], the head as of the last
+//! flush. Commands that only read open a private copy ([`Store::open_read_only`]).
 
+pub mod acknowledged;
+mod readonly;
+
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The longest value a snapshot is stored in; longer ones are chunked
 /// ([`Store::put_snapshot`]).
@@ -76,22 +84,82 @@ pub enum StoreError {
         found: u32,
     },
     /// The store's files are damaged.
-    #[error("store {path} is damaged: {message}")]
+    #[error("store {}is damaged: {message}", shown(path))]
     Corrupt {
-        /// The store directory.
+        /// The store directory (empty where it is not known: sled reported damage through
+        /// code that does not know the path).
         path: PathBuf,
         /// What sled reported.
         message: String,
     },
+    /// The store directory was deleted or replaced while this process wrote to it: what it
+    /// wrote since went to files that no longer are the store.
+    #[error(
+        "store {0} was deleted or replaced while optout was writing to it; the records written since are not in it"
+    )]
+    Replaced(PathBuf),
     /// A sled operation failed after opening.
     #[error("store error: {0}")]
     Sled(String),
 }
 
+/// A path, and a space, for a message; nothing for an unknown (empty) one.
+fn shown(path: &Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{} ", path.display())
+    }
+}
+
+/// sled's errors, where the store's path is not at hand ([`Store::error`] is, where it is):
+/// sled reporting corrupt data is always [`StoreError::Corrupt`], wherever it is met.
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> StoreError {
-        StoreError::Sled(e.to_string())
+        damage_or(PathBuf::new(), e)
     }
+}
+
+fn damage_or(path: PathBuf, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            path,
+            message: format!("sled found corrupt data ({e}); run `optout log verify`"),
+        },
+        other => StoreError::Sled(other.to_string()),
+    }
+}
+
+/// Which file a path named when the store was opened (device and inode of `DIR/db`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+impl Identity {
+    fn of(path: &Path) -> std::io::Result<Identity> {
+        let meta = std::fs::metadata(path)?;
+        Ok(Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
+/// What every clone of a store shares.
+#[derive(Debug)]
+struct Shared {
+    /// The directory sled has open: the store, or the private copy of it.
+    dir: PathBuf,
+    /// `DIR/db` as opened; sled keeps writing to that file even if the path is deleted or
+    /// names another file.
+    identity: Identity,
+    /// The head last written to [`acknowledged::FILE`].
+    acknowledged: Mutex<Option<Vec<u8>>>,
+    /// The private copy a read-only store reads; removed when the last clone is dropped
+    /// (after sled's handles, which are declared before it in [`Store`]).
+    _copy: Option<readonly::Copy>,
 }
 
 /// An open store.
@@ -102,6 +170,7 @@ pub struct Store {
     records: sled::Tree,
     snapshots: sled::Tree,
     policy: sled::Tree,
+    shared: Arc<Shared>,
 }
 
 impl Store {
@@ -121,13 +190,39 @@ impl Store {
         if !existed && std::fs::read_dir(path).map_err(io)?.next().is_some() {
             return Err(StoreError::NotAStore(path.to_owned()));
         }
-        let db = sled::Config::new()
-            .path(path)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_error(path, e))?;
-        let meta = db.open_tree("meta")?;
-        match meta.get("schema")? {
+        Store::open_in(path, path, None)
+    }
+
+    /// Opens an existing store to read it, without writing to it: a private copy of it, taken
+    /// under sled's lock (`readonly.rs`). The store's own files stay byte for byte as they
+    /// are, so a read-only mount, a full disk or a copy on a CD reads as well; a schema-1
+    /// store is upgraded only in the copy.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.join("db").is_file() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let copy = readonly::copy(path)?;
+        let dir = copy.path().to_owned();
+        Store::open_in(&dir, path, Some(copy))
+    }
+
+    /// Opens the sled store in `dir`, reporting errors as the store at `path`.
+    fn open_in(dir: &Path, path: &Path, copy: Option<readonly::Copy>) -> Result<Store, StoreError> {
+        let existed = dir.join("db").exists();
+        let db = without_panics(path, || {
+            sled::Config::new()
+                .path(dir)
+                .flush_every_ms(None)
+                .open()
+                .map_err(|e| open_error(path, e))
+        })?;
+        let identity = Identity::of(&dir.join("db")).map_err(|source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let sled = |e| damage_or(path.to_owned(), e);
+        let meta = db.open_tree("meta").map_err(sled)?;
+        match meta.get("schema").map_err(sled)? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
@@ -148,8 +243,9 @@ impl Store {
                     });
                 }
                 if found < SCHEMA_VERSION {
-                    meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-                    db.flush()?;
+                    meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
+                        .map_err(sled)?;
+                    db.flush().map_err(sled)?;
                 }
             }
             None if existed => {
@@ -159,17 +255,51 @@ impl Store {
                 });
             }
             None => {
-                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-                db.flush()?;
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(sled)?;
+                db.flush().map_err(sled)?;
             }
         }
         Ok(Store {
             path: path.to_owned(),
-            records: db.open_tree("records")?,
-            snapshots: db.open_tree("snapshots")?,
-            policy: db.open_tree("policy")?,
+            records: db.open_tree("records").map_err(sled)?,
+            snapshots: db.open_tree("snapshots").map_err(sled)?,
+            policy: db.open_tree("policy").map_err(sled)?,
             db,
+            shared: Arc::new(Shared {
+                dir: dir.to_owned(),
+                identity,
+                acknowledged: Mutex::new(acknowledged::read(dir)),
+                _copy: copy,
+            }),
         })
+    }
+
+    /// `e` as this store's error: sled reporting corrupt data is [`StoreError::Corrupt`].
+    pub fn error(&self, e: sled::Error) -> StoreError {
+        damage_or(self.path.clone(), e)
+    }
+
+    /// The store is damaged: `message` says how.
+    pub fn damaged(&self, message: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Reads every value of every tree once, so that sled checks every page it holds
+    /// (sled 0.34 checks a page's checksum only when it reads it, and a writer reads only
+    /// the end of the log). The cost is a read of the whole store (`docs/evidence.md`).
+    pub fn check_pages(&self) -> Result<(), StoreError> {
+        without_panics(&self.path, || self.db.checksum().map_err(|e| self.error(e)))?;
+        Ok(())
+    }
+
+    /// The head as of the last flush, as [`acknowledged`] recorded it (the records tree's
+    /// encoding), if known.
+    pub fn acknowledged(&self) -> Option<Vec<u8>> {
+        acknowledged::read(&self.shared.dir)
     }
 
     /// Opens an existing store; a missing one is [`StoreError::Missing`], never created.
@@ -206,30 +336,36 @@ impl Store {
     /// (spacejam/sled#1077), and a leaf holds up to 17 values, so values of at most 6 KiB
     /// keep every snapshot in the log that a flush makes durable (as the evidence blocks do).
     pub fn put_snapshot(&self, hash: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
-        if self.snapshots.contains_key(hash)? || self.snapshots.contains_key(chunk_key(hash, 0))? {
+        let sled = |e| self.error(e);
+        if self.snapshots.contains_key(hash).map_err(sled)?
+            || self
+                .snapshots
+                .contains_key(chunk_key(hash, 0))
+                .map_err(sled)?
+        {
             return Ok(());
         }
         if bytes.len() <= SNAPSHOT_CHUNK {
-            self.snapshots.insert(hash, bytes)?;
+            self.snapshots.insert(hash, bytes).map_err(sled)?;
             return Ok(());
         }
         let mut batch = sled::Batch::default();
         for (i, chunk) in bytes.chunks(SNAPSHOT_CHUNK).enumerate() {
             batch.insert(chunk_key(hash, i), chunk);
         }
-        self.snapshots.apply_batch(batch)?;
+        self.snapshots.apply_batch(batch).map_err(sled)?;
         Ok(())
     }
 
     /// The bytes stored under `hash`, whole or from their chunks.
     pub fn snapshot(&self, hash: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        if let Some(bytes) = self.snapshots.get(hash)? {
+        if let Some(bytes) = self.snapshots.get(hash).map_err(|e| self.error(e))? {
             return Ok(Some(bytes));
         }
         let mut bytes = Vec::new();
         let mut found = false;
         for item in self.snapshots.scan_prefix(hash) {
-            let (_, chunk) = item?;
+            let (_, chunk) = item.map_err(|e| self.error(e))?;
             bytes.extend_from_slice(&chunk);
             found = true;
         }
@@ -246,7 +382,7 @@ impl Store {
         std::iter::from_fn(move || {
             let (key, first) = match tree.next()? {
                 Ok(kv) => kv,
-                Err(e) => return Some(Err(e.into())),
+                Err(e) => return Some(Err(self.error(e))),
             };
             let name = key[..key.len().min(32)].to_vec();
             let mut bytes = first.to_vec();
@@ -261,23 +397,81 @@ impl Store {
         })
     }
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable, checks that the store's path still names
+    /// the files written to, and records the head as acknowledged ([`acknowledged`]).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        // Read before the flush: everything written before it starts is durable after it,
+        // so the file never claims a record the flush did not cover.
+        let head = self.records.get(HEAD_KEY).map_err(|e| self.error(e))?;
+        self.db.flush().map_err(|e| self.error(e))?;
+        let db = self.shared.dir.join("db");
+        if Identity::of(&db).ok() != Some(self.shared.identity) {
+            return Err(StoreError::Replaced(self.path.clone()));
+        }
+        if let Some(head) = head {
+            let mut last = self
+                .shared
+                .acknowledged
+                .lock()
+                .map_err(|_| StoreError::Sled("store lock poisoned".into()))?;
+            if last.as_deref() != Some(head.as_ref()) {
+                acknowledged::write(&self.shared.dir, &head).map_err(|source| StoreError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                *last = Some(head.to_vec());
+            }
+        }
         Ok(())
     }
 
     /// The store's schema version, as its `meta` tree records it.
     pub fn schema(&self) -> Result<Option<u32>, StoreError> {
-        let found = self.db.open_tree("meta")?.get("schema")?;
+        let sled = |e| self.error(e);
+        let found = self
+            .db
+            .open_tree("meta")
+            .map_err(sled)?
+            .get("schema")
+            .map_err(sled)?;
         Ok(found.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok().map(u32::from_be_bytes)))
     }
 
     /// Writes `value` under `key` in the `meta` tree (for tests that fake other versions).
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.db.open_tree("meta")?.insert(key, value)?;
+        let sled = |e| self.error(e);
+        self.db
+            .open_tree("meta")
+            .map_err(sled)?
+            .insert(key, value)
+            .map_err(sled)?;
         self.flush()
     }
+}
+
+/// Runs `f`, which reads sled's files, taking a panic for damage: sled 0.34 asserts on some
+/// damaged files instead of returning an error (a flipped byte in its log can make opening
+/// panic with "tried to serialize Uninitialized"), and hostile bytes never panic optout.
+/// The panic message is kept off standard error while `f` runs, so the user sees one line.
+fn without_panics<T>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            message: format!("sled cannot read its files ({why}); run `optout log verify`"),
+        })
+    })
 }
 
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
