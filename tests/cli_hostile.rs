@@ -588,3 +588,36 @@ fn standard_input_without_line_breaks_is_refused_not_gathered() {
         assert!(run.stderr.contains("standard input"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn log_show_escapes_the_sites_bytes_and_export_into_a_closed_pipe_is_not_a_success() {
+    let rig = Rig::new("");
+    // A robots.txt whose lines carry terminal escapes, BEL, a C1 CSI and a bidi override.
+    let robots = rig.write(
+        "robots.txt",
+        "User-agent: *\n# \x1b]0;owned\x07 \u{9b}2J \u{202e}\nDisallow: /private/\nDisallow: /x\x1b[31m\n",
+    );
+    let run = rig.run(&["check", "--robots", &robots, "https://e.com/private/x"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let show = rig.run(&["log", "show", "1"]);
+    assert_eq!(show.code, Some(0), "{}", show.stderr);
+    assert!(!has_raw_controls_or_bidi(&show.stdout), "{:?}", show.stdout);
+    assert!(show.stdout.contains(r"\x1b]0;owned\x07"), "{}", show.stdout);
+    assert!(show.stdout.contains(r"Disallow: /x\x1b[31m"), "{}", show.stdout);
+
+    // Enough records that the export does not fit the pipe before it is closed.
+    let urls: Vec<String> = (0..3000).map(|n| format!("https://e.com/{n}")).collect();
+    let mut args = vec!["check", "--robots", robots.as_str()];
+    args.extend(urls.iter().map(String::as_str));
+    assert_eq!(rig.run(&args).code, Some(0));
+    for format in ["jsonl", "csv"] {
+        let mut child = rig
+            .command(&["log", "export", "--format", format])
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let run = watch(child);
+        assert_eq!(run.code, Some(141), "{format}: {}", run.stderr);
+    }
+    rig.verify();
+}

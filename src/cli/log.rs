@@ -5,6 +5,7 @@
 //! are.
 
 use super::CliError;
+use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable};
 use crate::config::Config;
 use crate::evidence::export::{self, Filter};
 use crate::evidence::verify::VerifyError;
@@ -152,11 +153,14 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             };
             match written.and_then(|_| out.flush().map_err(export::ExportError::Io)) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
-                // `optout log export | head` is not an error.
-                Err(export::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    Ok(ExitCode::SUCCESS)
+                // `optout log export | head`: the export is incomplete, so it is not a
+                // success; no message, as `check` and `fetch` (128 + SIGPIPE).
+                Err(export::ExportError::Io(e)) if is_closed_pipe(&e) => {
+                    Ok(ExitCode::from(EXIT_CLOSED_PIPE))
                 }
-                Err(export::ExportError::Csv(e)) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                Err(export::ExportError::Csv(e)) if is_broken_pipe(&e) => {
+                    Ok(ExitCode::from(EXIT_CLOSED_PIPE))
+                }
                 Err(e) => Err(e.into()),
             }
         }
@@ -238,7 +242,12 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
         .ok()
         .filter(|v| v.get("seq").and_then(Value::as_u64) == Some(seq))
         .ok_or(export::ExportError::Unreadable(seq))?;
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    // The record as JSON, with C1 controls escaped too (`output::JsonSafe`); the snapshot
+    // lines below are the site's bytes, escaped for the terminal (`output::printable`).
+    let mut json = super::output::JsonSafe::new(Vec::new());
+    serde_json::to_writer_pretty(&mut json, &value).map_err(std::io::Error::from)
+        .map_err(CliError::Write)?;
+    let mut text = String::from_utf8_lossy(&json.finish().map_err(CliError::Write)?).into_owned();
     text.push('\n');
     let reasons = value.get("reasons").and_then(Value::as_array);
     let sources: Vec<SourceRef> = value
@@ -254,7 +263,9 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
             .collect();
         text.push_str(&format!(
             "\n--- {} {} (sha256 {})\n",
-            source.kind, source.url, source.sha256
+            printable(&source.kind),
+            printable(&source.url),
+            printable(&source.sha256)
         ));
         let key = hex::decode(&source.sha256).unwrap_or_default();
         let snapshot = store.snapshot(&key)?;
@@ -279,7 +290,7 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
                 skipped = false;
             }
             let mark = if marked.contains(&n) { ">>" } else { "  " };
-            text.push_str(&format!("{mark}{n:>5}  {line}\n"));
+            text.push_str(&format!("{mark}{n:>5}  {}\n", printable(line)));
         }
     }
     out.write_all(text.as_bytes()).map_err(CliError::Write)?;
