@@ -6,6 +6,7 @@
 #   benches/check_bulk.sh                 # defaults below
 #   N=1000000 RUNS=5 benches/check_bulk.sh
 #   FILES="help.webex.com www.mysql.com" PURPOSES=search benches/check_bulk.sh
+#   OPTOUT_BIN=/tmp/old/optout BUILD=0 benches/check_bulk.sh   # another build, no cargo
 #
 # It builds the release binary and the example once, generates N URLs over one host (a mix
 # of allowed and refused paths for the files below), then for each file and purpose runs,
@@ -26,8 +27,10 @@ HOST=${HOST:-www.example.com}
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-cargo build --release --quiet --bin optout --example texting_loop
-OPTOUT=$ROOT/target/release/optout
+if [ "${BUILD:-1}" != 0 ]; then
+    cargo build --release --quiet --bin optout --example texting_loop
+fi
+OPTOUT=${OPTOUT_BIN:-$ROOT/target/release/optout}
 TEXTING=$ROOT/target/release/examples/texting_loop
 
 WORK=$(mktemp -d)

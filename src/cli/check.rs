@@ -9,7 +9,7 @@
 
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
-use crate::evidence::{EvidenceLog, Record, SourceRef};
+use crate::evidence::{EvidenceLog, SourceRef};
 use crate::net::{HttpClient, PolicySources};
 use crate::policy::aitxt::AiTxt;
 use crate::policy::html::PageMeta;
@@ -19,7 +19,7 @@ use crate::policy::tdmrep::TdmRepFile;
 use crate::policy::{Decision, Purpose, Reason, RobotsTxt, Verdict, parse_url};
 use clap::Args;
 use futures_util::StreamExt;
-use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{BufRead, BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,19 +72,6 @@ pub struct CheckArgs {
     /// URLs to check; when none are given, one per line from standard input.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
-}
-
-/// One line of `--json` output.
-#[derive(Serialize)]
-struct Line<'a> {
-    url: &'a str,
-    agent: &'a str,
-    purpose: Purpose,
-    verdict: &'static str,
-    reasons: &'a [Reason],
-    /// The evidence record's sequence number, when recorded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
 }
 
 /// The worst outcome so far decides the exit status.
@@ -184,13 +171,13 @@ fn offline_checks(
             log.put_snapshot_with_hash(&source.sha256, bytes)?;
         }
     }
-    let sources: Vec<SourceRef> = sources.into_iter().map(|(s, _)| s).collect();
+    let sources: Arc<[SourceRef]> = sources.into_iter().map(|(s, _)| s).collect();
     for input in inputs(args.urls.clone()) {
         let input = input?;
         let judged = match parse_url(&input) {
             Ok(url) => {
                 let decision = report.judge.decide(&site, asset.as_ref(), &url);
-                Judged::Decided(url, decision, sources.clone())
+                Judged::Decided(url, decision, Arc::clone(&sources))
             }
             Err(reason) => Judged::Error(reason),
         };
@@ -272,11 +259,11 @@ async fn judge_online(
     {
         let nothing = SitePolicy::new(None, None, None, &Default::default());
         let decision = judge.decide(&nothing, None, &url);
-        return Ok(Judged::Decided(url, decision, Vec::new()));
+        return Ok(Judged::Decided(url, decision, Arc::new([])));
     }
     let policy = sources.for_url(&url).await?;
     let decision = judge.decide(&policy.site, None, &url);
-    Ok(Judged::Decided(url, decision, policy.sources.clone()))
+    Ok(Judged::Decided(url, decision, policy.sources.as_slice().into()))
 }
 
 /// The URLs to check: the arguments, or else standard input, one per line. A line that is
@@ -286,8 +273,10 @@ fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>
     if !urls.is_empty() {
         return Box::new(urls.into_iter().map(Ok));
     }
-    let mut input = std::io::BufReader::new(std::io::stdin());
+    // Bulk checks read millions of lines: large reads, and one line buffer for all.
+    let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
     let mut pending: std::collections::VecDeque<String> = Default::default();
+    let mut buf = Vec::new();
     let mut done = false;
     Box::new(std::iter::from_fn(move || {
         loop {
@@ -297,14 +286,16 @@ fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>
             if done {
                 return None;
             }
-            let mut buf = Vec::new();
+            buf.clear();
             match input.read_until(b'\n', &mut buf) {
                 Ok(0) => done = true,
+                // Split on the bytes: a CR or LF is never inside a UTF-8 sequence, so each
+                // piece decodes as it would within the whole line.
                 Ok(_) => pending.extend(
-                    String::from_utf8_lossy(&buf)
-                        .split(['\r', '\n'])
+                    buf.split(|&b| b == b'\r' || b == b'\n')
+                        .map(String::from_utf8_lossy)
                         .filter(|l| !l.trim().is_empty())
-                        .map(str::to_owned),
+                        .map(Cow::into_owned),
                 ),
                 Err(source) => {
                     done = true;
@@ -331,8 +322,8 @@ fn read_opt(path: &Option<PathBuf>) -> Result<Option<Vec<u8>>, CliError> {
 
 /// What became of one input.
 enum Judged {
-    /// A decision, with the sources it was made from.
-    Decided(Url, Decision, Vec<SourceRef>),
+    /// A decision, with the sources it was made from (shared by every URL of the files).
+    Decided(Url, Decision, Arc<[SourceRef]>),
     /// The input is not a URL optout can judge.
     Error(Reason),
 }
@@ -343,6 +334,8 @@ struct Report<'a> {
     json: bool,
     log: Option<&'a crate::evidence::EvidenceLog>,
     out: BufWriter<std::io::StdoutLock<'static>>,
+    /// The `--json` line being written, reused from line to line.
+    line: Vec<u8>,
     worst: Worst,
 }
 
@@ -352,7 +345,9 @@ impl<'a> Report<'a> {
             judge,
             json,
             log,
-            out: BufWriter::new(std::io::stdout().lock()),
+            // Room for a few hundred lines a write in bulk checks.
+            out: BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+            line: Vec::with_capacity(1024),
             worst: Worst::Allowed,
         }
     }
@@ -363,14 +358,9 @@ impl<'a> Report<'a> {
         let (verdict, reasons) = match judged {
             Judged::Decided(url, decision, sources) => {
                 if let Some(log) = self.log {
-                    let record = Record::of_decision(
-                        &url,
-                        self.judge.agent,
-                        self.judge.purpose,
-                        &decision,
-                        sources,
-                    );
-                    seq = Some(log.append(record)?.seq);
+                    let (agent, purpose) = (self.judge.agent, self.judge.purpose);
+                    let appended = log.append_decision(&url, agent, purpose, &decision, &sources)?;
+                    seq = Some(appended.seq);
                 }
                 let Decision { verdict, reasons } = decision;
                 self.worst = self.worst.max(match verdict {
@@ -386,17 +376,12 @@ impl<'a> Report<'a> {
         };
         let out = &mut self.out;
         let written = if self.json {
-            let line = Line {
-                url: input,
-                agent: self.judge.agent,
-                purpose: self.judge.purpose,
-                verdict,
-                reasons: &reasons,
-                seq,
-            };
-            serde_json::to_writer(&mut *out, &line)
-                .map_err(std::io::Error::from)
-                .and_then(|()| out.write_all(b"\n"))
+            let (agent, purpose) = (self.judge.agent, self.judge.purpose);
+            let line = &mut self.line;
+            line.clear();
+            super::output::json_line(line, input, agent, purpose, verdict, &reasons, seq);
+            line.push(b'\n');
+            out.write_all(line)
         } else {
             let mut line = format!("{verdict:<8} {input}");
             for reason in &reasons {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod fetch;
 pub mod log;
+mod output;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
