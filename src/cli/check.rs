@@ -291,12 +291,17 @@ fn inputs(urls: Vec<String>) -> Box<dyn Iterator<Item = Result<String, CliError>
                 Ok(0) => done = true,
                 // Split on the bytes: a CR or LF is never inside a UTF-8 sequence, so each
                 // piece decodes as it would within the whole line.
-                Ok(_) => pending.extend(
-                    buf.split(|&b| b == b'\r' || b == b'\n')
-                        .map(String::from_utf8_lossy)
-                        .filter(|l| !l.trim().is_empty())
-                        .map(Cow::into_owned),
-                ),
+                Ok(_) => {
+                    for piece in buf.split(|&b| b == b'\r' || b == b'\n') {
+                        let line = match std::str::from_utf8(piece) {
+                            Ok(line) => Cow::Borrowed(line),
+                            Err(_) => String::from_utf8_lossy(piece),
+                        };
+                        if !line.trim().is_empty() {
+                            pending.push_back(line.into_owned());
+                        }
+                    }
+                }
                 Err(source) => {
                     done = true;
                     return Some(Err(CliError::Read {

@@ -6,7 +6,7 @@
 //! generated reasons). Bulk checks print a line per URL, and `serde_json`'s writer, which
 //! escapes a byte at a time through `io::Write`, cost more than the decision itself.
 
-use crate::evidence::canonical::{write_string, write_u64};
+use crate::evidence::canonical::{write_name, write_string, write_u64};
 use crate::policy::{Purpose, Reason};
 
 /// Appends the `--json` line for one input (without the newline) to `out`.
@@ -15,7 +15,7 @@ pub(crate) fn json_line(
     url: &str,
     agent: &str,
     purpose: Purpose,
-    verdict: &str,
+    verdict: &'static str,
     reasons: &[Reason],
     seq: Option<u64>,
 ) {
@@ -26,9 +26,9 @@ pub(crate) fn json_line(
     out.extend_from_slice(br#","agent":"#);
     write_string(agent, out);
     out.extend_from_slice(br#","purpose":"#);
-    write_string(purpose.as_str(), out);
+    write_name(purpose.as_str(), out);
     out.extend_from_slice(br#","verdict":"#);
-    write_string(verdict, out);
+    write_name(verdict, out);
     out.extend_from_slice(br#","reasons":["#);
     for (i, reason) in reasons.iter().enumerate() {
         if i > 0 {
@@ -47,7 +47,7 @@ pub(crate) fn json_line(
 /// A reason as its `Serialize` derive writes it: `code`, then each field that is set.
 fn write_reason(reason: &Reason, out: &mut Vec<u8>) {
     out.extend_from_slice(br#"{"code":"#);
-    write_string(reason.code.as_str(), out);
+    write_name(reason.code.as_str(), out);
     if let Some(line) = reason.line {
         out.extend_from_slice(br#","line":"#);
         write_u64(line.into(), out);
@@ -148,7 +148,8 @@ mod tests {
 
         #[test]
         fn byte_identical_to_serde_json(
-            (url, agent, verdict) in (hostile(), hostile(), hostile()),
+            (url, agent) in (hostile(), hostile()),
+            verdict in prop::sample::select(vec!["allowed", "refused", "discarded", "error"]),
             purpose in prop::sample::select(Purpose::ALL.to_vec()),
             reasons in prop::collection::vec(reason(), 0..5),
             seq in any::<Option<u64>>(),
@@ -157,13 +158,13 @@ mod tests {
                 url: &url,
                 agent: &agent,
                 purpose,
-                verdict: &verdict,
+                verdict,
                 reasons: &reasons,
                 seq,
             })
             .unwrap();
             let mut got = Vec::new();
-            json_line(&mut got, &url, &agent, purpose, &verdict, &reasons, seq);
+            json_line(&mut got, &url, &agent, purpose, verdict, &reasons, seq);
             prop_assert_eq!(String::from_utf8(got).unwrap(), want);
         }
     }

@@ -11,7 +11,7 @@
 //! `prev_hash` (those get fixed-width placeholders, `seq` a gap), and [`Encoded::seal`] fills
 //! them in once the log has given the record its place.
 
-use super::canonical::{self, HEX, NotCanonical, decimal, write_string, write_u64};
+use super::canonical::{self, HEX, NotCanonical, decimal, write_name, write_string, write_u64};
 use super::record::{RECORD_SCHEMA, Record, SourceRef};
 use crate::policy::{Decision, Purpose, Reason};
 use sha2::{Digest, Sha256};
@@ -139,7 +139,7 @@ fn write_reasons(reasons: &[Reason], out: &mut Vec<u8>) {
             out.extend_from_slice(b"],");
         }
         out.extend_from_slice(br#""code":"#);
-        write_string(reason.code.as_str(), out);
+        write_name(reason.code.as_str(), out);
         if let Some(detail) = &reason.detail {
             out.extend_from_slice(br#","detail":"#);
             write_string(detail, out);

@@ -37,7 +37,7 @@ impl NamedCrawlers {
     pub fn block_detail(&self, agent: &str) -> Option<String> {
         let own = |token: &str| token.eq_ignore_ascii_case(agent);
         if !self.crawlers.iter().any(|(_, token)| own(token)) {
-            return Some(self.detail.to_string());
+            return Some(String::from(&*self.detail));
         }
         let names: Vec<&str> = self
             .crawlers
