@@ -263,7 +263,11 @@ async fn judge_online(
     }
     let policy = sources.for_url(&url).await?;
     let decision = judge.decide(&policy.site, None, &url);
-    Ok(Judged::Decided(url, decision, policy.sources.as_slice().into()))
+    Ok(Judged::Decided(
+        url,
+        decision,
+        policy.sources.as_slice().into(),
+    ))
 }
 
 /// The URLs to check: the arguments, or else standard input, one per line. A line that is
@@ -364,7 +368,8 @@ impl<'a> Report<'a> {
             Judged::Decided(url, decision, sources) => {
                 if let Some(log) = self.log {
                     let (agent, purpose) = (self.judge.agent, self.judge.purpose);
-                    let appended = log.append_decision(&url, agent, purpose, &decision, &sources)?;
+                    let appended =
+                        log.append_decision(&url, agent, purpose, &decision, &sources)?;
                     seq = Some(appended.seq);
                 }
                 let Decision { verdict, reasons } = decision;

@@ -117,16 +117,19 @@ mod tests {
     }
 
     fn reason() -> impl Strategy<Value = Reason> {
-        let agents = prop::collection::vec(hostile(), 0..4)
-            .prop_map(|a| a.into_iter().map(Box::from).collect::<std::sync::Arc<[_]>>());
+        let agents = prop::collection::vec(hostile(), 0..4).prop_map(|a| {
+            a.into_iter()
+                .map(Box::from)
+                .collect::<std::sync::Arc<[_]>>()
+        });
         (
             prop::sample::select(Code::ALL),
             (o(any::<u32>()), o(any::<u32>())),
             (o(hostile()), o(agents), o(hostile())),
             (o(hostile()), o(hostile())),
         )
-            .prop_map(|(code, (line, entry), (rule, agents, source), (policy, detail))| {
-                Reason {
+            .prop_map(
+                |(code, (line, entry), (rule, agents, source), (policy, detail))| Reason {
                     code,
                     line,
                     rule: rule.map(Into::into),
@@ -135,8 +138,8 @@ mod tests {
                     entry,
                     policy: policy.map(Into::into),
                     detail: detail.map(Into::into),
-                }
-            })
+                },
+            )
     }
 
     proptest! {

@@ -165,7 +165,10 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
 /// string: lower-case letters, digits, `.` and `-` (a test in `policy/decision.rs` checks
 /// every code), which need no escape, so the scan [`write_string`] makes is skipped.
 pub(crate) fn write_name(name: &'static str, out: &mut Vec<u8>) {
-    debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+    debug_assert!(
+        name.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    );
     out.push(b'"');
     out.extend_from_slice(name.as_bytes());
     out.push(b'"');

@@ -185,10 +185,7 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     /// The record in canonical key order, `reasons` written by `reasons`.
-    fn write<E>(
-        &self,
-        reasons: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<Encoded, E> {
+    fn write<E>(&self, reasons: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<Encoded, E> {
         let mut out = Vec::with_capacity(1024);
         out.extend_from_slice(br#"{"agent":"#);
         write_string(self.agent, &mut out);
@@ -457,16 +454,19 @@ mod tests {
     }
 
     fn reason() -> impl Strategy<Value = Reason> {
-        let agents = prop::collection::vec(hostile(), 0..4)
-            .prop_map(|a| a.into_iter().map(Box::from).collect::<std::sync::Arc<[_]>>());
+        let agents = prop::collection::vec(hostile(), 0..4).prop_map(|a| {
+            a.into_iter()
+                .map(Box::from)
+                .collect::<std::sync::Arc<[_]>>()
+        });
         (
             prop::sample::select(Code::ALL),
             (o(any::<u32>()), o(any::<u32>())),
             (o(hostile()), o(agents), o(hostile())),
             (o(hostile()), o(hostile())),
         )
-            .prop_map(|(code, (line, entry), (rule, agents, source), (policy, detail))| {
-                Reason {
+            .prop_map(
+                |(code, (line, entry), (rule, agents, source), (policy, detail))| Reason {
                     code,
                     line,
                     rule: rule.map(Into::into),
@@ -475,8 +475,8 @@ mod tests {
                     entry,
                     policy: policy.map(Into::into),
                     detail: detail.map(Into::into),
-                }
-            })
+                },
+            )
     }
 
     /// URLs of every kind of origin: default and other ports, IP literals, IDNs, schemes

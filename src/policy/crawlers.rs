@@ -8,6 +8,9 @@ use crate::policy::robots::RobotsTxt;
 /// The shipped list.
 pub const DEFAULT_AI_CRAWLERS: &str = include_str!("../../config/ai-crawlers.txt");
 
+/// A crawler as `(written in the list, product token)`.
+type Token = (String, String);
+
 /// AI-training crawlers that one robots.txt names, with the groups that apply to them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedCrawlers {
@@ -22,7 +25,10 @@ pub struct NamedCrawlers {
 
 impl NamedCrawlers {
     fn new(groups: Box<[u32]>, crawlers: Vec<(String, String)>) -> NamedCrawlers {
-        let names: Vec<&str> = crawlers.iter().map(|(written, _)| written.as_str()).collect();
+        let names: Vec<&str> = crawlers
+            .iter()
+            .map(|(written, _)| written.as_str())
+            .collect();
         let detail = block_detail(&names).into();
         NamedCrawlers {
             groups,
@@ -104,7 +110,8 @@ impl AiCrawlers {
     /// gathered by the groups that apply to them, so that each distinct set of groups is
     /// checked once per decision; computed once per robots.txt.
     pub fn named_in(&self, robots: &RobotsTxt) -> Vec<NamedCrawlers> {
-        let mut gathered: Vec<(&[u32], Vec<(String, String)>)> = Vec::new();
+        // Each distinct set of groups, with the crawlers it applies to.
+        let mut gathered: Vec<(&[u32], Vec<Token>)> = Vec::new();
         for (written, token) in &self.tokens {
             if !robots.names_agent(token) {
                 continue;
@@ -157,7 +164,9 @@ mod tests {
         let list = AiCrawlers::parse("GPTBot\nCCBot\n");
         let robots = RobotsTxt::parse(b"User-agent: GPTBot\nUser-agent: CCBot\nDisallow: /\n");
         let named = &list.named_in(&robots)[0];
-        let detail = |names| format!("disallowed for AI-training crawler(s) {names}: an opt-out from AI training");
+        let detail = |names| {
+            format!("disallowed for AI-training crawler(s) {names}: an opt-out from AI training")
+        };
         assert_eq!(named.block_detail("optout"), Some(detail("GPTBot, CCBot")));
         assert_eq!(named.block_detail("gptBOT"), Some(detail("CCBot")));
         let robots = RobotsTxt::parse(b"User-agent: GPTBot\nDisallow: /\n");

@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn control_characters_are_invalid_anywhere() {
         for c in ['\0', '\t', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
-            for url in [format!("https://e.com/a{c}b"), format!("https://e.com/é{c}x")] {
+            for url in [
+                format!("https://e.com/a{c}b"),
+                format!("https://e.com/é{c}x"),
+            ] {
                 let reason = parse_url(&url).unwrap_err();
                 assert_eq!(reason.code, Code::UrlInvalid, "{url:?}");
             }
