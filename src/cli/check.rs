@@ -15,10 +15,10 @@
 
 mod offline;
 
-use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable, write_json_line};
+use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable};
 use super::{CliError, EXIT_USAGE};
 use crate::config::{Config, validate_product_token};
-use crate::evidence::{EvidenceLog, Record, SourceRef};
+use crate::evidence::{EvidenceLog, SourceRef};
 use crate::net::{HttpClient, PolicySources};
 use crate::policy::judge::Judge;
 use crate::policy::site::SitePolicy;
@@ -26,7 +26,7 @@ use crate::policy::{Decision, Purpose, Reason, Verdict, parse_url};
 use clap::Args;
 use futures_util::{FutureExt, StreamExt};
 use offline::Offline;
-use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -79,19 +79,6 @@ pub struct CheckArgs {
     /// URLs to check; when none are given, one per line from standard input.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
-}
-
-/// One line of `--json` output.
-#[derive(Serialize)]
-struct Line<'a> {
-    url: &'a str,
-    agent: &'a str,
-    purpose: Purpose,
-    verdict: &'static str,
-    reasons: &'a [Reason],
-    /// The evidence record's sequence number, when recorded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
 }
 
 /// The worst outcome so far decides the exit status.
@@ -151,7 +138,7 @@ fn offline_checks(
             log.put_snapshot_with_hash(&source.sha256, bytes)?;
         }
     }
-    let sources: Vec<SourceRef> = offline.sources.iter().map(|(s, _)| s.clone()).collect();
+    let sources: Arc<[SourceRef]> = offline.sources.iter().map(|(s, _)| s.clone()).collect();
     let mut inputs = Inputs::new(args.urls.clone());
     loop {
         // Lines already read are printed before waiting for more (see `Inputs::ready`).
@@ -166,7 +153,7 @@ fn offline_checks(
                     .judge
                     .decide(&offline.site, offline.asset.as_ref(), &url);
                 let decision = offline.judge_page_cut(decision);
-                Judged::Decided(url, decision, sources.clone())
+                Judged::Decided(url, decision, Arc::clone(&sources))
             }
             Err(reason) => Judged::Error(reason),
         };
@@ -257,11 +244,15 @@ async fn judge_online(
     {
         let nothing = SitePolicy::new(None, None, None, &Default::default());
         let decision = judge.decide(&nothing, None, &url);
-        return Ok(Judged::Decided(url, decision, Vec::new()));
+        return Ok(Judged::Decided(url, decision, Arc::new([])));
     }
     let policy = sources.for_url(&url).await?;
     let decision = judge.decide(&policy.site, None, &url);
-    Ok(Judged::Decided(url, decision, policy.sources.clone()))
+    Ok(Judged::Decided(
+        url,
+        decision,
+        policy.sources.as_slice().into(),
+    ))
 }
 
 /// The longest line read from standard input: a URL is far shorter, and input without line
@@ -338,12 +329,19 @@ impl Iterator for Inputs {
                         "standard input: a line is longer than {MAX_INPUT_LINE} bytes; give one URL per line"
                     ))));
                 }
-                Ok(_) => pending.extend(
-                    String::from_utf8_lossy(&buf)
-                        .split(['\r', '\n'])
-                        .filter(|l| !l.trim().is_empty())
-                        .map(str::to_owned),
-                ),
+                // Split on the bytes: a CR or LF is never inside a UTF-8 sequence, so each
+                // piece decodes as it would within the whole line.
+                Ok(_) => {
+                    for piece in buf.split(|&b| b == b'\r' || b == b'\n') {
+                        let line = match std::str::from_utf8(piece) {
+                            Ok(line) => Cow::Borrowed(line),
+                            Err(_) => String::from_utf8_lossy(piece),
+                        };
+                        if !line.trim().is_empty() {
+                            pending.push_back(line.into_owned());
+                        }
+                    }
+                }
                 Err(source) => {
                     *done = true;
                     return Some(Err(CliError::Read {
@@ -358,8 +356,8 @@ impl Iterator for Inputs {
 
 /// What became of one input.
 enum Judged {
-    /// A decision, with the sources it was made from.
-    Decided(Url, Decision, Vec<SourceRef>),
+    /// A decision, with the sources it was made from (shared by every URL of the files).
+    Decided(Url, Decision, Arc<[SourceRef]>),
     /// The input is not a URL optout can judge.
     Error(Reason),
 }
@@ -370,6 +368,8 @@ struct Report<'a> {
     json: bool,
     log: Option<&'a crate::evidence::EvidenceLog>,
     out: BufWriter<std::io::StdoutLock<'static>>,
+    /// The `--json` line being written, reused from line to line.
+    line: Vec<u8>,
     worst: Worst,
 }
 
@@ -379,7 +379,9 @@ impl<'a> Report<'a> {
             judge,
             json,
             log,
-            out: BufWriter::new(std::io::stdout().lock()),
+            // Room for a few hundred lines a write in bulk checks.
+            out: BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+            line: Vec::with_capacity(1024),
             worst: Worst::Allowed,
         }
     }
@@ -392,14 +394,10 @@ impl<'a> Report<'a> {
         let (verdict, reasons) = match judged {
             Judged::Decided(url, decision, sources) => {
                 if let Some(log) = self.log {
-                    let record = Record::of_decision(
-                        &url,
-                        self.judge.agent,
-                        self.judge.purpose,
-                        &decision,
-                        sources,
-                    );
-                    seq = Some(log.append(record)?.seq);
+                    let (agent, purpose) = (self.judge.agent, self.judge.purpose);
+                    let appended =
+                        log.append_decision(&url, agent, purpose, &decision, &sources)?;
+                    seq = Some(appended.seq);
                 }
                 let Decision { verdict, reasons } = decision;
                 self.worst = self.worst.max(match verdict {
@@ -415,15 +413,12 @@ impl<'a> Report<'a> {
         };
         let out = &mut self.out;
         let written = if self.json {
-            let line = Line {
-                url: input,
-                agent: self.judge.agent,
-                purpose: self.judge.purpose,
-                verdict,
-                reasons: &reasons,
-                seq,
-            };
-            write_json_line(out, &line)
+            let (agent, purpose) = (self.judge.agent, self.judge.purpose);
+            let line = &mut self.line;
+            line.clear();
+            super::json_line::json_line(line, input, agent, purpose, verdict, &reasons, seq);
+            line.push(b'\n');
+            super::output::write_json_bytes(out, line)
         } else {
             let mut line = format!("{verdict:<8} {}", printable(input));
             for reason in &reasons {

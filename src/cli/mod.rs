@@ -9,6 +9,7 @@
 pub mod check;
 pub mod fetch;
 pub mod log;
+mod json_line;
 pub mod output;
 
 use crate::config::{Config, ConfigError};

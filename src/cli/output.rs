@@ -135,6 +135,18 @@ pub fn write_json_line<T: serde::Serialize>(out: &mut impl Write, value: &T) -> 
     safe.finish()?.write_all(b"\n")
 }
 
+/// Writes JSON text already in `bytes` (one whole line) through [`JsonSafe`] when it holds a
+/// byte [`JsonSafe`] may escape (DEL, or the `C2` that starts every C1 control), and as it is
+/// otherwise: bulk checks write a line per URL, and most hold neither.
+pub fn write_json_bytes(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    if memchr::memchr2(0x7f, 0xc2, bytes).is_none() {
+        return out.write_all(bytes);
+    }
+    let mut safe = JsonSafe::new(&mut *out);
+    safe.write_all(bytes)?;
+    safe.finish().map(drop)
+}
+
 /// True when `e` says standard output was closed by its reader.
 pub fn is_closed_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe

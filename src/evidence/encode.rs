@@ -11,10 +11,13 @@
 //! `prev_hash` (those get fixed-width placeholders, `seq` a gap), and [`Encoded::seal`] fills
 //! them in once the log has given the record its place.
 
-use super::canonical::{self, HEX, NotCanonical, decimal, write_string, write_u64};
-use super::record::Record;
+use super::canonical::{self, HEX, NotCanonical, decimal, write_name, write_string, write_u64};
+use super::record::{RECORD_SCHEMA, Record, SourceRef};
+use crate::policy::{Decision, Purpose, Reason};
 use sha2::{Digest, Sha256};
+use std::convert::Infallible;
 use std::ops::Range;
+use url::Url;
 
 /// The `hash` field as it precedes its value, comma included: `hash` follows `agent` (or
 /// `bytes`) and is never the first key.
@@ -47,66 +50,207 @@ pub struct Sealed {
 
 /// Writes `record` (its own `seq` is ignored: the log sets it in [`Encoded::seal`]).
 pub fn encode(record: &Record) -> Result<Encoded, NotCanonical> {
-    let mut out = Vec::with_capacity(1024);
-    out.extend_from_slice(br#"{"agent":"#);
-    write_string(&record.agent, &mut out);
-    if let Some(bytes) = record.bytes {
-        out.extend_from_slice(br#","bytes":"#);
-        write_u64(bytes, &mut out);
+    let fields = Fields {
+        agent: &record.agent,
+        bytes: record.bytes,
+        origin: &record.origin,
+        purpose: &record.purpose,
+        schema: record.schema,
+        sources: &record.sources,
+        status: record.status,
+        time: &record.time,
+        url: &record.url,
+        verdict: &record.verdict,
+    };
+    fields.write(|out| canonical::write(&record.reasons, out))
+}
+
+/// Writes the record of `decision` on `url` made at `time`: the bytes [`encode`] gives for
+/// `Record::of_decision(url, agent, purpose, decision, sources)` with that `time` (a test
+/// checks it on generated decisions), without copying the fields into a [`Record`] or the
+/// reasons into a `serde_json::Value` first. It is the bulk path's record
+/// (`optout check` over many URLs records every decision).
+pub fn encode_decision(
+    url: &Url,
+    agent: &str,
+    purpose: Purpose,
+    decision: &Decision,
+    sources: &[SourceRef],
+    time: &str,
+) -> Encoded {
+    let mut origin = String::new();
+    let fields = Fields {
+        agent,
+        bytes: None,
+        origin: origin_of(url, &mut origin),
+        purpose: purpose.as_str(),
+        schema: RECORD_SCHEMA,
+        sources,
+        status: None,
+        time,
+        url: url.as_str(),
+        verdict: decision.verdict.as_str(),
+    };
+    // A `Reason` holds no floating-point number, the only value without a canonical form.
+    let Ok(encoded) = fields.write(|out| {
+        write_reasons(&decision.reasons, out);
+        Ok::<(), Infallible>(())
+    });
+    encoded
+}
+
+/// `url.origin().ascii_serialization()`, without its allocations for the URLs decisions are
+/// made on (`http` and `https` with a host: `scheme://host[:port]`, the port only when it
+/// is not the scheme's default, which `Url::port` already leaves out).
+fn origin_of<'a>(url: &Url, buf: &'a mut String) -> &'a str {
+    match (url.scheme(), url.host_str()) {
+        (scheme @ ("http" | "https"), Some(host)) => {
+            buf.push_str(scheme);
+            buf.push_str("://");
+            buf.push_str(host);
+            if let Some(port) = url.port() {
+                buf.push(':');
+                buf.push_str(&port.to_string());
+            }
+        }
+        _ => *buf = url.origin().ascii_serialization(),
     }
-    let hash_at = placeholder(HASH_KEY, &mut out);
-    out.extend_from_slice(br#","origin":"#);
-    write_string(&record.origin, &mut out);
-    let prev_at = placeholder(PREV_KEY, &mut out);
-    out.extend_from_slice(br#","purpose":"#);
-    write_string(&record.purpose, &mut out);
-    out.extend_from_slice(br#","reasons":"#);
-    canonical::write(&record.reasons, &mut out)?;
-    out.extend_from_slice(br#","schema":"#);
-    write_u64(record.schema.into(), &mut out);
-    out.extend_from_slice(br#","seq":"#);
-    let seq_at = out.len();
-    out.extend_from_slice(br#","sources":["#);
-    for (i, source) in record.sources.iter().enumerate() {
+    buf
+}
+
+/// Reasons as `serde_json::to_value` then [`canonical::write`] give them: the fields of a
+/// [`Reason`] that are set, in sorted key order (`agents`, `code`, `detail`, `entry`,
+/// `line`, `policy`, `rule`, `source`).
+fn write_reasons(reasons: &[Reason], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, reason) in reasons.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.push(b'{');
-        if let Some(at) = &source.fetched_at {
-            out.extend_from_slice(br#""fetched_at":"#);
-            write_string(at, &mut out);
-            out.push(b',');
+        if let Some(agents) = &reason.agents {
+            out.extend_from_slice(br#""agents":["#);
+            for (j, agent) in agents.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_string(agent, out);
+            }
+            out.extend_from_slice(b"],");
         }
-        out.extend_from_slice(br#""kind":"#);
-        write_string(&source.kind, &mut out);
-        out.extend_from_slice(br#","sha256":"#);
-        write_string(&source.sha256, &mut out);
-        if let Some(status) = source.status {
-            out.extend_from_slice(br#","status":"#);
-            write_u64(status.into(), &mut out);
+        out.extend_from_slice(br#""code":"#);
+        write_name(reason.code.as_str(), out);
+        if let Some(detail) = &reason.detail {
+            out.extend_from_slice(br#","detail":"#);
+            write_string(detail, out);
         }
-        out.extend_from_slice(br#","url":"#);
-        write_string(&source.url, &mut out);
+        if let Some(entry) = reason.entry {
+            out.extend_from_slice(br#","entry":"#);
+            write_u64(entry.into(), out);
+        }
+        if let Some(line) = reason.line {
+            out.extend_from_slice(br#","line":"#);
+            write_u64(line.into(), out);
+        }
+        if let Some(policy) = &reason.policy {
+            out.extend_from_slice(br#","policy":"#);
+            write_string(policy, out);
+        }
+        if let Some(rule) = &reason.rule {
+            out.extend_from_slice(br#","rule":"#);
+            write_string(rule, out);
+        }
+        if let Some(source) = &reason.source {
+            out.extend_from_slice(br#","source":"#);
+            write_string(source, out);
+        }
         out.push(b'}');
     }
     out.push(b']');
-    if let Some(status) = record.status {
-        out.extend_from_slice(br#","status":"#);
-        write_u64(status.into(), &mut out);
+}
+
+/// A record's fields but `reasons`, borrowed.
+struct Fields<'a> {
+    agent: &'a str,
+    bytes: Option<u64>,
+    origin: &'a str,
+    purpose: &'a str,
+    schema: u32,
+    sources: &'a [SourceRef],
+    status: Option<u16>,
+    time: &'a str,
+    url: &'a str,
+    verdict: &'a str,
+}
+
+impl Fields<'_> {
+    /// The record in canonical key order, `reasons` written by `reasons`.
+    fn write<E>(&self, reasons: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<Encoded, E> {
+        let mut out = Vec::with_capacity(1024);
+        out.extend_from_slice(br#"{"agent":"#);
+        write_string(self.agent, &mut out);
+        if let Some(bytes) = self.bytes {
+            out.extend_from_slice(br#","bytes":"#);
+            write_u64(bytes, &mut out);
+        }
+        let hash_at = placeholder(HASH_KEY, &mut out);
+        out.extend_from_slice(br#","origin":"#);
+        write_string(self.origin, &mut out);
+        let prev_at = placeholder(PREV_KEY, &mut out);
+        out.extend_from_slice(br#","purpose":"#);
+        write_string(self.purpose, &mut out);
+        out.extend_from_slice(br#","reasons":"#);
+        reasons(&mut out)?;
+        out.extend_from_slice(br#","schema":"#);
+        write_u64(self.schema.into(), &mut out);
+        out.extend_from_slice(br#","seq":"#);
+        let seq_at = out.len();
+        out.extend_from_slice(br#","sources":["#);
+        for (i, source) in self.sources.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_source(source, &mut out);
+        }
+        out.push(b']');
+        if let Some(status) = self.status {
+            out.extend_from_slice(br#","status":"#);
+            write_u64(status.into(), &mut out);
+        }
+        out.extend_from_slice(br#","time":"#);
+        write_string(self.time, &mut out);
+        out.extend_from_slice(br#","url":"#);
+        write_string(self.url, &mut out);
+        out.extend_from_slice(br#","verdict":"#);
+        write_string(self.verdict, &mut out);
+        out.push(b'}');
+        Ok(Encoded {
+            bytes: out,
+            hash_at,
+            prev_at,
+            seq_at,
+        })
     }
-    out.extend_from_slice(br#","time":"#);
-    write_string(&record.time, &mut out);
+}
+
+fn write_source(source: &SourceRef, out: &mut Vec<u8>) {
+    out.push(b'{');
+    if let Some(at) = &source.fetched_at {
+        out.extend_from_slice(br#""fetched_at":"#);
+        write_string(at, out);
+        out.push(b',');
+    }
+    out.extend_from_slice(br#""kind":"#);
+    write_string(&source.kind, out);
+    out.extend_from_slice(br#","sha256":"#);
+    write_string(&source.sha256, out);
+    if let Some(status) = source.status {
+        out.extend_from_slice(br#","status":"#);
+        write_u64(status.into(), out);
+    }
     out.extend_from_slice(br#","url":"#);
-    write_string(&record.url, &mut out);
-    out.extend_from_slice(br#","verdict":"#);
-    write_string(&record.verdict, &mut out);
+    write_string(&source.url, out);
     out.push(b'}');
-    Ok(Encoded {
-        bytes: out,
-        hash_at,
-        prev_at,
-        seq_at,
-    })
 }
 
 /// Writes `key` and room for a hash value; returns where the value starts.
@@ -165,6 +309,9 @@ mod tests {
     use super::*;
     use crate::evidence::SourceRef;
     use crate::evidence::record::chain_hash;
+    use crate::policy::decision::Code;
+    use crate::policy::{Decision, Verdict};
+    use proptest::option::of as o;
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -303,6 +450,87 @@ mod tests {
             // Blocks join records with newlines (`block.rs`): a record never has one.
             prop_assert!(!fast.bytes.contains(&crate::evidence::block::SEPARATOR));
             prop_assert_eq!(hex_string(&fast.hash), hex::encode(fast.hash));
+        }
+    }
+
+    fn reason() -> impl Strategy<Value = Reason> {
+        let agents = prop::collection::vec(hostile(), 0..4).prop_map(|a| {
+            a.into_iter()
+                .map(Box::from)
+                .collect::<std::sync::Arc<[_]>>()
+        });
+        (
+            prop::sample::select(Code::ALL),
+            (o(any::<u32>()), o(any::<u32>())),
+            (o(hostile()), o(agents), o(hostile())),
+            (o(hostile()), o(hostile())),
+        )
+            .prop_map(
+                |(code, (line, entry), (rule, agents, source), (policy, detail))| Reason {
+                    code,
+                    line,
+                    rule: rule.map(Into::into),
+                    agents,
+                    source: source.map(Into::into),
+                    entry,
+                    policy: policy.map(Into::into),
+                    detail: detail.map(Into::into),
+                },
+            )
+    }
+
+    /// URLs of every kind of origin: default and other ports, IP literals, IDNs, schemes
+    /// that are not http (their origin is opaque or has no host), with hostile paths.
+    fn url() -> impl Strategy<Value = Url> {
+        let base = prop::sample::select(vec![
+            "https://example.com",
+            "http://example.com:8080",
+            "HTTP://Example.COM:80",
+            "https://example.com:443",
+            "https://[::1]:8443",
+            "http://127.0.0.1",
+            "https://café.example",
+            "ftp://example.com:21",
+            "file://",
+            "data:text/plain,",
+        ]);
+        (base, hostile()).prop_filter_map("not a URL", |(base, path)| {
+            Url::parse(&format!("{base}/{path}")).ok()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 1024,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The bulk path's record is the one `Record::of_decision` makes, byte for byte.
+        #[test]
+        fn a_decision_encodes_as_its_record_does(
+            url in url(),
+            (agent, time) in (hostile(), hostile()),
+            purpose in prop::sample::select(Purpose::ALL.to_vec()),
+            verdict in prop::sample::select(vec![Verdict::Allowed, Verdict::Refused, Verdict::Discarded]),
+            reasons in prop::collection::vec(reason(), 0..5),
+            sources in prop::collection::vec(source(), 0..3),
+            seq in any::<u64>(),
+            prev in any::<[u8; 32]>(),
+        ) {
+            let decision = Decision { verdict, reasons };
+            let record = Record {
+                time: time.clone(),
+                ..Record::of_decision(&url, &agent, purpose, &decision, sources.clone())
+            };
+            let want = encode(&record).unwrap().seal(seq, &prev);
+            let got = encode_decision(&url, &agent, purpose, &decision, &sources, &time)
+                .seal(seq, &prev);
+            prop_assert_eq!(
+                String::from_utf8_lossy(&got.bytes),
+                String::from_utf8_lossy(&want.bytes)
+            );
+            prop_assert_eq!(got.hash, want.hash);
         }
     }
 

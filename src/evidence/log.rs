@@ -12,15 +12,17 @@
 
 use super::block;
 use super::canonical;
-use super::encode::{encode, hex_string};
-use super::record::{Record, now_rfc3339, sha256_hex};
+use super::encode::{Encoded, encode, encode_decision, hex_string};
+use super::record::{Record, SourceRef, now_rfc3339, sha256_hex};
 pub use super::writer::WRITE_BATCH;
 use super::writer::Writer;
+use crate::policy::{Decision, Purpose};
 use crate::store::{HEAD_KEY, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use url::Url;
 
 /// How records are made durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,6 +222,25 @@ impl EvidenceLog {
         // under the lock only the sequence number, the chain hash and the batch remain.
         let encoded = encode(&record)?;
         drop(record);
+        self.append_encoded(encoded)
+    }
+
+    /// Appends the record of `decision` on `url`: what `append(Record::of_decision(url,
+    /// agent, purpose, decision, sources.to_vec()))` appends, byte for byte, written straight
+    /// from the borrowed decision (the bulk path of `optout check` records every decision).
+    pub fn append_decision(
+        &self,
+        url: &Url,
+        agent: &str,
+        purpose: Purpose,
+        decision: &Decision,
+        sources: &[SourceRef],
+    ) -> Result<Appended, AppendError> {
+        let encoded = encode_decision(url, agent, purpose, decision, sources, &now_rfc3339());
+        self.append_encoded(encoded)
+    }
+
+    fn append_encoded(&self, encoded: Encoded) -> Result<Appended, AppendError> {
         let (seq, hash) = self.writer.append(encoded, || {
             if let Some(background) = &self.background {
                 background.thread().unpark();

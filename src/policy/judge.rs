@@ -13,6 +13,7 @@ use crate::policy::html::PageMeta;
 use crate::policy::path_rules::PathRule;
 use crate::policy::pref::Pref;
 use crate::policy::purpose::Purpose;
+use crate::policy::robots::PathForms;
 use crate::policy::site::SitePolicy;
 use crate::policy::tags::{AiTags, is_image};
 use crate::policy::tdmrep::{TdmSource, TdmState};
@@ -78,7 +79,10 @@ impl Judge<'_> {
 
         let mut robots_allowed = None;
         if let Some(robots) = &site.robots {
-            let mut decision = robots.allowed(self.agent, url);
+            // The agent's groups and the path's canonical forms, found once for every check.
+            let selection = robots.selection(self.agent);
+            let forms = PathForms::of(path);
+            let mut decision = robots.allowed_for(selection, &forms);
             let first = decision.reasons.remove(0);
             match decision.verdict {
                 Verdict::Refused | Verdict::Discarded => refusals.push(first),
@@ -86,9 +90,9 @@ impl Judge<'_> {
             }
             notes.extend(decision.reasons);
             if train && self.ai_crawler_blocks {
-                self.ai_crawler_blocks(site, path, &mut refusals);
+                self.ai_crawler_blocks(site, &forms, &mut refusals);
             }
-            let groups = robots.applicable_groups(self.agent);
+            let groups = selection.map_or(&[][..], |s| s.groups());
             if let Some(usage) = &site.usage {
                 let matching = usage.matching(groups, path, |p| {
                     p.train_ai == Pref::Disallow || p.search == Pref::Disallow
@@ -191,28 +195,16 @@ impl Judge<'_> {
 
     /// `robots.ai-crawler-block`: a known AI-training crawler's own group disallows the path.
     /// One reason per set of groups, naming the crawlers it refuses.
-    fn ai_crawler_blocks(&self, site: &SitePolicy, path: &str, refusals: &mut Vec<Reason>) {
+    fn ai_crawler_blocks(&self, site: &SitePolicy, path: &PathForms, refusals: &mut Vec<Reason>) {
         let Some(robots) = &site.robots else { return };
         for named in &site.ai_named {
-            let names: Vec<&str> = named
-                .crawlers
-                .iter()
-                .filter(|(_, token)| !token.eq_ignore_ascii_case(self.agent))
-                .map(|(written, _)| written.as_str())
-                .collect();
-            if names.is_empty() {
-                continue; // our own group: already decided above
-            }
-            if let Some(rule) = robots.refusal_for_groups(&named.groups, path) {
+            // No detail when the set is only our own group: already decided above.
+            if let Some(rule) = robots.refusal_for_forms(&named.groups, path)
+                && let Some(detail) = named.block_detail(self.agent)
+            {
                 refusals.push(Reason {
                     code: Code::RobotsAiCrawlerBlock,
-                    detail: Some(
-                        format!(
-                            "disallowed for AI-training crawler(s) {}: an opt-out from AI training",
-                            names.join(", ")
-                        )
-                        .into(),
-                    ),
+                    detail: Some(detail.into()),
                     ..rule
                 });
             }

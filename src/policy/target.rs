@@ -12,7 +12,13 @@ pub fn parse_url(input: &str) -> Result<Url, Reason> {
     let input = input.trim();
     // The URL parser silently removes tabs and line breaks inside a URL, which would judge a
     // different URL than the one given.
-    if input.contains(|c: char| c.is_control()) {
+    // `char::is_control` is U+0000 to U+001F and U+007F to U+009F: bytes, for ASCII input.
+    let control = if input.is_ascii() {
+        input.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        input.contains(|c: char| c.is_control())
+    };
+    if control {
         return Err(Reason::new(Code::UrlInvalid)
             .with_detail("the URL contains a control character (tab, CR, LF, ...)"));
     }
@@ -70,6 +76,24 @@ mod tests {
     fn http_and_https_parse() {
         assert!(parse_url("http://example.com").is_ok());
         assert!(parse_url(" https://example.com/a?b#c ").is_ok());
+    }
+
+    /// Control characters (`char::is_control`: C0, DEL, C1) are refused anywhere in the URL,
+    /// in ASCII input and beside non-ASCII characters alike; other characters are not.
+    #[test]
+    fn control_characters_are_invalid_anywhere() {
+        for c in ['\0', '\t', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+            for url in [
+                format!("https://e.com/a{c}b"),
+                format!("https://e.com/é{c}x"),
+            ] {
+                let reason = parse_url(&url).unwrap_err();
+                assert_eq!(reason.code, Code::UrlInvalid, "{url:?}");
+            }
+        }
+        for c in [' ', '~', '\u{a0}', 'é', '\u{2028}'] {
+            assert!(parse_url(&format!("https://e.com/a{c}b")).is_ok(), "{c:?}");
+        }
     }
 
     #[test]

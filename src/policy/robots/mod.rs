@@ -109,13 +109,21 @@ impl Rule {
 }
 
 /// The groups that apply to one product token; their rules are merged (§2.2.1) at decision
-/// time, so a hostile file cannot multiply its rules by its agents.
+/// time, so a hostile file cannot multiply its rules by its agents. Found once by
+/// [`RobotsTxt::selection`] for deciding many paths for one agent.
 #[derive(Clone, Debug, Default)]
-struct Selection {
+pub struct Selection {
     groups: Box<[u32]>,
     /// The `User-agent` values that select these groups, as written (a few at most), for
     /// `robots.no-match` reasons.
     named: Arc<[Box<str>]>,
+}
+
+impl Selection {
+    /// The indices (into [`RobotsTxt::groups`]) of the selected groups.
+    pub fn groups(&self) -> &[u32] {
+        &self.groups
+    }
 }
 
 /// A [`Selection`] being gathered: groups, and the values that named them.
@@ -222,20 +230,30 @@ impl RobotsTxt {
     }
 
     fn decide(&self, agent: &str, path: &str) -> Decision {
-        let path = PathForms::of(path);
+        self.decide_for(self.members(agent), &PathForms::of(path))
+    }
+
+    /// What [`RobotsTxt::allowed_path`] decides for the agent whose groups are `selection`
+    /// (from [`RobotsTxt::selection`]), for a path already in both forms: for judging many
+    /// URLs for one agent without looking the agent up, or canonicalising the path, again.
+    pub fn allowed_for(&self, selection: Option<&Selection>, path: &PathForms<'_>) -> Decision {
+        self.with_notes(self.decide_for(selection, path))
+    }
+
+    fn decide_for(&self, selection: Option<&Selection>, path: &PathForms<'_>) -> Decision {
         if is_robots_txt(&path.strict) {
             return allowed(
                 source_reason(Code::RobotsImplicitAllow)
                     .with_detail("RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed"),
             );
         }
-        let Some(selection) = self.members(agent) else {
+        let Some(selection) = selection else {
             return allowed(
                 source_reason(Code::RobotsNoGroup)
                     .with_detail("no group names this agent and there is no `*` group"),
             );
         };
-        match self.deciding_rule(&selection.groups, &path) {
+        match self.deciding_rule(&selection.groups, path) {
             None => allowed(Reason {
                 agents: Some(selection.named.clone()),
                 ..source_reason(Code::RobotsNoMatch)
@@ -275,11 +293,15 @@ impl RobotsTxt {
     /// [`RobotsTxt::applicable_groups`]), if one does; cheaper than a full decision, for
     /// checking many agents against one path. `/robots.txt` is never refused.
     pub fn refusal_for_groups(&self, members: &[u32], path: &str) -> Option<Reason> {
-        let path = PathForms::of(path);
+        self.refusal_for_forms(members, &PathForms::of(path))
+    }
+
+    /// [`RobotsTxt::refusal_for_groups`] for a path already in both forms.
+    pub fn refusal_for_forms(&self, members: &[u32], path: &PathForms<'_>) -> Option<Reason> {
         if is_robots_txt(&path.strict) || members.is_empty() {
             return None;
         }
-        let rule = self.deciding_rule(members, &path)?;
+        let rule = self.deciding_rule(members, path)?;
         (!rule.allow).then(|| self.rule_reason(rule))
     }
 
@@ -299,6 +321,13 @@ impl RobotsTxt {
                 ));
         }
         decision
+    }
+
+    /// The groups for `agent`, or the `*` groups when no group names it (§2.2.1); `None`
+    /// when no group applies. Look it up once to decide many paths with
+    /// [`RobotsTxt::allowed_for`].
+    pub fn selection(&self, agent: &str) -> Option<&Selection> {
+        self.members(agent)
     }
 
     /// The groups for `agent`, or the `*` groups when no group names it (§2.2.1).
