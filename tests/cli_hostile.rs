@@ -603,7 +603,11 @@ fn log_show_escapes_the_sites_bytes_and_export_into_a_closed_pipe_is_not_a_succe
     assert_eq!(show.code, Some(0), "{}", show.stderr);
     assert!(!has_raw_controls_or_bidi(&show.stdout), "{:?}", show.stdout);
     assert!(show.stdout.contains(r"\x1b]0;owned\x07"), "{}", show.stdout);
-    assert!(show.stdout.contains(r"Disallow: /x\x1b[31m"), "{}", show.stdout);
+    assert!(
+        show.stdout.contains(r"Disallow: /x\x1b[31m"),
+        "{}",
+        show.stdout
+    );
 
     // Enough records that the export does not fit the pipe before it is closed.
     let urls: Vec<String> = (0..3000).map(|n| format!("https://e.com/{n}")).collect();

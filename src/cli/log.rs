@@ -245,7 +245,8 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
     // The record as JSON, with C1 controls escaped too (`output::JsonSafe`); the snapshot
     // lines below are the site's bytes, escaped for the terminal (`output::printable`).
     let mut json = super::output::JsonSafe::new(Vec::new());
-    serde_json::to_writer_pretty(&mut json, &value).map_err(std::io::Error::from)
+    serde_json::to_writer_pretty(&mut json, &value)
+        .map_err(std::io::Error::from)
         .map_err(CliError::Write)?;
     let mut text = String::from_utf8_lossy(&json.finish().map_err(CliError::Write)?).into_owned();
     text.push('\n');

@@ -8,8 +8,8 @@
 
 pub mod check;
 pub mod fetch;
-pub mod log;
 mod json_line;
+pub mod log;
 pub mod output;
 
 use crate::config::{Config, ConfigError};
