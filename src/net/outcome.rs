@@ -207,7 +207,7 @@ fn delta_seconds(value: &str) -> Option<u64> {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). An oversized number is
-/// the longest wait ([`delta_seconds`]), which the caller's maximum turns into giving up.
+/// the longest wait (`delta_seconds`), which the caller's maximum turns into giving up.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Some(seconds) = delta_seconds(value) {
