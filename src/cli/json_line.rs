@@ -88,8 +88,7 @@ fn write_reason(reason: &Reason, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Code;
-    use proptest::option::of as o;
+    use crate::policy::decision::strategy::{hostile, reason};
     use proptest::prelude::*;
     use serde::Serialize;
 
@@ -103,43 +102,6 @@ mod tests {
         reasons: &'a [Reason],
         #[serde(skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
-    }
-
-    /// Strings heavy in what escaping could get wrong: quotes, backslashes, every control
-    /// character, DEL, U+2028, non-BMP characters.
-    fn hostile() -> impl Strategy<Value = String> {
-        let special = prop::sample::select(vec![
-            '"', '\\', '/', '\0', '\u{1}', '\u{8}', '\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1f}',
-            ' ', '\u{7f}', '\u{80}', 'é', '\u{2028}', '\u{fffd}', '😀', 'a', '0',
-        ]);
-        let ch = prop_oneof![3 => special, 1 => any::<char>()];
-        prop::collection::vec(ch, 0..40).prop_map(|v| v.into_iter().collect())
-    }
-
-    fn reason() -> impl Strategy<Value = Reason> {
-        let agents = prop::collection::vec(hostile(), 0..4).prop_map(|a| {
-            a.into_iter()
-                .map(Box::from)
-                .collect::<std::sync::Arc<[_]>>()
-        });
-        (
-            prop::sample::select(Code::ALL),
-            (o(any::<u32>()), o(any::<u32>())),
-            (o(hostile()), o(agents), o(hostile())),
-            (o(hostile()), o(hostile())),
-        )
-            .prop_map(
-                |(code, (line, entry), (rule, agents, source), (policy, detail))| Reason {
-                    code,
-                    line,
-                    rule: rule.map(Into::into),
-                    agents,
-                    source: source.map(Into::into),
-                    entry,
-                    policy: policy.map(Into::into),
-                    detail: detail.map(Into::into),
-                },
-            )
     }
 
     proptest! {

@@ -309,9 +309,8 @@ mod tests {
     use super::*;
     use crate::evidence::SourceRef;
     use crate::evidence::record::chain_hash;
-    use crate::policy::decision::Code;
+    use crate::policy::decision::strategy::{hostile, reason};
     use crate::policy::{Decision, Verdict};
-    use proptest::option::of as o;
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -330,40 +329,6 @@ mod tests {
         ];
         let bytes = canonical::splice(&form, &slots, &fields);
         Ok(Sealed { bytes, hash })
-    }
-
-    /// Strings heavy in what escaping and sorting could get wrong: quotes, backslashes,
-    /// every kind of control character, DEL, U+2028/U+2029, non-BMP characters, multi-byte
-    /// characters straddling the 8-byte steps of the escape scan.
-    fn hostile() -> impl Strategy<Value = String> {
-        let special = prop::sample::select(vec![
-            '"',
-            '\\',
-            '/',
-            '\0',
-            '\u{1}',
-            '\u{8}',
-            '\t',
-            '\n',
-            '\u{b}',
-            '\u{c}',
-            '\r',
-            '\u{1f}',
-            ' ',
-            '\u{7f}',
-            '\u{80}',
-            'é',
-            '\u{2028}',
-            '\u{2029}',
-            '\u{fffd}',
-            '\u{ffff}',
-            '😀',
-            '\u{10ffff}',
-            'a',
-            '0',
-        ]);
-        let ch = prop_oneof![3 => special, 1 => any::<char>()];
-        prop::collection::vec(ch, 0..40).prop_map(|v| v.into_iter().collect())
     }
 
     /// Free-form JSON for `reasons`: integers of both signs, strings and keys hostile.
@@ -451,32 +416,6 @@ mod tests {
             prop_assert!(!fast.bytes.contains(&crate::evidence::block::SEPARATOR));
             prop_assert_eq!(hex_string(&fast.hash), hex::encode(fast.hash));
         }
-    }
-
-    fn reason() -> impl Strategy<Value = Reason> {
-        let agents = prop::collection::vec(hostile(), 0..4).prop_map(|a| {
-            a.into_iter()
-                .map(Box::from)
-                .collect::<std::sync::Arc<[_]>>()
-        });
-        (
-            prop::sample::select(Code::ALL),
-            (o(any::<u32>()), o(any::<u32>())),
-            (o(hostile()), o(agents), o(hostile())),
-            (o(hostile()), o(hostile())),
-        )
-            .prop_map(
-                |(code, (line, entry), (rule, agents, source), (policy, detail))| Reason {
-                    code,
-                    line,
-                    rule: rule.map(Into::into),
-                    agents,
-                    source: source.map(Into::into),
-                    entry,
-                    policy: policy.map(Into::into),
-                    detail: detail.map(Into::into),
-                },
-            )
     }
 
     /// URLs of every kind of origin: default and other ports, IP literals, IDNs, schemes
