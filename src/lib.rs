@@ -49,6 +49,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod crawl;
 pub mod evidence;
 pub mod fetcher;
 #[cfg(feature = "reqwest-middleware")]
