@@ -772,3 +772,49 @@ async fn pages_in_utf16_are_read_as_a_browser_reads_them() {
     };
     assert_eq!(page.body, utf16(clean, true, true), "returned as it came");
 }
+
+/// Headers that reserve a response are judged before its body is read: a reserved body is
+/// never downloaded (img2dataset#298 downloads first). The body here is 1 GiB; read, it
+/// would be cut at `net.max_body_bytes` and discarded as truncated, not for the header.
+#[tokio::test]
+async fn a_body_its_headers_reserve_is_never_read() {
+    let s = Server::start();
+    s.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+    s.route(
+        "/reserved",
+        Reply::Stream {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "text/html".into()),
+                ("x-robots-tag".into(), "noai".into()),
+            ],
+            prefix: "<html>reserved text".into(),
+            filler: "x".repeat(64 * 1024).into(),
+            late: "".into(),
+            late_at: usize::MAX,
+            total: 1 << 30,
+        },
+    );
+    let rig = rig(fast());
+    let outcome = rig
+        .fetcher
+        .fetch(&s.url("/reserved"), Purpose::TrainAi)
+        .await
+        .unwrap();
+    let Outcome::NotFetched(r) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(r.verdict, Verdict::Discarded);
+    assert_eq!(codes(&outcome)[0], "tags.noai", "{outcome:?}");
+    rig.fetcher.log().sync().unwrap();
+    let mut last = None;
+    let filter = optout::evidence::export::Filter::default();
+    optout::evidence::export::for_each(rig.fetcher.log().store(), &filter, |_, record| {
+        last = Some(record.clone());
+        Ok(())
+    })
+    .unwrap();
+    let record = last.unwrap();
+    assert_eq!(record["status"], 200, "{record}");
+    assert!(record.get("bytes").is_none_or(|b| b.is_null()), "{record}");
+}

@@ -20,6 +20,81 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The body went on past the limit; the rest was not read.
     pub truncated: bool,
+    /// The address the response came from, when the client knows it (`WARC-IP-Address`).
+    pub remote_addr: Option<std::net::SocketAddr>,
+    /// The HTTP version of the response (`HTTP/1.1`, `HTTP/2.0`).
+    pub version: &'static str,
+}
+
+/// A response whose status and headers have arrived, its body not yet read: the pipeline
+/// judges the headers first, so a body they reserve is never downloaded (a reserved body
+/// is not collected, and reading it would be the cost img2dataset#298 pays for nothing).
+#[derive(Debug)]
+pub struct Head {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The address the response came from, if known.
+    pub remote_addr: Option<std::net::SocketAddr>,
+    /// The HTTP version of the response.
+    pub version: &'static str,
+    body: Body,
+}
+
+/// Where a [`Head`]'s body is: still on the connection, or already read by a caller's own
+/// client (the middleware reads it inside its own timeout).
+#[derive(Debug)]
+enum Body {
+    Pending(reqwest::Response, usize),
+    Read(Vec<u8>, bool),
+}
+
+impl Head {
+    /// Reads the body (at most the limit the request was sent with). Dropping a `Head`
+    /// instead closes the connection without reading it.
+    pub async fn read(self) -> Result<Response, FetchError> {
+        let (body, truncated) = match self.body {
+            Body::Read(body, truncated) => (body, truncated),
+            Body::Pending(response, limit) => read_body(response, limit).await?,
+        };
+        Ok(Response {
+            status: self.status,
+            headers: self.headers,
+            body,
+            truncated,
+            remote_addr: self.remote_addr,
+            version: self.version,
+        })
+    }
+
+    /// The head of a response that was read whole.
+    fn of(response: Response) -> Head {
+        Head {
+            status: response.status,
+            headers: response.headers,
+            remote_addr: response.remote_addr,
+            version: response.version,
+            body: Body::Read(response.body, response.truncated),
+        }
+    }
+}
+
+impl From<Response> for Head {
+    fn from(response: Response) -> Head {
+        Head::of(response)
+    }
+}
+
+/// `HTTP/1.1` and the like, as a status line and a WARC record write it.
+fn version_text(version: reqwest::Version) -> &'static str {
+    match version {
+        reqwest::Version::HTTP_09 => "HTTP/0.9",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        reqwest::Version::HTTP_2 => "HTTP/2.0",
+        reqwest::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// Why no response was had. Each is one line that says what went wrong.
@@ -165,17 +240,44 @@ impl HttpClient {
         headers: HeaderMap,
         limit: usize,
     ) -> Result<Response, FetchError> {
+        self.send(url, headers, limit).await?.read().await
+    }
+
+    /// GETs `url` with `headers` and returns when the headers have arrived; the body (at
+    /// most `limit` bytes) is read by [`Head::read`]. The same refusals as [`Self::get`].
+    pub async fn send(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        limit: usize,
+    ) -> Result<Head, FetchError> {
         if let Some(refused) = refuses_credentials(url, &headers) {
             return Err(refused);
         }
         if let Some(refused) = self.refuses_literal(url) {
             return Err(refused);
         }
-        // A `Url` is taken as it is; a `&str` would be parsed again.
-        let request = self.inner.get(url.clone()).headers(headers).send();
-        // reqwest's total timeout (set in `new`) runs from the connect to the body's end, and
-        // `read` reads nothing but that body: one timer bounds the whole request.
-        read(request, limit).await
+        // A `Url` is taken as it is; a `&str` would be parsed again. reqwest's total timeout
+        // (set in `new`) runs from the connect to the body's end: one timer bounds the whole
+        // request, body included.
+        let response = self
+            .inner
+            .get(url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(head(response, limit))
+    }
+
+    /// The request headers reqwest adds to each request of this client, besides the ones a
+    /// caller gives and `Host`: what a WARC `request` record shows as sent.
+    pub fn default_request_headers(&self) -> [(&'static str, &str); 3] {
+        [
+            ("user-agent", &self.user_agent),
+            ("accept", "*/*"),
+            ("accept-encoding", "gzip, br, zstd, deflate"),
+        ]
     }
 
     /// The underlying client, for the fetch pipeline.
@@ -184,20 +286,30 @@ impl HttpClient {
     }
 }
 
-async fn read(
-    request: impl Future<Output = reqwest::Result<reqwest::Response>>,
-    limit: usize,
-) -> Result<Response, FetchError> {
-    read_response(request.await.map_err(classify)?, limit).await
+/// The head of `response`, its body left to read (at most `limit` bytes).
+fn head(mut response: reqwest::Response, limit: usize) -> Head {
+    Head {
+        status: response.status().as_u16(),
+        headers: std::mem::take(response.headers_mut()),
+        remote_addr: response.remote_addr(),
+        version: version_text(response.version()),
+        body: Body::Pending(response, limit),
+    }
 }
 
 /// Reads a response's body, decompressed, up to `limit` bytes.
 pub async fn read_response(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     limit: usize,
 ) -> Result<Response, FetchError> {
-    let status = response.status().as_u16();
-    let headers = std::mem::take(response.headers_mut());
+    head(response, limit).read().await
+}
+
+/// Reads the body of `response`, decompressed, up to `limit` bytes; whether it went on.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), FetchError> {
     let mut body = Vec::new();
     let mut truncated = false;
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
@@ -209,12 +321,7 @@ pub async fn read_response(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response {
-        status,
-        headers,
-        body,
-        truncated,
-    })
+    Ok((body, truncated))
 }
 
 /// Turns a reqwest error into what it means for the caller, looking through its causes for

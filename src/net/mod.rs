@@ -11,7 +11,7 @@ pub mod outcome;
 pub mod politeness;
 pub mod sources;
 
-pub use client::{FetchError, HttpClient};
+pub use client::{FetchError, Head, HttpClient};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compile::OriginPolicy;
 pub use politeness::Politeness;

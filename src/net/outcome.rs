@@ -134,6 +134,7 @@ pub fn classify(trace: Trace, now: SystemTime) -> Outcome {
         headers,
         body,
         truncated,
+        ..
     } = response;
     let max_age = max_age(&headers);
     match status {
@@ -235,6 +236,8 @@ mod tests {
                 headers: map,
                 body: b"User-agent: *\nDisallow: /\n".to_vec(),
                 truncated: false,
+                remote_addr: None,
+                version: "HTTP/1.1",
             }),
         }
     }

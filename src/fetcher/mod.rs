@@ -1,0 +1,372 @@
+//! The fetch pipeline: pre-check → wait → fetch → re-check → record.
+//!
+//! - **pre-check**: excluded domains, the private-address guard, and every location-based
+//!   source of the origin (robots.txt, tdmrep.json, ai.txt) through the cached live sources;
+//!   a `Crawl-delay` longer than the configured maximum skips the site;
+//! - **wait** for the host's politeness slot ([`crate::net::Politeness`]);
+//! - **fetch** with the shared client; a redirect is a new URL, pre-checked and paced on its
+//!   own host before it is requested;
+//! - **access control**: 401, 402, 403, 407 and 451 are `access.denied`, never retried; a
+//!   402 with pay-per-crawl headers is `access.payment-required` (never paid);
+//!   429/503 and 500/502/504 back off (honouring `Retry-After`) and retry a bounded number of
+//!   times;
+//! - **not the content**: a redirect without a usable `Location`, a server error, a final
+//!   1xx, 204/205 (and 206/304 to a plain request) or a status outside 100-599 fail with no
+//!   body handed out;
+//! - **re-check** the response (`X-Robots-Tag`, TDMRep and `Content-Usage` headers, HTML meta
+//!   tags, the paywall markup): a reserved response is **discarded**, its body dropped;
+//! - **record** every request and every refusal in the evidence log before returning.
+//!
+//! Nothing is returned that is not on record: if the record cannot be written, the fetch
+//! fails.
+
+use crate::config::{Config, Lists};
+use crate::evidence::log::AppendError;
+use crate::evidence::record::{redact_input, redact_url};
+use crate::evidence::{EvidenceLog, SourceRef};
+use crate::net::{FetchError, Head, HttpClient, PolicySources, Politeness};
+use crate::policy::judge::Judge;
+use crate::policy::{Purpose, Reason, Verdict, parse_url};
+use crate::store::StoreError;
+use reqwest::header::HeaderMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+use url::Url;
+
+mod response;
+mod steps;
+
+/// A fetched page the policy allows.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// The final URL (after redirects).
+    pub url: Url,
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The reasons it was allowed (and notes).
+    pub reasons: Vec<Reason>,
+    /// The evidence record of the response. It is written (group commit) but durable only
+    /// once `log().durable_seq() >= seq`: call `log().sync()` before storing the body where
+    /// a body without its record on disk must never exist (`optout fetch -o` does).
+    pub seq: u64,
+    /// The address the response came from, if known.
+    pub remote_addr: Option<std::net::SocketAddr>,
+    /// The response's HTTP version (`HTTP/1.1`).
+    pub version: &'static str,
+    /// When the response was judged.
+    pub received_at: std::time::SystemTime,
+    /// The policy files the decision used.
+    pub sources: Vec<SourceRef>,
+}
+
+/// Why no page was returned.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// The URL the refusal is about (the last hop).
+    pub url: String,
+    /// `refused` (before a request, or access denied), `discarded` (after one), or
+    /// `allowed` when the request was allowed but brought no content (`fetch.failed`,
+    /// `fetch.bad-redirect`, `fetch.server-error`, `fetch.not-content`): `optout fetch`
+    /// prints it `failed`.
+    pub verdict: Verdict,
+    /// The response status, if there was a response.
+    pub status: Option<u16>,
+    /// The reasons, refusing ones first.
+    pub reasons: Vec<Reason>,
+    /// The evidence record, if one was written (not for an input that is not a URL).
+    pub seq: Option<u64>,
+}
+
+/// What became of a fetch.
+#[derive(Clone, Debug)]
+// One outcome per fetch, moved once to its caller, never stored in bulk: boxing the page
+// would cost an allocation per fetch for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Outcome {
+    /// The page, allowed.
+    Fetched(Page),
+    /// No page: refused, discarded, denied or failed.
+    NotFetched(Refusal),
+}
+
+/// A failure of optout itself (not of the site): the evidence could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum FetcherError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The evidence log failed.
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] crate::net::client::ClientError),
+}
+
+/// The fetch layer: one per process, shared (`Arc`) by every task.
+pub struct Fetcher {
+    config: Config,
+    client: HttpClient,
+    sources: Arc<PolicySources>,
+    politeness: Politeness,
+    log: Arc<EvidenceLog>,
+    lists: Arc<Lists>,
+}
+
+impl Fetcher {
+    /// A fetcher over `log`'s store, with its own client and policy cache.
+    pub fn new(
+        config: &Config,
+        log: Arc<EvidenceLog>,
+        lists: Lists,
+    ) -> Result<Fetcher, FetcherError> {
+        let client = HttpClient::new(config)?;
+        let lists = Arc::new(lists);
+        let sources = PolicySources::new(
+            config,
+            client.clone(),
+            Some(log.store().clone()),
+            Arc::new(lists.ai_crawlers.clone()),
+        );
+        Ok(Fetcher::from_parts(
+            config,
+            client,
+            Arc::new(sources),
+            log,
+            lists,
+        ))
+    }
+
+    /// A fetcher from parts (to share a policy cache, or give it a test clock).
+    pub fn from_parts(
+        config: &Config,
+        client: HttpClient,
+        sources: Arc<PolicySources>,
+        log: Arc<EvidenceLog>,
+        lists: Arc<Lists>,
+    ) -> Fetcher {
+        Fetcher {
+            config: config.clone(),
+            client,
+            politeness: Politeness::new(&config.politeness),
+            sources,
+            log,
+            lists,
+        }
+    }
+
+    /// The evidence log.
+    pub fn log(&self) -> &Arc<EvidenceLog> {
+        &self.log
+    }
+
+    /// The per-host politeness state.
+    pub fn politeness(&self) -> &Politeness {
+        &self.politeness
+    }
+
+    /// How long one request may take, body included.
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.net.total_timeout_ms)
+    }
+
+    /// Whether the private-address guard is off.
+    pub fn allows_private(&self) -> bool {
+        self.client.allows_private()
+    }
+
+    /// The most body bytes read of a response.
+    pub fn max_body_bytes(&self) -> usize {
+        self.config.net.max_body_bytes
+    }
+
+    /// The agent's product token.
+    pub fn agent(&self) -> &str {
+        &self.config.crawler.product_token
+    }
+
+    fn judge(&self, purpose: Purpose) -> Judge<'_> {
+        Judge {
+            agent: &self.config.crawler.product_token,
+            purpose,
+            excluded: &self.lists.excluded,
+            ai_crawler_blocks: self.config.signals.ai_crawler_blocks,
+        }
+    }
+
+    /// Fetches `input` for `purpose`, if every policy allows it.
+    pub async fn fetch(&self, input: &str, purpose: Purpose) -> Result<Outcome, FetcherError> {
+        let url = match parse_url(input) {
+            Ok(url) => url,
+            Err(reason) => {
+                return Ok(Outcome::NotFetched(Refusal {
+                    url: redact_input(input.trim()).into_owned(),
+                    verdict: Verdict::Refused,
+                    status: None,
+                    reasons: vec![reason],
+                    seq: None,
+                }));
+            }
+        };
+        self.fetch_url(url, purpose, HeaderMap::new()).await
+    }
+
+    /// Fetches `url` for `purpose` with request `headers`, such as the validators of a
+    /// re-crawl (`If-None-Match`, `If-Modified-Since`; RFC 9110 §13.1): a 304 to them is
+    /// judged and handed back as a page with an empty body. Credentials headers are refused
+    /// by the client, as everywhere.
+    pub async fn fetch_url(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        headers: HeaderMap,
+    ) -> Result<Outcome, FetcherError> {
+        const NOT_PLAIN: [&str; 6] = [
+            "if-none-match",
+            "if-modified-since",
+            "if-match",
+            "if-unmodified-since",
+            "if-range",
+            "range",
+        ];
+        let plain = !NOT_PLAIN.iter().any(|name| headers.contains_key(*name));
+        let client = self.client.clone();
+        let limit = self.config.net.max_body_bytes;
+        let mut send = move |url: Url| {
+            let client = client.clone();
+            let headers = headers.clone();
+            async move { client.send(&url, headers, limit).await }
+        };
+        self.run(url, purpose, &mut send, plain).await
+    }
+
+    /// The HTTP client (what it sends with every request: [`HttpClient::default_request_headers`]).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// The live policy sources (each origin's robots.txt, tdmrep.json and ai.txt, cached).
+    pub fn sources(&self) -> &Arc<PolicySources> {
+        &self.sources
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The pipeline with another way of sending the request (the reqwest-middleware layer
+    /// sends it down its own stack). `send` gets each hop's URL after it was pre-checked and
+    /// paced, and must not follow redirects itself. Its request may be conditional or ask
+    /// for a range, so a 304 or 206 is judged and handed back like any response.
+    pub async fn fetch_with<S, F, R>(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        send: &mut S,
+    ) -> Result<Outcome, FetcherError>
+    where
+        S: FnMut(Url) -> F,
+        F: Future<Output = Result<R, FetchError>>,
+        R: Into<Head>,
+    {
+        self.run(url, purpose, send, false).await
+    }
+
+    /// The pipeline in its tracing span. `plain`: `send` sends no validators and no `Range`.
+    async fn run<S, F, R>(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        send: &mut S,
+        plain: bool,
+    ) -> Result<Outcome, FetcherError>
+    where
+        S: FnMut(Url) -> F,
+        F: Future<Output = Result<R, FetchError>>,
+        R: Into<Head>,
+    {
+        let span = tracing::info_span!(
+            "fetch",
+            host = url.host_str().unwrap_or_default(),
+            url = %redact_url(&url),
+            verdict = tracing::field::Empty,
+            status = tracing::field::Empty,
+            wait_ms = tracing::field::Empty,
+        );
+        let outcome = self
+            .pipeline(url, purpose, send, plain)
+            .instrument(span.clone())
+            .await?;
+        match &outcome {
+            Outcome::Fetched(page) => {
+                span.record("verdict", "allowed");
+                span.record("status", page.status);
+            }
+            Outcome::NotFetched(r) => {
+                span.record("verdict", r.verdict.as_str());
+                if let Some(status) = r.status {
+                    span.record("status", status);
+                }
+            }
+        }
+        tracing::debug!(parent: &span, "done");
+        Ok(outcome)
+    }
+
+    /// The pipeline: each hop pre-checked, paced, sent, and judged by its headers before
+    /// its body is read and by its content after (the steps are in [`steps`]).
+    async fn pipeline<S, F, R>(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        send: &mut S,
+        plain: bool,
+    ) -> Result<Outcome, FetcherError>
+    where
+        S: FnMut(Url) -> F,
+        F: Future<Output = Result<R, FetchError>>,
+        R: Into<Head>,
+    {
+        let judge = self.judge(purpose);
+        let mut url = url;
+        let mut redirects = 0;
+        loop {
+            let hop = match self.pre_check(&judge, &url).await? {
+                Ok(hop) => hop,
+                Err(outcome) => return Ok(outcome),
+            };
+            let pace = match self.pace(&hop).await? {
+                Ok(pace) => pace,
+                Err(outcome) => return Ok(outcome),
+            };
+            let head = match self.send_politely(&hop, &pace, send).await? {
+                Ok(head) => head,
+                Err(outcome) => return Ok(outcome),
+            };
+            if let Err(outcome) = self.access(&hop, &head)? {
+                return Ok(outcome);
+            }
+            if (300..400).contains(&head.status) && head.status != 304 {
+                match self.redirect(&hop, &head, &mut redirects)? {
+                    Ok(next) => url = next,
+                    Err(outcome) => return Ok(outcome),
+                }
+                continue;
+            }
+            if let Err(outcome) = self.screen(&hop, &head, plain)? {
+                return Ok(outcome);
+            }
+            let response = match self.read(&hop, head).await? {
+                Ok(response) => response,
+                Err(outcome) => return Ok(outcome),
+            };
+            return self.re_check(hop, response, purpose);
+        }
+    }
+}
