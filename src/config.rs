@@ -82,6 +82,8 @@ pub struct Config {
     pub politeness: Politeness,
     /// What the fetch pipeline does with responses.
     pub fetch: Fetch,
+    /// How `optout crawl` discovers, archives and checkpoints.
+    pub crawl: Crawl,
 }
 
 /// What a per-host politeness key is.
@@ -163,6 +165,42 @@ impl Default for Fetch {
         Fetch {
             max_redirects: 10,
             discard_paywalled: true,
+        }
+    }
+}
+
+/// The `[crawl]` table (`optout crawl`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Crawl {
+    /// Honour `rel=nofollow` links and a robots `nofollow` (meta tag or `X-Robots-Tag`):
+    /// their links are not followed.
+    pub honour_nofollow: bool,
+    /// A WARC file is closed and a new one begun once it passes this size.
+    pub warc_max_bytes: u64,
+    /// URLs read of one sitemap (the sitemaps.org limit is 50,000).
+    pub sitemap_max_urls: usize,
+    /// Bytes read of one sitemap, after decompression (the sitemaps.org limit is 50 MB).
+    pub sitemap_max_bytes: usize,
+    /// Consecutive failed requests to a host before it is given up.
+    pub host_max_errors: u32,
+    /// How often the crawl makes its state durable (WARC, skip report, frontier), so a
+    /// resume after a kill repeats at most this much work.
+    pub checkpoint_every_ms: u64,
+    /// Links read of one page.
+    pub max_links_per_page: usize,
+}
+
+impl Default for Crawl {
+    fn default() -> Crawl {
+        Crawl {
+            honour_nofollow: true,
+            warc_max_bytes: 1_000_000_000,
+            sitemap_max_urls: 50_000,
+            sitemap_max_bytes: 52_428_800,
+            host_max_errors: 5,
+            checkpoint_every_ms: 1000,
+            max_links_per_page: 10_000,
         }
     }
 }
@@ -351,6 +389,7 @@ struct RawConfig {
     politeness: Option<Politeness>,
     #[serde(default)]
     fetch: Option<Fetch>,
+    crawl: Option<Crawl>,
 }
 
 #[derive(Deserialize, Default)]
@@ -429,6 +468,7 @@ impl Default for Config {
             net: raw.net.unwrap_or_default(),
             politeness: raw.politeness.unwrap_or_default(),
             fetch: raw.fetch.unwrap_or_default(),
+            crawl: raw.crawl.unwrap_or_default(),
         }
     }
 }
@@ -474,6 +514,9 @@ impl Config {
         }
         if let Some(politeness) = raw.politeness {
             config.politeness = politeness;
+        }
+        if let Some(crawl) = raw.crawl {
+            config.crawl = crawl;
         }
         if let Some(fetch) = raw.fetch {
             config.fetch = fetch;
@@ -531,6 +574,19 @@ impl Config {
         if p.backoff_s == 0 || p.max_backoff_s < p.backoff_s {
             return Err(ConfigError::Invalid(
                 "politeness.backoff_s must be at least 1 and at most politeness.max_backoff_s"
+                    .into(),
+            ));
+        }
+        let c = &self.crawl;
+        if c.host_max_errors == 0
+            || c.sitemap_max_urls == 0
+            || c.sitemap_max_bytes == 0
+            || c.max_links_per_page == 0
+            || !(1..=max::INTERVAL_MS).contains(&c.checkpoint_every_ms)
+            || c.warc_max_bytes < 1024
+        {
+            return Err(ConfigError::Invalid(
+                "crawl.host_max_errors, crawl.sitemap_max_urls, crawl.sitemap_max_bytes and crawl.max_links_per_page must be at least 1, crawl.checkpoint_every_ms 1 to 86400000, crawl.warc_max_bytes at least 1024"
                     .into(),
             ));
         }

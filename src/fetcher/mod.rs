@@ -94,6 +94,64 @@ pub enum Outcome {
     NotFetched(Refusal),
 }
 
+/// A redirect handed back to the caller instead of followed ([`Fetcher::fetch_hop`]): a
+/// crawler queues its target as a URL of its own, under its own scope and de-duplication.
+#[derive(Clone, Debug)]
+pub struct Redirect {
+    /// The URL that answered with the redirect.
+    pub from: Url,
+    /// Where it points (checked as an input URL would be).
+    pub to: Url,
+    /// The redirect's status.
+    pub status: u16,
+    /// The evidence record of the redirect response.
+    pub seq: u64,
+}
+
+/// How one hop ended: an outcome, or a redirect not followed.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // as `Outcome`
+pub enum HopOutcome {
+    /// The fetch ended here.
+    Ended(Outcome),
+    /// The response was a redirect; its target was not requested.
+    Redirected(Redirect),
+}
+
+/// Whether a request with `headers` asks for the whole current representation: no
+/// validators and no range (RFC 9110 §13.1, §14.2), so a 304 or 206 answers nothing it asked.
+fn is_plain(headers: &HeaderMap) -> bool {
+    const NOT_PLAIN: [&str; 6] = [
+        "if-none-match",
+        "if-modified-since",
+        "if-match",
+        "if-unmodified-since",
+        "if-range",
+        "range",
+    ];
+    !NOT_PLAIN.iter().any(|name| headers.contains_key(*name))
+}
+
+impl HopOutcome {
+    /// The outcome of a pipeline that follows redirects (it never hands one back; if it
+    /// did, the fetch brought no content).
+    fn followed(self) -> Outcome {
+        match self {
+            HopOutcome::Ended(outcome) => outcome,
+            HopOutcome::Redirected(r) => Outcome::NotFetched(Refusal {
+                url: redact_url(&r.from).into_owned(),
+                verdict: Verdict::Allowed,
+                status: Some(r.status),
+                reasons: vec![
+                    Reason::new(crate::policy::Code::FetchBadRedirect)
+                        .with_detail("a redirect was not followed"),
+                ],
+                seq: Some(r.seq),
+            }),
+        }
+    }
+}
+
 /// A failure of optout itself (not of the site): the evidence could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum FetcherError {
@@ -226,15 +284,7 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<Outcome, FetcherError> {
-        const NOT_PLAIN: [&str; 6] = [
-            "if-none-match",
-            "if-modified-since",
-            "if-match",
-            "if-unmodified-since",
-            "if-range",
-            "range",
-        ];
-        let plain = !NOT_PLAIN.iter().any(|name| headers.contains_key(*name));
+        let plain = is_plain(&headers);
         let client = self.client.clone();
         let limit = self.config.net.max_body_bytes;
         let mut send = move |url: Url| {
@@ -242,7 +292,28 @@ impl Fetcher {
             let headers = headers.clone();
             async move { client.send(&url, headers, limit).await }
         };
-        self.run(url, purpose, &mut send, plain).await
+        self.run(url, purpose, &mut send, plain, true)
+            .await
+            .map(HopOutcome::followed)
+    }
+
+    /// One hop of [`Self::fetch_url`]: a redirect is recorded and handed back, its target
+    /// not requested.
+    pub async fn fetch_hop(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        headers: HeaderMap,
+    ) -> Result<HopOutcome, FetcherError> {
+        let plain = is_plain(&headers);
+        let client = self.client.clone();
+        let limit = self.config.net.max_body_bytes;
+        let mut send = move |url: Url| {
+            let client = client.clone();
+            let headers = headers.clone();
+            async move { client.send(&url, headers, limit).await }
+        };
+        self.run(url, purpose, &mut send, plain, false).await
     }
 
     /// The HTTP client (what it sends with every request: [`HttpClient::default_request_headers`]).
@@ -275,7 +346,9 @@ impl Fetcher {
         F: Future<Output = Result<R, FetchError>>,
         R: Into<Head>,
     {
-        self.run(url, purpose, send, false).await
+        self.run(url, purpose, send, false, true)
+            .await
+            .map(HopOutcome::followed)
     }
 
     /// The pipeline in its tracing span. `plain`: `send` sends no validators and no `Range`.
@@ -285,7 +358,8 @@ impl Fetcher {
         purpose: Purpose,
         send: &mut S,
         plain: bool,
-    ) -> Result<Outcome, FetcherError>
+        follow: bool,
+    ) -> Result<HopOutcome, FetcherError>
     where
         S: FnMut(Url) -> F,
         F: Future<Output = Result<R, FetchError>>,
@@ -300,15 +374,19 @@ impl Fetcher {
             wait_ms = tracing::field::Empty,
         );
         let outcome = self
-            .pipeline(url, purpose, send, plain)
+            .pipeline(url, purpose, send, plain, follow)
             .instrument(span.clone())
             .await?;
         match &outcome {
-            Outcome::Fetched(page) => {
+            HopOutcome::Redirected(r) => {
+                span.record("verdict", "allowed");
+                span.record("status", r.status);
+            }
+            HopOutcome::Ended(Outcome::Fetched(page)) => {
                 span.record("verdict", "allowed");
                 span.record("status", page.status);
             }
-            Outcome::NotFetched(r) => {
+            HopOutcome::Ended(Outcome::NotFetched(r)) => {
                 span.record("verdict", r.verdict.as_str());
                 if let Some(status) = r.status {
                     span.record("status", status);
@@ -327,46 +405,56 @@ impl Fetcher {
         purpose: Purpose,
         send: &mut S,
         plain: bool,
-    ) -> Result<Outcome, FetcherError>
+        follow: bool,
+    ) -> Result<HopOutcome, FetcherError>
     where
         S: FnMut(Url) -> F,
         F: Future<Output = Result<R, FetchError>>,
         R: Into<Head>,
     {
+        let ended = |outcome| Ok(HopOutcome::Ended(outcome));
         let judge = self.judge(purpose);
         let mut url = url;
         let mut redirects = 0;
         loop {
             let hop = match self.pre_check(&judge, &url).await? {
                 Ok(hop) => hop,
-                Err(outcome) => return Ok(outcome),
+                Err(outcome) => return ended(outcome),
             };
             let pace = match self.pace(&hop).await? {
                 Ok(pace) => pace,
-                Err(outcome) => return Ok(outcome),
+                Err(outcome) => return ended(outcome),
             };
             let head = match self.send_politely(&hop, &pace, send).await? {
                 Ok(head) => head,
-                Err(outcome) => return Ok(outcome),
+                Err(outcome) => return ended(outcome),
             };
             if let Err(outcome) = self.access(&hop, &head)? {
-                return Ok(outcome);
+                return ended(outcome);
             }
             if (300..400).contains(&head.status) && head.status != 304 {
                 match self.redirect(&hop, &head, &mut redirects)? {
-                    Ok(next) => url = next,
-                    Err(outcome) => return Ok(outcome),
+                    Ok((to, seq)) if !follow => {
+                        return Ok(HopOutcome::Redirected(Redirect {
+                            from: hop.url,
+                            to,
+                            status: head.status,
+                            seq,
+                        }));
+                    }
+                    Ok((next, _)) => url = next,
+                    Err(outcome) => return ended(outcome),
                 }
                 continue;
             }
             if let Err(outcome) = self.screen(&hop, &head, plain)? {
-                return Ok(outcome);
+                return ended(outcome);
             }
             let response = match self.read(&hop, head).await? {
                 Ok(response) => response,
-                Err(outcome) => return Ok(outcome),
+                Err(outcome) => return ended(outcome),
             };
-            return self.re_check(hop, response, purpose);
+            return self.re_check(hop, response, purpose).map(HopOutcome::Ended);
         }
     }
 }

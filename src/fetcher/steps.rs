@@ -244,7 +244,12 @@ impl Fetcher {
     /// and paced on its own host before it is requested. One that cannot be followed is a
     /// failed request (its body is not the page); too many, or one to a URL with
     /// credentials, is refused.
-    pub(super) fn redirect(&self, hop: &Hop<'_>, head: &Head, redirects: &mut usize) -> Step<Url> {
+    pub(super) fn redirect(
+        &self,
+        hop: &Hop<'_>,
+        head: &Head,
+        redirects: &mut usize,
+    ) -> Step<(Url, u64)> {
         let next = match redirect_target(&hop.url, head.status, &head.headers) {
             Ok(next) => next,
             Err(reason) => {
@@ -255,7 +260,7 @@ impl Fetcher {
             }
         };
         let reasons = hop.decision.reasons.clone();
-        self.record_hop(hop, Verdict::Allowed, reasons, Some(head.into()))?;
+        let seq = self.record_hop(hop, Verdict::Allowed, reasons, Some(head.into()))?;
         *redirects += 1;
         let refused = |reason: Reason| {
             self.refuse(&next, hop.judge, &[], Verdict::Refused, vec![reason], None)
@@ -282,7 +287,7 @@ impl Fetcher {
             );
         }
         match parse_url(next.as_str()) {
-            Ok(checked) => Ok(Ok(checked)),
+            Ok(checked) => Ok(Ok((checked, seq))),
             Err(reason) => refused(reason),
         }
     }
