@@ -113,7 +113,7 @@ fn strip_www(domain: &str) -> &str {
 pub(crate) struct Line<'a> {
     pub url: &'a str,
     pub timestamp14: &'a str,
-    pub mime: &'a str,
+    pub mime: Option<&'a str>,
     pub status: u16,
     pub digest: &'a str,
     pub length: u64,
@@ -122,17 +122,23 @@ pub(crate) struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// The line, with its newline. JSON string escaping keeps any URL on one line.
+    /// The line, with its newline, its fields in the order pywb's `cdxj-indexer` writes them
+    /// (`mime` left out when the response had no `Content-Type`, as it does). JSON string
+    /// escaping keeps any URL on one line.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let json = serde_json::json!({
-            "url": self.url,
-            "mime": self.mime,
-            "status": self.status.to_string(),
-            "digest": self.digest,
-            "length": self.length.to_string(),
-            "offset": self.offset.to_string(),
-            "filename": self.filename,
-        });
+        let text = |s: &str| serde_json::Value::from(s).to_string();
+        let mut json = format!("{{\"url\": {}", text(self.url));
+        if let Some(mime) = self.mime {
+            json.push_str(&format!(", \"mime\": {}", text(mime)));
+        }
+        json.push_str(&format!(
+            ", \"status\": \"{}\", \"digest\": {}, \"length\": \"{}\", \"offset\": \"{}\", \"filename\": {}}}",
+            self.status,
+            text(self.digest),
+            self.length,
+            self.offset,
+            text(self.filename)
+        ));
         format!("{} {} {json}\n", surt(self.url), self.timestamp14).into_bytes()
     }
 }
@@ -227,7 +233,7 @@ mod tests {
         let line = Line {
             url: "http://e.com/a b\n{\"x\"}",
             timestamp14: "20261201180000",
-            mime: "text/html",
+            mime: Some("text/html"),
             status: 200,
             digest: "sha1:AAAA",
             length: 10,

@@ -197,15 +197,12 @@ pub(crate) fn response_head(exchange: &Exchange, revisit: bool) -> Vec<u8> {
 }
 
 /// The MIME type of a response for its CDXJ line: `Content-Type` without parameters,
-/// lower-cased; `unk` when there is none (as pywb writes).
-pub(crate) fn mime(headers: &[(String, Vec<u8>)]) -> String {
-    let value = headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        .map(|(_, value)| String::from_utf8_lossy(value).to_string())
-        .unwrap_or_default();
+/// lower-cased; `None` when there is none.
+pub(crate) fn mime(headers: &[(String, Vec<u8>)]) -> Option<String> {
+    let value = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"))?;
+    let value = String::from_utf8_lossy(&value.1);
     let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime.is_empty() { "unk".to_owned() } else { mime }
+    (!mime.is_empty()).then_some(mime)
 }
 
 #[cfg(test)]
@@ -255,8 +252,8 @@ mod tests {
              X-Crawler-Transfer-Encoding: chunked\r\nX-Crawler-content-length: 99\r\n\
              Content-Length: 5\r\n\r\n"
         );
-        assert_eq!(mime(&headers), "text/html");
-        assert_eq!(mime(&[]), "unk");
+        assert_eq!(mime(&headers).as_deref(), Some("text/html"));
+        assert_eq!(mime(&[]), None);
     }
 
     #[test]

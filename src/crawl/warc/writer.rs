@@ -243,7 +243,10 @@ fn write_records(current: &mut Current, exchange: &Exchange) -> io::Result<(Writ
         if payload_digest != "-" {
             fields.push(("WARC-Payload-Digest", payload_digest.clone()));
         }
-    } else {
+    } else if target.starts_with("http:") || target.starts_with("https:") {
+        // Readers (warcio, pywb) split an `application/http` block into headers and payload
+        // only for http: and https: URIs (matched case-sensitively); for any other they would
+        // digest the whole block, so the optional field (WARC 1.1 section 5.9) is left out.
         fields.push(("WARC-Payload-Digest", payload_digest.clone()));
     }
     fields.push(("Content-Type", "application/http; msgtype=response".to_owned()));
@@ -262,11 +265,14 @@ fn write_records(current: &mut Current, exchange: &Exchange) -> io::Result<(Writ
     current.member(&metadata_head, &[&metadata])?;
 
     let stamp = timestamp14(exchange.date);
-    let mime = if revisit.is_some() { "warc/revisit".to_owned() } else { mime(exchange.response_headers) };
+    let mime = match revisit {
+        Some(_) => Some("warc/revisit".to_owned()),
+        None => mime(exchange.response_headers),
+    };
     let line = Line {
         url: &target,
         timestamp14: &stamp,
-        mime: &mime,
+        mime: mime.as_deref(),
         status: exchange.status,
         digest: &payload_digest,
         length,
