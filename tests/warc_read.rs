@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use flate2::read::{GzDecoder, MultiGzDecoder};
 use optout::crawl::warc::{
-    Evidence, Exchange, Revisit, WarcOptions, WarcWriter, Written, records, repair, surt,
+    Evidence, Exchange, Revisit, WarcOptions, WarcWriter, Written, index_line, records, repair,
+    surt,
 };
 use sha1::{Digest, Sha1};
 use warc::{BufferedBody, Record, RecordType, WarcHeader, WarcReader};
@@ -30,7 +31,10 @@ fn page(url: &str, headers: &[(&str, &[u8])], body: Vec<u8>) -> Page {
     Page {
         url: url.to_owned(),
         status: 200,
-        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), v.to_vec())).collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
+            .collect(),
         body,
         reasons: vec!["robots.allow", "tdmrep.none"],
         revisit_of: None,
@@ -42,7 +46,9 @@ fn noise(len: usize) -> Vec<u8> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..len)
         .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (x >> 56) as u8
         })
         .collect()
@@ -67,11 +73,23 @@ fn pages() -> Vec<Page> {
             ],
             b"decoded body".to_vec(),
         ),
-        page("http://127.0.0.1:8080/a b\r\nWARC-Type: x?q=\u{0}\"<>\u{e9}#f", html, b"spaces".to_vec()),
+        page(
+            "http://127.0.0.1:8080/a b\r\nWARC-Type: x?q=\u{0}\"<>\u{e9}#f",
+            html,
+            b"spaces".to_vec(),
+        ),
         page("not even a url\r\n\r\n", &[], b"x".to_vec()),
         page("http://www.Example.com:8080/Empty?b=2&a=1", &[], Vec::new()),
-        page("http://127.0.0.1:8080/binary", &[("Content-Type", b"application/octet-stream")], binary),
-        page("http://127.0.0.1:8080/big", &[("Content-Type", b"application/pdf")], noise(2 << 20)),
+        page(
+            "http://127.0.0.1:8080/binary",
+            &[("Content-Type", b"application/octet-stream")],
+            binary,
+        ),
+        page(
+            "http://127.0.0.1:8080/big",
+            &[("Content-Type", b"application/pdf")],
+            noise(2 << 20),
+        ),
     ];
     let mut revisit = page("http://127.0.0.1:8080/", &[("ETag", b"\"v1\"")], Vec::new());
     revisit.status = 304;
@@ -79,7 +97,11 @@ fn pages() -> Vec<Page> {
     pages.push(revisit);
     pages[1].reasons = vec!["robots.allow", "hostile\r\noptout-verdict: refused"];
     for i in 0..6 {
-        pages.push(page(&format!("http://127.0.0.2:8081/p{i}"), html, format!("<p>{i}</p>").into_bytes()));
+        pages.push(page(
+            &format!("http://127.0.0.2:8081/p{i}"),
+            html,
+            format!("<p>{i}</p>").into_bytes(),
+        ));
     }
     pages
 }
@@ -94,7 +116,10 @@ fn write(dir: &Path, pages: &[Page], max_file_bytes: u64) -> Vec<Written> {
     let mut writer = WarcWriter::open(dir, options).unwrap();
     let request_headers = vec![
         ("Host".to_owned(), "127.0.0.1:8080".to_owned()),
-        ("User-Agent".to_owned(), "optout-test\r\nX-Injected: 1".to_owned()),
+        (
+            "User-Agent".to_owned(),
+            "optout-test\r\nX-Injected: 1".to_owned(),
+        ),
     ];
     let policy = vec![(
         "robots.txt".to_owned(),
@@ -114,7 +139,12 @@ fn write(dir: &Path, pages: &[Page], max_file_bytes: u64) -> Vec<Written> {
             status: p.status,
             response_headers: &p.headers,
             body: &p.body,
-            evidence: Evidence { seq: i as u64 + 1, verdict: "allowed", reasons: &p.reasons, policy_files: &policy },
+            evidence: Evidence {
+                seq: i as u64 + 1,
+                verdict: "allowed",
+                reasons: &p.reasons,
+                policy_files: &policy,
+            },
             revisit: original.as_ref().map(|(o, w)| Revisit {
                 refers_to_uri: &o.url,
                 refers_to_date: refers_date,
@@ -131,7 +161,9 @@ fn write(dir: &Path, pages: &[Page], max_file_bytes: u64) -> Vec<Written> {
 /// With `OPTOUT_KEEP_WARC=DIR`, the files a test wrote are copied to `DIR/{name}/`, for
 /// `warcio check` and `warcio index` (run by `.ci/run`, not by `cargo test`).
 fn keep(dir: &Path, name: &str) {
-    let Some(to) = std::env::var_os("OPTOUT_KEEP_WARC") else { return };
+    let Some(to) = std::env::var_os("OPTOUT_KEEP_WARC") else {
+        return;
+    };
     let to = Path::new(&to).join(name);
     std::fs::create_dir_all(&to).unwrap();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -154,7 +186,10 @@ fn warc_files(dir: &Path) -> Vec<PathBuf> {
 fn read_all(path: &Path) -> Vec<Record<BufferedBody>> {
     let file = std::fs::File::open(path).unwrap();
     let reader = WarcReader::new(BufReader::new(MultiGzDecoder::new(file)));
-    reader.iter_records().map(|r| r.expect("the warc crate reads every record")).collect()
+    reader
+        .iter_records()
+        .map(|r| r.expect("the warc crate reads every record"))
+        .collect()
 }
 
 /// The one record of the gzip member at `offset`, `length` bytes long.
@@ -171,16 +206,25 @@ fn read_member(path: &Path, offset: u64, length: u64) -> Record<BufferedBody> {
 }
 
 fn sha1_label(bytes: &[u8]) -> String {
-    format!("sha1:{}", data_encoding::BASE32.encode(&Sha1::digest(bytes)))
+    format!(
+        "sha1:{}",
+        data_encoding::BASE32.encode(&Sha1::digest(bytes))
+    )
 }
 
 fn header(record: &Record<BufferedBody>, name: WarcHeader) -> String {
-    record.header(name).map(|v| v.to_string()).unwrap_or_default()
+    record
+        .header(name)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
 /// The body of an HTTP response block: after the first blank line.
 fn http_body(block: &[u8]) -> &[u8] {
-    let end = block.windows(4).position(|w| w == b"\r\n\r\n").expect("a header section");
+    let end = block
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header section");
     &block[end + 4..]
 }
 
@@ -205,7 +249,10 @@ fn written_files_read_back_with_an_independent_reader() {
         assert_eq!(ids.len(), all.len(), "record ids are unique");
         for record in &all {
             assert_eq!(record.warc_version(), "1.1");
-            assert_eq!(header(record, WarcHeader::BlockDigest), sha1_label(record.body()));
+            assert_eq!(
+                header(record, WarcHeader::BlockDigest),
+                sha1_label(record.body())
+            );
             let date = header(record, WarcHeader::Date);
             assert!(date.len() == 20 && date.ends_with('Z'), "{date}");
             if record.warc_type() != &RecordType::WarcInfo {
@@ -214,8 +261,14 @@ fn written_files_read_back_with_an_independent_reader() {
                 assert!(!uri.bytes().any(|b| b <= b' ' || b >= 0x7f), "{uri:?}");
             }
             if let Some(to) = record.header(WarcHeader::ConcurrentTo) {
-                let target = all.iter().find(|r| r.warc_id() == to).expect("concurrent-to resolves");
-                assert!(matches!(target.warc_type(), RecordType::Response | RecordType::Revisit));
+                let target = all
+                    .iter()
+                    .find(|r| r.warc_id() == to)
+                    .expect("concurrent-to resolves");
+                assert!(matches!(
+                    target.warc_type(),
+                    RecordType::Response | RecordType::Revisit
+                ));
             }
             by_id.insert(record.warc_id().to_owned(), (path.clone(), record.clone()));
         }
@@ -232,12 +285,15 @@ fn written_files_read_back_with_an_independent_reader() {
             assert!(line.contains(": "), "{line:?}");
             assert!(!line.starts_with("WARC"), "{line:?}");
         }
-        if p.revisit_of.is_some() {
+        if let Some(of) = p.revisit_of {
             assert_eq!(record.warc_type(), &RecordType::Revisit);
             assert!(head.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{head}");
-            let original = &written[p.revisit_of.unwrap()];
+            let original = &written[of];
             assert_eq!(header(record, WarcHeader::RefersTo), original.record_id);
-            assert_eq!(header(record, WarcHeader::PayloadDigest), original.payload_digest);
+            assert_eq!(
+                header(record, WarcHeader::PayloadDigest),
+                original.payload_digest
+            );
             assert_eq!(
                 header(record, WarcHeader::Profile),
                 "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
@@ -245,18 +301,37 @@ fn written_files_read_back_with_an_independent_reader() {
         } else {
             assert_eq!(record.warc_type(), &RecordType::Response);
             // Left out where readers would not find the payload: not an http: URI.
-            let expected = if p.url.starts_with("http:") { sha1_label(&p.body) } else { String::new() };
+            let expected = if p.url.starts_with("http:") {
+                sha1_label(&p.body)
+            } else {
+                String::new()
+            };
             assert_eq!(header(record, WarcHeader::PayloadDigest), expected);
             assert_eq!(w.payload_digest, sha1_label(&p.body));
-            assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", p.body.len())), "{head}");
+            assert!(
+                head.contains(&format!("\r\nContent-Length: {}\r\n", p.body.len())),
+                "{head}"
+            );
         }
     }
     let hostile = &by_id[&written[1].record_id].1;
     let head = String::from_utf8_lossy(hostile.body()).to_string();
-    assert!(head.contains("\r\nX-Crawler-Content-Encoding: gzip\r\n"), "{head}");
-    assert!(head.contains("\r\nX-Crawler-Transfer-Encoding: chunked\r\n"), "{head}");
-    assert!(head.contains("\r\nX-Crawler-Content-Length: 12\r\n"), "{head}");
-    assert!(head.contains("\r\nX-Evil: a  WARC-Type: response    WARC/1.1\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nX-Crawler-Content-Encoding: gzip\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nX-Crawler-Transfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nX-Crawler-Content-Length: 12\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nX-Evil: a  WARC-Type: response    WARC/1.1\r\n"),
+        "{head}"
+    );
 
     // The metadata records: one field a line, hostile codes included.
     let metadata: Vec<&Record<BufferedBody>> = by_id
@@ -317,8 +392,14 @@ fn reopening_continues_numbering_and_never_touches_old_files() {
     write(dir.path(), &pages[1..2], 1 << 30);
     let files = warc_files(dir.path());
     assert_eq!(files.len(), 2);
-    assert!(files[0].to_string_lossy().ends_with("-00000.warc.gz"), "{files:?}");
-    assert!(files[1].to_string_lossy().ends_with("-00001.warc.gz"), "{files:?}");
+    assert!(
+        files[0].to_string_lossy().ends_with("-00000.warc.gz"),
+        "{files:?}"
+    );
+    assert!(
+        files[1].to_string_lossy().ends_with("-00001.warc.gz"),
+        "{files:?}"
+    );
     assert_eq!(std::fs::read(&files[0]).unwrap(), before);
     let index = std::fs::read_to_string(dir.path().join("index.cdxj")).unwrap();
     assert_eq!(index.lines().count(), 2);
@@ -349,12 +430,21 @@ fn files_cut_anywhere_are_repaired_to_whole_exchanges() {
     for cut in cuts.into_iter().filter(|&c| c <= whole.len() as u64) {
         std::fs::write(&cut_path, &whole[..cut as usize]).unwrap();
         let repaired = repair(&cut_path).unwrap();
-        let expected = ends.iter().copied().filter(|&e| e <= cut).max().unwrap_or(0);
+        let expected = ends
+            .iter()
+            .copied()
+            .filter(|&e| e <= cut)
+            .max()
+            .unwrap_or(0);
         assert_eq!(repaired.kept, expected, "cut at {cut}");
         assert_eq!(repaired.removed, cut - expected);
         let after = std::fs::read(&cut_path).unwrap();
         assert_eq!(after, &whole[..expected as usize]);
-        let exchanges = ends.iter().filter(|&&e| e <= expected).count().saturating_sub(1);
+        let exchanges = ends
+            .iter()
+            .filter(|&&e| e <= expected)
+            .count()
+            .saturating_sub(1);
         if expected > 0 {
             let all = read_all(&cut_path);
             assert_eq!(all.len(), 1 + 3 * exchanges, "cut at {cut}");
@@ -382,6 +472,17 @@ fn the_library_reader_agrees_and_starts_at_an_offset() {
         assert_eq!(ours.record_id, theirs.warc_id());
         assert_eq!(ours.block, theirs.body());
     }
+    // Indexing again what was read back gives the lines the writer wrote.
+    let index = std::fs::read(dir.path().join("index.cdxj")).unwrap();
+    let again: Vec<u8> = all
+        .iter()
+        .filter_map(|r| index_line(r, &written[0].file))
+        .flatten()
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&again),
+        String::from_utf8_lossy(&index)
+    );
     let from = records(&path, written[3].offset).next().unwrap().unwrap();
     assert_eq!(from.record_id, written[3].record_id);
     assert_eq!(from.target_uri, "not%20even%20a%20url%0D%0A%0D%0A");

@@ -9,6 +9,8 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::WarcError;
+use super::read::{StoredRecord, parse_http_response};
+use super::record::{mime, sha1_label};
 
 /// The name of the index in a crawl directory.
 pub const INDEX_FILE: &str = "index.cdxj";
@@ -32,7 +34,13 @@ pub fn surt(url: &str) -> String {
             let domain = strip_www(&domain);
             domain.split('.').rev().collect::<Vec<_>>().join(",")
         }
-        url::Host::Ipv4(ip) => ip.octets().iter().rev().map(u8::to_string).collect::<Vec<_>>().join(","),
+        url::Host::Ipv4(ip) => ip
+            .octets()
+            .iter()
+            .rev()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         url::Host::Ipv6(ip) => ip.to_string(),
     };
     if let Some(port) = parsed.port() {
@@ -68,7 +76,10 @@ fn percent_decode(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let pair = (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex));
+        let pair = (
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        );
         match (bytes[i], pair) {
             (b'%', (Some(hi), Some(lo))) => {
                 out.push((hi * 16 + lo) as u8);
@@ -143,6 +154,45 @@ impl Line<'_> {
     }
 }
 
+/// The CDXJ line of a `response` or `revisit` record read back (`None` for other records or
+/// an unreadable HTTP block): what the writer wrote for it, so that a resumed crawl can index
+/// again the records written after its last checkpoint.
+pub fn index_line(record: &StoredRecord, filename: &str) -> Option<Vec<u8>> {
+    let revisit = match record.warc_type.as_str() {
+        "response" => false,
+        "revisit" => true,
+        _ => return None,
+    };
+    let (status, headers, body) = parse_http_response(&record.block)?;
+    let digest = match record.header("WARC-Payload-Digest") {
+        Some(digest) => digest.to_owned(),
+        None if revisit => "-".to_owned(),
+        None => sha1_label(&[body]),
+    };
+    let mime = if revisit {
+        Some("warc/revisit".to_owned())
+    } else {
+        mime(&headers)
+    };
+    let stamp: String = record
+        .date
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect();
+    let line = Line {
+        url: &record.target_uri,
+        timestamp14: &stamp,
+        mime: mime.as_deref(),
+        status,
+        digest: &digest,
+        length: record.length,
+        offset: record.offset,
+        filename,
+    };
+    Some(line.to_bytes())
+}
+
 /// Sorts a CDXJ file in place (byte order, as `LC_ALL=C sort` and pywb expect): reads it
 /// whole, writes the sorted lines to a temporary file beside it, syncs it and renames it over
 /// the original. A cut last line is dropped first ([`repair_cdxj`]).
@@ -190,7 +240,8 @@ pub fn repair_cdxj(path: &Path) -> Result<u64, WarcError> {
         }
         let start = end.saturating_sub(chunk.len() as u64);
         let buf = &mut chunk[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start)).map_err(WarcError::io(path))?;
+        file.seek(SeekFrom::Start(start))
+            .map_err(WarcError::io(path))?;
         file.read_exact(buf).map_err(WarcError::io(path))?;
         if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
             break start + i as u64 + 1;
@@ -210,7 +261,10 @@ mod tests {
 
     #[test]
     fn surt_as_pywb_writes_it() {
-        assert_eq!(surt("https://www.Example.com/a?b=1&a=2#x"), "com,example)/a?a=2&b=1");
+        assert_eq!(
+            surt("https://www.Example.com/a?b=1&a=2#x"),
+            "com,example)/a?a=2&b=1"
+        );
         assert_eq!(surt("http://example.com"), "com,example)/");
         assert_eq!(surt("http://example.com:8080/P"), "com,example:8080)/p");
         assert_eq!(surt("https://example.com:443/"), "com,example)/");
@@ -221,7 +275,10 @@ mod tests {
         assert_eq!(surt("http://E.com./x"), "com,e)/x");
         assert_eq!(surt("http://e.com/?"), "com,e)/");
         // Outputs of the `surt` package 0.3.1 for the same URLs:
-        assert_eq!(surt("http://e.com/a%20b%0A%7B%22x%22%7D"), "com,e)/a%20b%0a{\"x\"}");
+        assert_eq!(
+            surt("http://e.com/a%20b%0A%7B%22x%22%7D"),
+            "com,e)/a%20b%0a{\"x\"}"
+        );
         assert_eq!(surt("http://e.com/a?b&a=1&A=2"), "com,e)/a?a=1&a=2&b");
         assert_eq!(surt("http://e.com/%7e?x=%7E"), "com,e)/~?x=~");
         assert_eq!(surt("http://e.com/%25252541"), "com,e)/a");

@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn far_times_keep_four_digit_years() {
         assert_eq!(warc_date(at(1_000_000_000_000)), "9999-12-31T23:59:59Z");
-        assert_eq!(warc_date(SystemTime::UNIX_EPOCH - Duration::from_secs(5)), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            warc_date(SystemTime::UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00Z"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! WARC/1.1 output: the writer ([`WarcWriter`]), its CDXJ index ([`cdxj`]), the repair of a
+//! WARC/1.1 output: the writer ([`WarcWriter`]), its CDXJ index ([`INDEX_FILE`], [`sort_cdxj`]), the repair of a
 //! file cut mid-record ([`repair`]) and the reader a resumed crawl uses ([`records`]).
 //!
 //! Spec: WARC/1.1, <https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/>.
@@ -12,19 +12,21 @@
 //! - Bodies are stored decoded, as Common Crawl stores them; the digests are over the stored
 //!   bytes, so they verify in any reader.
 
-pub mod cdxj;
+mod cdxj;
 mod date;
-pub mod read;
+mod read;
 mod record;
-pub mod repair;
+mod repair;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-pub use cdxj::{repair_cdxj, sort_cdxj, surt};
-pub use read::{ReadLimits, StoredRecord, parse_http_response, records, records_with};
+pub use cdxj::{INDEX_FILE, index_line, repair_cdxj, sort_cdxj, surt};
+pub use read::{HttpHeaders, ReadLimits, StoredRecord, parse_http_response, records, records_with};
 pub use repair::{Repaired, repair};
 pub use writer::WarcWriter;
 

@@ -22,7 +22,10 @@ pub struct ReadLimits {
 
 impl Default for ReadLimits {
     fn default() -> ReadLimits {
-        ReadLimits { max_block: 1 << 30, max_head: 64 * 1024 }
+        ReadLimits {
+            max_block: 1 << 30,
+            max_head: 64 * 1024,
+        }
     }
 }
 
@@ -50,7 +53,10 @@ pub struct StoredRecord {
 impl StoredRecord {
     /// The first value of the header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -64,13 +70,22 @@ pub fn records(path: &Path, from_offset: u64) -> Records {
 pub fn records_with(path: &Path, from_offset: u64, limits: ReadLimits) -> Records {
     let reader = File::open(path).and_then(|mut file| {
         file.seek(SeekFrom::Start(from_offset))?;
-        Ok(Counted { inner: BufReader::with_capacity(64 * 1024, file), pos: from_offset })
+        Ok(Counted {
+            inner: BufReader::with_capacity(64 * 1024, file),
+            pos: from_offset,
+        })
     });
     let (reader, failed) = match reader {
         Ok(reader) => (Some(reader), None),
         Err(e) => (None, Some(WarcError::io(path)(e))),
     };
-    Records { path: path.to_owned(), limits, reader, failed, pending: VecDeque::new() }
+    Records {
+        path: path.to_owned(),
+        limits,
+        reader,
+        failed,
+        pending: VecDeque::new(),
+    }
 }
 
 /// The iterator [`records`] returns. After an error it ends.
@@ -103,13 +118,21 @@ impl Iterator for Records {
                 let length = reader.pos - offset;
                 self.pending = records
                     .into_iter()
-                    .map(|r| StoredRecord { offset, length, ..r })
+                    .map(|r| StoredRecord {
+                        offset,
+                        length,
+                        ..r
+                    })
                     .collect();
                 self.next()
             }
             Err(what) => {
                 self.reader = None;
-                Some(Err(WarcError::Corrupt { path: self.path.clone(), offset, what }))
+                Some(Err(WarcError::Corrupt {
+                    path: self.path.clone(),
+                    offset,
+                    what,
+                }))
             }
         }
     }
@@ -141,14 +164,20 @@ impl<R: BufRead> BufRead for Counted<R> {
 
 /// The records of the next gzip member (usually one); `None` at the end of the file. The
 /// member is read to its end, so its CRC and length are checked.
-fn read_member<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<Option<Vec<StoredRecord>>, String> {
+fn read_member<R: BufRead>(
+    input: &mut R,
+    limits: ReadLimits,
+) -> Result<Option<Vec<StoredRecord>>, String> {
     if input.fill_buf().map_err(|e| e.to_string())?.is_empty() {
         return Ok(None);
     }
     let mut member = BufReader::new(GzDecoder::new(input));
     let mut records = Vec::new();
     loop {
-        let at_end = member.fill_buf().map_err(|e| format!("gzip: {e}"))?.is_empty();
+        let at_end = member
+            .fill_buf()
+            .map_err(|e| format!("gzip: {e}"))?
+            .is_empty();
         if at_end {
             break;
         }
@@ -163,7 +192,9 @@ fn read_member<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<Option<V
 /// One record: header section, block, and the CRLF CRLF after it (WARC 1.1 section 4).
 fn read_record<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<StoredRecord, String> {
     let head = read_head(input, limits.max_head)?;
-    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let version = lines.next().unwrap_or_default();
     if !version.starts_with(b"WARC/1.") {
         return Err("no WARC/1.x version line".to_owned());
@@ -174,7 +205,9 @@ fn read_record<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<StoredRe
             return Err("a header line without a colon".to_owned());
         };
         let name = String::from_utf8_lossy(&line[..colon]).trim().to_owned();
-        let value = String::from_utf8_lossy(&line[colon + 1..]).trim().to_owned();
+        let value = String::from_utf8_lossy(&line[colon + 1..])
+            .trim()
+            .to_owned();
         headers.push((name, value));
     }
     let mut record = StoredRecord {
@@ -193,7 +226,10 @@ fn read_record<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<StoredRe
         .parse()
         .map_err(|_| "a Content-Length that is not a number")?;
     if content_length > limits.max_block {
-        return Err(format!("a block of {content_length} bytes, over the limit of {}", limits.max_block));
+        return Err(format!(
+            "a block of {content_length} bytes, over the limit of {}",
+            limits.max_block
+        ));
     }
     input
         .take(content_length)
@@ -203,7 +239,9 @@ fn read_record<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<StoredRe
         return Err("the block is cut short".to_owned());
     }
     let mut end = [0u8; 4];
-    input.read_exact(&mut end).map_err(|_| "the record is cut short".to_owned())?;
+    input
+        .read_exact(&mut end)
+        .map_err(|_| "the record is cut short".to_owned())?;
     if &end != b"\r\n\r\n" {
         return Err("no CRLF CRLF after the block".to_owned());
     }
@@ -213,7 +251,10 @@ fn read_record<R: BufRead>(input: &mut R, limits: ReadLimits) -> Result<StoredRe
         (&mut record.date, "WARC-Date"),
         (&mut record.record_id, "WARC-Record-ID"),
     ] {
-        let value = record.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        let value = record
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
         *field = value.map(|(_, v)| v.clone()).unwrap_or_default();
     }
     if record.warc_type.is_empty() {
@@ -245,9 +286,12 @@ fn read_head<R: BufRead>(input: &mut R, max: usize) -> Result<Vec<u8>, String> {
     }
 }
 
+/// HTTP header fields in order: name, value bytes.
+pub type HttpHeaders = Vec<(String, Vec<u8>)>;
+
 /// The status, headers and body of an `application/http; msgtype=response` block; `None`
 /// when it is not one (or its header section is over 64 KiB).
-pub fn parse_http_response(block: &[u8]) -> Option<(u16, Vec<(String, Vec<u8>)>, &[u8])> {
+pub fn parse_http_response(block: &[u8]) -> Option<(u16, HttpHeaders, &[u8])> {
     const MAX_HEAD: usize = 64 * 1024;
     let mut pos = 0;
     let mut status = None;
@@ -293,10 +337,17 @@ mod tests {
 
     #[test]
     fn http_responses_are_split() {
-        let block = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nX-A:  b \r\n\r\nbody\r\n";
+        let block =
+            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nX-A:  b \r\n\r\nbody\r\n";
         let (status, headers, body) = parse_http_response(block).unwrap();
         assert_eq!(status, 404);
-        assert_eq!(headers, vec![("Content-Type".into(), b"text/plain".to_vec()), ("X-A".into(), b"b".to_vec())]);
+        assert_eq!(
+            headers,
+            vec![
+                ("Content-Type".into(), b"text/plain".to_vec()),
+                ("X-A".into(), b"b".to_vec())
+            ]
+        );
         assert_eq!(body, b"body\r\n");
         assert!(parse_http_response(b"GET / HTTP/1.1\r\n\r\n").is_none());
         assert!(parse_http_response(b"HTTP/1.1 200 OK\r\nno end").is_none());
@@ -310,7 +361,10 @@ mod tests {
     #[test]
     fn heads_are_bounded() {
         let mut input: &[u8] = b"WARC/1.1\r\nA: b\r\n\r\nrest";
-        assert_eq!(read_head(&mut input, 100).unwrap(), b"WARC/1.1\r\nA: b\r\n\r\n");
+        assert_eq!(
+            read_head(&mut input, 100).unwrap(),
+            b"WARC/1.1\r\nA: b\r\n\r\n"
+        );
         let mut input: &[u8] = b"WARC/1.1\r\nA: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n\r\n";
         assert!(read_head(&mut input, 20).is_err());
         let mut input: &[u8] = b"WARC/1.1\r\nA: b";

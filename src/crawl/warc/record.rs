@@ -6,7 +6,8 @@ use sha1::{Digest, Sha1};
 use super::{Evidence, Exchange, WarcOptions};
 
 /// `conformsTo` of each `warcinfo` record.
-const CONFORMS_TO: &str = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/";
+const CONFORMS_TO: &str =
+    "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/";
 
 /// Response headers that describe the bytes as sent, not as stored: renamed with this prefix
 /// (as Common Crawl does) because the stored body is decoded and has its own length.
@@ -39,13 +40,21 @@ pub(crate) fn token(name: &str) -> String {
 pub(crate) fn one_line(value: &[u8]) -> Vec<u8> {
     value
         .iter()
-        .map(|&b| if (b < 0x20 && b != b'\t') || b == 0x7f { b' ' } else { b })
+        .map(|&b| {
+            if (b < 0x20 && b != b'\t') || b == 0x7f {
+                b' '
+            } else {
+                b
+            }
+        })
         .collect()
 }
 
 /// [`one_line`] for text.
 pub(crate) fn one_line_str(value: &str) -> String {
-    String::from_utf8_lossy(&one_line(value.as_bytes())).trim().to_owned()
+    String::from_utf8_lossy(&one_line(value.as_bytes()))
+        .trim()
+        .to_owned()
 }
 
 /// A URL as a URI: spaces, control characters, non-ASCII and `<>"` percent-encoded, so that a
@@ -98,7 +107,12 @@ pub(crate) fn warcinfo_block(options: &WarcOptions) -> Vec<u8> {
         ("format".to_owned(), "WARC File Format 1.1".to_owned()),
         ("conformsTo".to_owned(), CONFORMS_TO.to_owned()),
     ];
-    field_lines(&mut out, fixed.into_iter().chain(options.warcinfo_fields.iter().cloned()));
+    field_lines(
+        &mut out,
+        fixed
+            .into_iter()
+            .chain(options.warcinfo_fields.iter().cloned()),
+    );
     out
 }
 
@@ -126,7 +140,9 @@ pub(crate) fn metadata_block(evidence: &Evidence) -> Vec<u8> {
 fn http_version(version: &str) -> &str {
     let valid = version.starts_with("HTTP/")
         && version.len() <= 16
-        && version[5..].bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        && version[5..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.');
     if valid { version } else { "HTTP/1.1" }
 }
 
@@ -190,7 +206,11 @@ pub(crate) fn response_head(exchange: &Exchange, revisit: bool) -> Vec<u8> {
         }
     }
     if !revisit {
-        header_line(&mut out, "Content-Length", exchange.body.len().to_string().as_bytes());
+        header_line(
+            &mut out,
+            "Content-Length",
+            exchange.body.len().to_string().as_bytes(),
+        );
     }
     out.extend_from_slice(b"\r\n");
     out
@@ -199,9 +219,16 @@ pub(crate) fn response_head(exchange: &Exchange, revisit: bool) -> Vec<u8> {
 /// The MIME type of a response for its CDXJ line: `Content-Type` without parameters,
 /// lower-cased; `None` when there is none.
 pub(crate) fn mime(headers: &[(String, Vec<u8>)]) -> Option<String> {
-    let value = headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-type"))?;
+    let value = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))?;
     let value = String::from_utf8_lossy(&value.1);
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     (!mime.is_empty()).then_some(mime)
 }
 
@@ -219,7 +246,10 @@ mod tests {
     #[test]
     fn hostile_values_stay_on_one_line() {
         assert_eq!(one_line(b"a\r\nWARC-Type: x\0"), b"a  WARC-Type: x ");
-        assert_eq!(uri("http://e.com/a b\r\n<x>\u{e9}"), "http://e.com/a%20b%0D%0A%3Cx%3E%C3%A9");
+        assert_eq!(
+            uri("http://e.com/a b\r\n<x>\u{e9}"),
+            "http://e.com/a%20b%0D%0A%3Cx%3E%C3%A9"
+        );
         assert_eq!(token("Bad Name:\r\n"), "BadName");
         let h = head(&[("WARC-Target-URI", "x\r\n\r\nWARC/1.1".to_owned())], 0);
         assert_eq!(h.iter().filter(|&&b| b == b'\n').count(), 4);
@@ -228,11 +258,19 @@ mod tests {
     #[test]
     fn coding_headers_are_renamed_and_length_is_fresh() {
         let headers = vec![
-            ("Content-Type".to_owned(), b"text/html; charset=utf-8".to_vec()),
+            (
+                "Content-Type".to_owned(),
+                b"text/html; charset=utf-8".to_vec(),
+            ),
             ("Transfer-Encoding".to_owned(), b"chunked".to_vec()),
             ("content-length".to_owned(), b"99".to_vec()),
         ];
-        let evidence = Evidence { seq: 1, verdict: "allowed", reasons: &[], policy_files: &[] };
+        let evidence = Evidence {
+            seq: 1,
+            verdict: "allowed",
+            reasons: &[],
+            policy_files: &[],
+        };
         let exchange = Exchange {
             url: "http://e.com/",
             date: std::time::SystemTime::UNIX_EPOCH,

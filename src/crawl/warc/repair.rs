@@ -52,7 +52,10 @@ pub fn repair(path: &Path) -> Result<Repaired, WarcError> {
     let mut count = 0u64;
     let mut seen: Vec<Seen> = Vec::new();
     // Block limit: far above what the writer writes, so that no real record is cut.
-    let limits = ReadLimits { max_block: u64::MAX, ..ReadLimits::default() };
+    let limits = ReadLimits {
+        max_block: u64::MAX,
+        ..ReadLimits::default()
+    };
     for record in records_with(path, 0, limits) {
         let Ok(record) = record else { break };
         kept = record.offset + record.length;
@@ -69,11 +72,18 @@ pub fn repair(path: &Path) -> Result<Repaired, WarcError> {
         count -= dropped;
     }
     if kept < len {
-        let file = OpenOptions::new().write(true).open(path).map_err(WarcError::io(path))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(WarcError::io(path))?;
         file.set_len(kept).map_err(WarcError::io(path))?;
         file.sync_all().map_err(WarcError::io(path))?;
     }
-    Ok(Repaired { removed: len - kept, kept, records: count })
+    Ok(Repaired {
+        removed: len - kept,
+        kept,
+        records: count,
+    })
 }
 
 /// The offset an incomplete exchange at the end of the file starts at.

@@ -96,7 +96,10 @@ impl WarcWriter {
             options,
             next_serial,
             current: None,
-            cdxj: Counter { inner: BufWriter::new(file), written },
+            cdxj: Counter {
+                inner: BufWriter::new(file),
+                written,
+            },
             cdxj_path,
             dir_dirty: true,
         })
@@ -135,7 +138,11 @@ impl WarcWriter {
         }
         let path = &self.cdxj_path;
         self.cdxj.flush().map_err(WarcError::io(path))?;
-        self.cdxj.inner.get_ref().sync_data().map_err(WarcError::io(path))?;
+        self.cdxj
+            .inner
+            .get_ref()
+            .sync_data()
+            .map_err(WarcError::io(path))?;
         position.cdxj_offset = self.cdxj.written;
         if self.dir_dirty {
             #[cfg(unix)]
@@ -151,7 +158,10 @@ impl WarcWriter {
     fn create(&mut self) -> Result<Current, WarcError> {
         let stamp = timestamp14(SystemTime::now());
         for _ in 0..1000 {
-            let name = format!("{}-{stamp}-{:05}.warc.gz", self.options.prefix, self.next_serial);
+            let name = format!(
+                "{}-{stamp}-{:05}.warc.gz",
+                self.options.prefix, self.next_serial
+            );
             self.next_serial += 1;
             let path = self.dir.join(&name);
             let file = match OpenOptions::new().write(true).create_new(true).open(&path) {
@@ -160,9 +170,17 @@ impl WarcWriter {
                 Err(e) => return Err(WarcError::io(&path)(e)),
             };
             self.dir_dirty = true;
-            let out = Counter { inner: BufWriter::with_capacity(256 * 1024, file), written: 0 };
+            let out = Counter {
+                inner: BufWriter::with_capacity(256 * 1024, file),
+                written: 0,
+            };
             let warcinfo_id = record_id();
-            let mut current = Current { name, path, out, warcinfo_id };
+            let mut current = Current {
+                name,
+                path,
+                out,
+                warcinfo_id,
+            };
             let block = warcinfo_block(&self.options);
             let fields = [
                 ("WARC-Type", "warcinfo".to_owned()),
@@ -173,10 +191,15 @@ impl WarcWriter {
                 ("Content-Type", "application/warc-fields".to_owned()),
             ];
             let head = head(&fields, block.len() as u64);
-            current.member(&head, &[&block]).map_err(WarcError::io(&current.path))?;
+            current
+                .member(&head, &[&block])
+                .map_err(WarcError::io(&current.path))?;
             return Ok(current);
         }
-        Err(WarcError::Numbers { dir: self.dir.clone(), prefix: self.options.prefix.clone() })
+        Err(WarcError::Numbers {
+            dir: self.dir.clone(),
+            prefix: self.options.prefix.clone(),
+        })
     }
 
     fn write_exchange(&mut self, exchange: &Exchange) -> Result<Written, WarcError> {
@@ -186,7 +209,9 @@ impl WarcWriter {
         let io = WarcError::io(&current.path);
         match write_records(current, exchange) {
             Ok((written, line)) => {
-                self.cdxj.write_all(&line).map_err(WarcError::io(&self.cdxj_path))?;
+                self.cdxj
+                    .write_all(&line)
+                    .map_err(WarcError::io(&self.cdxj_path))?;
                 Ok(written)
             }
             Err(e) => Err(io(e)),
@@ -219,14 +244,27 @@ fn write_records(current: &mut Current, exchange: &Exchange) -> io::Result<(Writ
     let mut fields = common("request", record_id());
     fields.push(("WARC-Concurrent-To", response_id.clone()));
     fields.push(("WARC-Block-Digest", sha1_label(&[&request])));
-    fields.push(("Content-Type", "application/http; msgtype=request".to_owned()));
+    fields.push((
+        "Content-Type",
+        "application/http; msgtype=request".to_owned(),
+    ));
     let request_head = head(&fields, request.len() as u64);
 
     let revisit = exchange.revisit.as_ref();
     let http_head = response_head(exchange, revisit.is_some());
     let mut payload_digest = sha1_label(&[exchange.body]);
-    let mut fields = common(if revisit.is_some() { "revisit" } else { "response" }, response_id.clone());
-    fields.push(("WARC-Block-Digest", sha1_label(&[&http_head, exchange.body])));
+    let mut fields = common(
+        if revisit.is_some() {
+            "revisit"
+        } else {
+            "response"
+        },
+        response_id.clone(),
+    );
+    fields.push((
+        "WARC-Block-Digest",
+        sha1_label(&[&http_head, exchange.body]),
+    ));
     if let Some(revisit) = revisit {
         fields.push(("WARC-Profile", PROFILE_SERVER_NOT_MODIFIED.to_owned()));
         fields.push(("WARC-Refers-To-Target-URI", uri(revisit.refers_to_uri)));
@@ -249,7 +287,10 @@ fn write_records(current: &mut Current, exchange: &Exchange) -> io::Result<(Writ
         // digest the whole block, so the optional field (WARC 1.1 section 5.9) is left out.
         fields.push(("WARC-Payload-Digest", payload_digest.clone()));
     }
-    fields.push(("Content-Type", "application/http; msgtype=response".to_owned()));
+    fields.push((
+        "Content-Type",
+        "application/http; msgtype=response".to_owned(),
+    ));
     let block_len = (http_head.len() + exchange.body.len()) as u64;
     let response_head = head(&fields, block_len);
 
@@ -306,10 +347,15 @@ fn last_serial(dir: &Path, prefix: &str) -> Result<Option<u64>, WarcError> {
 
 /// The serial of `{prefix}-{stamp}-{serial}.warc.gz`.
 fn serial_of(name: &str, prefix: &str) -> Option<u64> {
-    let middle = name.strip_prefix(prefix)?.strip_prefix('-')?.strip_suffix(".warc.gz")?;
+    let middle = name
+        .strip_prefix(prefix)?
+        .strip_prefix('-')?
+        .strip_suffix(".warc.gz")?;
     let (stamp, serial) = middle.rsplit_once('-')?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(stamp) && digits(serial)).then(|| serial.parse().ok()).flatten()
+    (digits(stamp) && digits(serial))
+        .then(|| serial.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -318,10 +364,22 @@ mod tests {
 
     #[test]
     fn serials_are_read_from_names() {
-        assert_eq!(serial_of("optout-20261201180000-00007.warc.gz", "optout"), Some(7));
-        assert_eq!(serial_of("optout-20261201180000-123456.warc.gz", "optout"), Some(123_456));
-        assert_eq!(serial_of("other-20261201180000-00007.warc.gz", "optout"), None);
+        assert_eq!(
+            serial_of("optout-20261201180000-00007.warc.gz", "optout"),
+            Some(7)
+        );
+        assert_eq!(
+            serial_of("optout-20261201180000-123456.warc.gz", "optout"),
+            Some(123_456)
+        );
+        assert_eq!(
+            serial_of("other-20261201180000-00007.warc.gz", "optout"),
+            None
+        );
         assert_eq!(serial_of("optout-x-00007.warc.gz", "optout"), None);
-        assert_eq!(serial_of("optout-20261201180000-00007.warc", "optout"), None);
+        assert_eq!(
+            serial_of("optout-20261201180000-00007.warc", "optout"),
+            None
+        );
     }
 }
