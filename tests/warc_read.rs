@@ -144,6 +144,7 @@ fn write(dir: &Path, pages: &[Page], max_file_bytes: u64) -> Vec<Written> {
                 verdict: "allowed",
                 reasons: &p.reasons,
                 policy_files: &policy,
+                found: None,
             },
             revisit: original.as_ref().map(|(o, w)| Revisit {
                 refers_to_uri: &o.url,

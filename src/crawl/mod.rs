@@ -3,10 +3,81 @@
 //!
 //! - [`frontier`]: what is left to fetch, per host, on disk, behind the [`frontier::Frontier`]
 //!   trait;
+//! - [`scope`]: what may be queued;
 //! - [`links`] and [`sitemap`]: discovery, from pages and from sitemaps;
-//! - [`warc`]: the WARC/1.1 writer, its CDXJ index and the repair of a file cut mid-record.
+//! - [`visit`]: one URL (or one origin's sitemaps) through the pipeline, as a task;
+//! - [`run`]: the crawl loop; [`tally`]: its counts;
+//! - [`warc`]: the WARC/1.1 writer, its CDXJ index and the repair of a file cut mid-record;
+//!   [`archive`]: a kept page as a WARC exchange;
+//! - [`skipped`]: the skip report; [`checkpoint`] and [`resume`]: stop and go on.
 
+pub mod archive;
+pub mod checkpoint;
 pub mod frontier;
 pub mod links;
+pub mod resume;
+pub mod run;
+pub mod scope;
 pub mod sitemap;
+pub mod skipped;
+pub mod tally;
+pub mod visit;
 pub mod warc;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The skip code of URLs left queued when the page limit was reached.
+pub const MAX_PAGES: &str = "crawl.max-pages";
+
+/// Why a crawl stopped before its end. One line a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    /// The frontier failed.
+    #[error(transparent)]
+    Frontier(#[from] frontier::FrontierError),
+    /// The WARC could not be written.
+    #[error("WARC: {0}")]
+    Warc(#[from] warc::WarcError),
+    /// The skip report could not be written.
+    #[error("cannot write skipped.jsonl: {0}")]
+    Skipped(std::io::Error),
+    /// The evidence could not be written.
+    #[error(transparent)]
+    Fetcher(#[from] crate::fetcher::FetcherError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Ctrl-C and SIGTERM as the crawl loop sees them: the first asks it to stop scheduling and
+/// finish what is in flight, the second to stop at once. Shared by the signal handler and
+/// the loop; the count only grows.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    asked: Arc<AtomicU32>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Shutdown {
+    /// Records one more request to stop.
+    pub fn ask(&self) {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether a stop was asked.
+    pub fn stopping(&self) -> bool {
+        self.asked.load(Ordering::SeqCst) >= 1
+    }
+
+    /// Whether a stop at once was asked (a second signal).
+    pub fn now(&self) -> bool {
+        self.asked.load(Ordering::SeqCst) >= 2
+    }
+
+    /// Waits for the next request to stop.
+    pub async fn asked(&self) {
+        self.notify.notified().await
+    }
+}

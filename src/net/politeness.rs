@@ -386,6 +386,16 @@ impl Politeness {
         (wait <= max).then_some(wait)
     }
 
+    /// The earliest time `key`'s next request may go out (its last request plus its
+    /// interval, or the end of a back-off), for a scheduler that hands out only hosts that
+    /// are due; `None` for a host with no state.
+    pub fn next_slot(&self, key: &str) -> Option<Instant> {
+        let host = Arc::clone(self.lock_hosts().get(key)?);
+        let pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let after_last = pace.last_sent.map(|at| later(at, pace.interval));
+        Some(after_last.map_or(pace.not_before, |at| at.max(pace.not_before)))
+    }
+
     /// A response that was not a 429/503 ends the host's back-off streak.
     pub fn answered(&self, key: &str) {
         if let Some(host) = self.lock_hosts().get(key) {

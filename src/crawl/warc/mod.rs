@@ -95,6 +95,9 @@ pub struct Evidence<'a> {
     pub reasons: &'a [&'a str],
     /// The policy files used: kind (e.g. `robots.txt`), URL, SHA-256 in hex.
     pub policy_files: &'a [(String, String, String)],
+    /// Where the crawl found the page: `optout-depth` and `optout-found-on`, read back on
+    /// `--resume` to follow the page's links at the right depth.
+    pub found: Option<(u32, Option<&'a str>)>,
 }
 
 /// What a `revisit` record refers to: the earlier capture of the same URL.

@@ -131,6 +131,12 @@ pub(crate) fn metadata_block(evidence: &Evidence) -> Vec<u8> {
         let value = format!("{kind} {} sha256:{sha256}", uri(url));
         fields.push(("optout-policy-file".to_owned(), value));
     }
+    if let Some((depth, found_on)) = evidence.found {
+        fields.push(("optout-depth".to_owned(), depth.to_string()));
+        if let Some(page) = found_on {
+            fields.push(("optout-found-on".to_owned(), uri(page)));
+        }
+    }
     let mut out = Vec::new();
     field_lines(&mut out, fields);
     out
@@ -270,6 +276,7 @@ mod tests {
             verdict: "allowed",
             reasons: &[],
             policy_files: &[],
+            found: None,
         };
         let exchange = Exchange {
             url: "http://e.com/",

@@ -15,6 +15,7 @@ fn evidence<'a>(reasons: &'a [&'a str]) -> Evidence<'a> {
         verdict: "allowed",
         reasons,
         policy_files: &[],
+        found: Some((2, Some("http://example.com/from"))),
     }
 }
 

@@ -1,0 +1,460 @@
+//! The crawl loop: hand out the URLs whose hosts are due, one task per URL through the
+//! fetch pipeline, and write what comes back in the order that keeps a resume exact:
+//!
+//! 1. the evidence of a batch of kept pages is made durable (one sync for the batch);
+//! 2. each page goes into the WARC, then its links into the frontier, then it is done;
+//! 3. every `crawl.checkpoint_every_ms` the WARC, the skip report and the frontier are made
+//!    durable together, with the positions a resume replays from ([`super::resume`]).
+//!
+//! Nothing refused or discarded is written anywhere but the skip report and the evidence.
+
+use super::checkpoint::Checkpoint;
+use super::frontier::{Candidate, Frontier, Lease, Next, Pushed, Via};
+use super::links::LinkOptions;
+use super::scope::Scope;
+use super::sitemap::SitemapLimits;
+use super::skipped::{SkipLine, SkipReport};
+use super::tally::Tally;
+use super::visit::{Visit, sitemap_urls, visit};
+use super::warc::WarcWriter;
+use super::archive::{self, Earlier};
+use super::{CrawlError, Shutdown};
+use crate::fetcher::{Fetcher, FetcherError, Page, Refusal};
+use crate::policy::{Purpose, Verdict};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use url::Url;
+
+/// What a crawl is asked to do.
+pub struct Plan {
+    /// The purpose every URL is judged for.
+    pub purpose: Purpose,
+    /// What may be queued.
+    pub scope: Scope,
+    /// Stop after this many pages kept (over every run of the crawl).
+    pub max_pages: Option<u64>,
+    /// Read each origin's sitemaps.
+    pub sitemaps: bool,
+    /// Follow links (a re-crawl does not).
+    pub follow_links: bool,
+    /// Pages kept by earlier runs of this crawl.
+    pub kept_before: u64,
+    /// A re-crawl: the earlier capture of each URL, which a 304 refers to.
+    pub earlier: HashMap<String, Earlier>,
+}
+
+/// A finished task: a URL visited, or an origin's sitemaps read.
+enum Finished {
+    Url(Lease, Result<Visit, FetcherError>),
+    Sitemaps(Result<Vec<Url>, FetcherError>),
+}
+
+/// A host's run of failures.
+#[derive(Default)]
+struct HostErrors {
+    in_a_row: u32,
+    gave_up: bool,
+}
+
+/// One crawl run.
+pub struct Crawl {
+    fetcher: Arc<Fetcher>,
+    frontier: Arc<dyn Frontier>,
+    warc: WarcWriter,
+    skipped: SkipReport,
+    plan: Plan,
+    links: LinkOptions,
+    sitemap_limits: SitemapLimits,
+    tally: Tally,
+    hosts: HashMap<String, HostErrors>,
+    origins: HashSet<String>,
+    pending: Vec<(Lease, Page, Vec<Url>)>,
+    last_checkpoint: Instant,
+}
+
+impl Crawl {
+    /// A crawl over its parts.
+    pub fn new(
+        fetcher: Arc<Fetcher>,
+        frontier: Arc<dyn Frontier>,
+        warc: WarcWriter,
+        skipped: SkipReport,
+        plan: Plan,
+    ) -> Crawl {
+        let config = fetcher.config().crawl.clone();
+        let links = LinkOptions {
+            agent: fetcher.agent().to_owned(),
+            honour_nofollow: config.honour_nofollow,
+            max_links: config.max_links_per_page,
+        };
+        let sitemap_limits = SitemapLimits {
+            max_urls: config.sitemap_max_urls,
+            max_bytes: config.sitemap_max_bytes,
+        };
+        Crawl {
+            fetcher,
+            frontier,
+            warc,
+            skipped,
+            plan,
+            links,
+            sitemap_limits,
+            tally: Tally::default(),
+            hosts: HashMap::new(),
+            origins: HashSet::new(),
+            pending: Vec::new(),
+            last_checkpoint: Instant::now(),
+        }
+    }
+
+    /// The counts so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Queues `candidate` if the scope admits it; reports it skipped if not.
+    pub fn offer(&mut self, candidate: Candidate) -> Result<(), CrawlError> {
+        let Ok(url) = Url::parse(&candidate.url) else {
+            return Ok(());
+        };
+        if let Err(skip) = self.plan.scope.admit(&url, candidate.depth) {
+            return self.skip(&candidate, "skipped", vec![skip.code()], None);
+        }
+        let host = super::frontier::queue_host(&url).unwrap_or_default();
+        if self.hosts.get(&host).is_some_and(|h| h.gave_up) {
+            return self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None);
+        }
+        match self.frontier.push(candidate.clone())? {
+            Pushed::Queued => self.discover(&url),
+            Pushed::Seen => {}
+            Pushed::OverHostBudget => {
+                self.skip(&candidate, "skipped", vec!["crawl.host-budget"], None)?;
+            }
+            Pushed::Unqueueable(_) => {
+                self.skip(&candidate, "refused", vec!["url.invalid"], None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes the origin of a queued URL; its sitemaps are read once.
+    fn discover(&mut self, url: &Url) {
+        if self.plan.sitemaps {
+            self.origins.insert(url.origin().ascii_serialization());
+        }
+    }
+
+    /// Runs until the frontier is empty, the page limit is reached, or `shutdown` asks to
+    /// stop; returns the counts. State is checkpointed on every way out but an error.
+    pub async fn run(mut self, shutdown: &Shutdown) -> Result<Tally, CrawlError> {
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let mut sitemaps_read: HashSet<String> = HashSet::new();
+        let max_in_flight = self.fetcher.config().politeness.max_in_flight.max(1);
+        let every = Duration::from_millis(self.fetcher.config().crawl.checkpoint_every_ms);
+        loop {
+            let stopping = shutdown.stopping() || self.limit_reached();
+            let mut wake = every;
+            let mut empty = false;
+            if !stopping {
+                for origin in self.origins.drain().collect::<Vec<_>>() {
+                    if sitemaps_read.insert(origin.clone()) {
+                        self.spawn_sitemaps(&mut tasks, &origin);
+                    }
+                }
+                while tasks.len() < max_in_flight {
+                    match self.frontier.next(Instant::now())? {
+                        Next::Ready(lease) => self.spawn_visit(&mut tasks, lease)?,
+                        Next::Wait(d) => {
+                            wake = wake.min(d.max(Duration::from_millis(1)));
+                            break;
+                        }
+                        Next::Busy => break,
+                        Next::Empty => {
+                            empty = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if tasks.is_empty() && (stopping || empty) && self.origins.is_empty() {
+                break;
+            }
+            if shutdown.now() {
+                tasks.abort_all();
+            }
+            tokio::select! {
+                joined = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Some(joined) = joined {
+                        self.finish(joined)?;
+                    }
+                }
+                _ = tokio::time::sleep(wake) => {}
+                _ = shutdown.asked() => {
+                    if shutdown.now() {
+                        tasks.abort_all();
+                    }
+                }
+            }
+            while let Some(joined) = tasks.try_join_next() {
+                self.finish(joined)?;
+            }
+            self.write_pending()?;
+            if self.last_checkpoint.elapsed() >= every {
+                self.checkpoint()?;
+            }
+        }
+        self.write_pending()?;
+        if self.limit_reached() && !shutdown.stopping() {
+            self.drain(super::MAX_PAGES)?;
+        }
+        self.checkpoint()?;
+        Ok(self.tally)
+    }
+
+    fn limit_reached(&self) -> bool {
+        let kept = self.plan.kept_before + self.tally.kept + self.pending.len() as u64;
+        self.plan.max_pages.is_some_and(|max| kept >= max)
+    }
+
+    fn spawn_visit(
+        &mut self,
+        tasks: &mut JoinSet<Finished>,
+        lease: Lease,
+    ) -> Result<(), CrawlError> {
+        if self.hosts.get(&lease.host).is_some_and(|h| h.gave_up) {
+            let candidate = lease.candidate.clone();
+            self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None)?;
+            self.frontier.done(lease, Instant::now())?;
+            return Ok(());
+        }
+        let fetcher = Arc::clone(&self.fetcher);
+        let links = self.plan.follow_links.then(|| self.links.clone());
+        let purpose = self.plan.purpose;
+        tasks.spawn(async move {
+            let visited = visit(&fetcher, &lease, purpose, links.as_ref()).await;
+            Finished::Url(lease, visited)
+        });
+        Ok(())
+    }
+
+    fn spawn_sitemaps(&mut self, tasks: &mut JoinSet<Finished>, origin: &str) {
+        let Ok(origin) = Url::parse(origin) else {
+            return;
+        };
+        let fetcher = Arc::clone(&self.fetcher);
+        let limits = self.sitemap_limits.clone();
+        let scope = self.plan.scope.clone();
+        let purpose = self.plan.purpose;
+        tasks.spawn(async move {
+            let in_scope = |url: &Url| scope.admit(url, 0).is_ok();
+            Finished::Sitemaps(sitemap_urls(&fetcher, &origin, purpose, &limits, in_scope).await)
+        });
+    }
+
+    /// Takes in a finished task.
+    fn finish(&mut self, joined: Result<Finished, tokio::task::JoinError>) -> Result<(), CrawlError> {
+        let finished = match joined {
+            Ok(finished) => finished,
+            // Aborted by a second Ctrl-C: the lease stays out and is fetched on resume.
+            Err(e) if e.is_cancelled() => return Ok(()),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        match finished {
+            Finished::Sitemaps(urls) => {
+                for url in urls? {
+                    let candidate = Candidate {
+                        url: url.to_string(),
+                        depth: 1,
+                        found_on: None,
+                        via: Via::Sitemap,
+                        validators: None,
+                    };
+                    self.offer(candidate)?;
+                }
+                Ok(())
+            }
+            Finished::Url(lease, visited) => match visited? {
+                Visit::Page { page, links } => {
+                    self.pending.push((lease, page, links));
+                    Ok(())
+                }
+                Visit::NotKept(refusal) => self.not_kept(lease, &refusal),
+                Visit::Redirect(redirect) => {
+                    self.tally.redirects += 1;
+                    self.host_answered(&lease.host);
+                    let candidate = Candidate {
+                        url: redirect.to.to_string(),
+                        depth: lease.candidate.depth,
+                        found_on: Some(lease.candidate.url.clone()),
+                        via: Via::Redirect,
+                        validators: None,
+                    };
+                    self.offer(candidate)?;
+                    self.done(lease)
+                }
+            },
+        }
+    }
+
+    /// A URL not kept: reported, counted, and its host's failures tracked.
+    fn not_kept(&mut self, lease: Lease, refusal: &Refusal) -> Result<(), CrawlError> {
+        let verdict = match refusal.verdict {
+            Verdict::Allowed => "failed",
+            v => v.as_str(),
+        };
+        let codes: Vec<&'static str> = refusal.reasons.iter().map(|r| r.code.as_str()).collect();
+        let failed_request = codes
+            .first()
+            .is_some_and(|c| matches!(*c, "fetch.failed" | "fetch.server-error"));
+        let candidate = lease.candidate.clone();
+        self.skip(&candidate, verdict, codes, refusal.seq)?;
+        if failed_request {
+            self.host_failed(&lease.host)?;
+        } else if refusal.status.is_some() {
+            self.host_answered(&lease.host);
+        }
+        self.done(lease)
+    }
+
+    fn host_answered(&mut self, host: &str) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.in_a_row = 0;
+        }
+    }
+
+    /// One more failure in a row for `host`: its interval grows; at
+    /// `crawl.host_max_errors` it is given up and its queue reported skipped.
+    fn host_failed(&mut self, host: &str) -> Result<(), CrawlError> {
+        let max = self.fetcher.config().crawl.host_max_errors;
+        let errors = self.hosts.entry(host.to_owned()).or_default();
+        errors.in_a_row += 1;
+        if errors.in_a_row < max || errors.gave_up {
+            return Ok(());
+        }
+        errors.gave_up = true;
+        tracing::warn!(host, errors = max, "host given up after {max} failures in a row");
+        loop {
+            let dropped = self.frontier.drop_host(host)?;
+            if dropped.is_empty() {
+                return Ok(());
+            }
+            for candidate in dropped {
+                self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None)?;
+            }
+        }
+    }
+
+    /// The leased URL is finished; its host is due at its next polite slot, later after
+    /// failures in a row (doubling per failure).
+    fn done(&mut self, lease: Lease) -> Result<(), CrawlError> {
+        let now = Instant::now();
+        let politeness = self.fetcher.politeness();
+        let slot = politeness
+            .next_slot(&lease.host)
+            .map(|t| t.into_std())
+            .unwrap_or(now);
+        let failures = self.hosts.get(&lease.host).map_or(0, |h| h.in_a_row);
+        let backoff = match failures {
+            0 => Duration::ZERO,
+            n => Duration::from_millis(self.fetcher.config().politeness.min_interval_ms)
+                .saturating_mul(1 << n.min(10)),
+        };
+        let not_before = slot.max(now) + backoff.min(Duration::from_secs(3600));
+        self.frontier.done(lease, not_before)?;
+        Ok(())
+    }
+
+    fn skip(
+        &mut self,
+        candidate: &Candidate,
+        verdict: &str,
+        codes: Vec<&'static str>,
+        seq: Option<u64>,
+    ) -> Result<(), CrawlError> {
+        self.tally
+            .not_kept(verdict, codes.first().copied().unwrap_or("crawl.skipped"));
+        let line = SkipLine {
+            url: &candidate.url,
+            verdict,
+            reasons: codes,
+            seq,
+            depth: candidate.depth,
+            found_on: candidate.found_on.as_deref(),
+        };
+        self.skipped.write(&line).map_err(CrawlError::Skipped)
+    }
+
+    /// Writes the kept pages once their evidence is durable: WARC, then links, then done.
+    fn write_pending(&mut self) -> Result<(), CrawlError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let log = Arc::clone(self.fetcher.log());
+        tokio::task::block_in_place(|| log.sync())?;
+        for (lease, page, links) in std::mem::take(&mut self.pending) {
+            if self.plan.max_pages.is_some_and(|max| self.plan.kept_before + self.tally.kept >= max) {
+                // Fetched while the limit was reached by others in flight: not kept.
+                let candidate = lease.candidate.clone();
+                self.skip(&candidate, "skipped", vec![super::MAX_PAGES], Some(page.seq))?;
+                self.done(lease)?;
+                continue;
+            }
+            let found = (lease.candidate.depth, lease.candidate.found_on.as_deref());
+            let sent = super::visit::conditional_pairs(lease.candidate.validators.as_ref());
+            let earlier = self.plan.earlier.get(&lease.candidate.url);
+            let client = self.fetcher.client().clone();
+            tokio::task::block_in_place(|| {
+                archive::write(&mut self.warc, &page, found, &client, &sent, earlier)
+            })?;
+            self.tally.kept += 1;
+            self.tally.bytes += page.body.len() as u64;
+            self.host_answered(&lease.host);
+            for link in links {
+                let candidate = Candidate {
+                    url: link.to_string(),
+                    depth: lease.candidate.depth + 1,
+                    found_on: Some(lease.candidate.url.clone()),
+                    via: Via::Link,
+                    validators: None,
+                };
+                self.offer(candidate)?;
+            }
+            self.done(lease)?;
+        }
+        Ok(())
+    }
+
+    /// After the page limit: every URL still queued is reported skipped (`crawl.max-pages`).
+    fn drain(&mut self, code: &'static str) -> Result<(), CrawlError> {
+        let far = Instant::now() + Duration::from_secs(10 * 365 * 86_400);
+        while let Next::Ready(lease) = self.frontier.next(far)? {
+            let candidate = lease.candidate.clone();
+            self.skip(&candidate, "skipped", vec![code], None)?;
+            self.frontier.done(lease, Instant::now())?;
+        }
+        Ok(())
+    }
+
+    /// Makes the WARC, the skip report, the evidence and the frontier durable together.
+    pub fn checkpoint(&mut self) -> Result<(), CrawlError> {
+        let log = Arc::clone(self.fetcher.log());
+        let (position, skipped) = tokio::task::block_in_place(|| {
+            log.sync()?;
+            let position = self.warc.flush()?;
+            let skipped = self.skipped.flush().map_err(CrawlError::Skipped)?;
+            Ok::<_, CrawlError>((position, skipped))
+        })?;
+        let meta = Checkpoint {
+            warc_file: position.file,
+            warc_offset: position.offset,
+            cdxj_offset: position.cdxj_offset,
+            skipped_offset: skipped,
+            kept: self.plan.kept_before + self.tally.kept,
+        };
+        tokio::task::block_in_place(|| self.frontier.checkpoint(&meta.to_bytes()))?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+}
