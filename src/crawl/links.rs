@@ -99,8 +99,8 @@ pub struct Links {
 ///
 /// A body whose `Content-Type` is not HTML (`text/html`, `application/xhtml+xml`) has no
 /// links; without a `Content-Type` the body is read as HTML. Only `http` and `https` links
-/// are kept; a link to the page itself (`#top`, `href=""`) is dropped. Never panics; any bytes
-/// are read.
+/// are kept; a link to the page itself (a bare fragment such as `#top`, even under a `<base>`
+/// elsewhere, or `href=""`) is dropped. Never panics; any bytes are read.
 pub fn extract(
     body: &[u8],
     content_type: Option<&str>,
@@ -227,7 +227,8 @@ impl<'o> Page<'o> {
         // HTML strips leading and trailing ASCII whitespace from URL attributes
         // (WHATWG HTML §2.4.2 "parse a URL"); the URL parser removes tabs and newlines.
         let href = href.trim_matches(|c: char| c.is_ascii_whitespace());
-        if href.len() > MAX_HREF_BYTES || other_scheme(href) {
+        // A bare fragment (`#top`) means this page, whatever the base says.
+        if href.len() > MAX_HREF_BYTES || href.starts_with('#') || other_scheme(href) {
             return;
         }
         let key = (kind, href.to_owned());
