@@ -68,7 +68,11 @@ fn news_page_with_base_canonical_and_nofollow() {
         &page,
         &LinkOptions::default(),
     );
-    let got: Vec<(LinkKind, &str)> = found.links.iter().map(|l| (l.kind, l.url.as_str())).collect();
+    let got: Vec<(LinkKind, &str)> = found
+        .links
+        .iter()
+        .map(|l| (l.kind, l.url.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -79,12 +83,18 @@ fn news_page_with_base_canonical_and_nofollow() {
             (LinkKind::Anchor, "https://news.example.com/"),
             (LinkKind::Anchor, "https://news.example.com/city/"),
             (LinkKind::Anchor, "https://news.example.com/sport/"),
-            (LinkKind::Anchor, "https://news.example.com/2025/06/budget-vote-live"),
+            (
+                LinkKind::Anchor,
+                "https://news.example.com/2025/06/budget-vote-live"
+            ),
             (
                 LinkKind::Anchor,
                 "https://council.example.gov/minutes?id=7&lang=en#item-3"
             ),
-            (LinkKind::Area, "https://news.example.com/2025/06/districts/north"),
+            (
+                LinkKind::Area,
+                "https://news.example.com/2025/06/districts/north"
+            ),
             (LinkKind::Anchor, "https://cdn.example.com/privacy"),
             (LinkKind::Anchor, "https://news.example.com/terms"),
         ]
@@ -100,8 +110,14 @@ fn news_page_with_base_canonical_and_nofollow() {
     assert!(found.nofollow_meta);
     assert!(found.links.is_empty());
     // The header is read by the crawl, with the same rules.
-    assert!(links::header_nofollow(["noarchive", "optout: nofollow"].into_iter(), "optout"));
-    assert!(!links::header_nofollow(["googlebot: nofollow"].into_iter(), "optout"));
+    assert!(links::header_nofollow(
+        ["noarchive", "optout: nofollow"].into_iter(),
+        "optout"
+    ));
+    assert!(!links::header_nofollow(
+        ["googlebot: nofollow"].into_iter(),
+        "optout"
+    ));
 }
 
 #[test]
@@ -127,16 +143,29 @@ fn gzip_sitemap_index_to_a_text_sitemap_served_decompressed() {
     // client): plain text under a `.gz` name.
     let text: String = (1..=500)
         .map(|i| format!("https://shop.example/p/{i}\r\n"))
-        .chain(["\r\n".to_owned(), "https://elsewhere.example/x\n".to_owned()])
+        .chain([
+            "\r\n".to_owned(),
+            "https://elsewhere.example/x\n".to_owned(),
+        ])
         .collect();
     let parsed = sitemap::parse(text.as_bytes(), &child.url, &SitemapLimits::default()).unwrap();
     assert_eq!(parsed.kind, SitemapKind::Text);
     assert_eq!(parsed.entries.len(), 501);
-    assert_eq!(parsed.entries[499].url.as_str(), "https://shop.example/p/500");
+    assert_eq!(
+        parsed.entries[499].url.as_str(),
+        "https://shop.example/p/500"
+    );
     // Cross-host entries are the crawl's to scope.
-    assert_eq!(parsed.entries[500].url.host_str(), Some("elsewhere.example"));
+    assert_eq!(
+        parsed.entries[500].url.host_str(),
+        Some("elsewhere.example")
+    );
     // The same file really gzipped reads the same.
-    let again = sitemap::parse(&gzip(text.as_bytes()), &child.url, &SitemapLimits::default());
+    let again = sitemap::parse(
+        &gzip(text.as_bytes()),
+        &child.url,
+        &SitemapLimits::default(),
+    );
     assert_eq!(again.unwrap(), parsed);
 }
 
@@ -185,10 +214,10 @@ fn big_page(bytes: usize) -> Vec<u8> {
     let mut page = b"<!DOCTYPE html><html><head><title>big</title></head><body>".to_vec();
     let mut i = 0u64;
     while page.len() < bytes {
-        write!(
+        writeln!(
             page,
             "<p class=\"row\">Item {i} <span>lorem ipsum dolor sit amet</span> \
-             <a href=\"/item/{i}?page=2&amp;sort=asc\">item {i}</a></p>\n"
+             <a href=\"/item/{i}?page=2&amp;sort=asc\">item {i}</a></p>"
         )
         .unwrap();
         i += 1;
@@ -217,7 +246,10 @@ fn a_50_mb_page_is_read_in_bounded_memory() {
     let peak = memory_kib("VmHWM:");
     assert_eq!(found.links.len(), options.max_links);
     assert!(found.truncated);
-    assert_eq!(found.links[0].url.as_str(), "https://big.example/item/0?page=2&sort=asc");
+    assert_eq!(
+        found.links[0].url.as_str(),
+        "https://big.example/item/0?page=2&sort=asc"
+    );
     if let (true, Some(before), Some(peak)) = (reset, before, peak) {
         // A DOM of this page would take several times its 50 MB; the reader keeps at most
         // `max_links` hrefs and a tokenizer buffer.
@@ -249,9 +281,13 @@ fn link_extraction_throughput() {
             page.len() as f64 / 1e6 / seconds
         );
     }
-    let text: String = (0..1_000_000).map(|i| format!("https://e.com/p/{i}\n")).collect();
+    let text: String = (0..1_000_000)
+        .map(|i| format!("https://e.com/p/{i}\n"))
+        .collect();
     let xml: String = std::iter::once("<urlset>".to_owned())
-        .chain((0..50_000).map(|i| format!("<url><loc>https://e.com/p/{i}</loc><lastmod>2025-01-01</lastmod></url>")))
+        .chain((0..50_000).map(|i| {
+            format!("<url><loc>https://e.com/p/{i}</loc><lastmod>2025-01-01</lastmod></url>")
+        }))
         .chain(std::iter::once("</urlset>".to_owned()))
         .collect();
     for (name, body) in [("text", text.into_bytes()), ("xml", xml.into_bytes())] {
@@ -259,6 +295,10 @@ fn link_extraction_throughput() {
         let start = std::time::Instant::now();
         let parsed = sitemap::parse(&body, &url, &SitemapLimits::default()).unwrap();
         let seconds = start.elapsed().as_secs_f64();
-        eprintln!("{name} sitemap: {} entries, {:.0} entries/s", parsed.entries.len(), parsed.entries.len() as f64 / seconds);
+        eprintln!(
+            "{name} sitemap: {} entries, {:.0} entries/s",
+            parsed.entries.len(),
+            parsed.entries.len() as f64 / seconds
+        );
     }
 }
