@@ -127,7 +127,7 @@ fn decoded(body: &[u8], content_type: Option<&str>) -> Option<String> {
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted (RFC 9110 §8.3).
-fn charset(content_type: &str) -> Option<&[u8]> {
+pub(crate) fn charset(content_type: &str) -> Option<&[u8]> {
     content_type.split(';').skip(1).find_map(|param| {
         let (name, value) = param.split_once('=')?;
         name.trim()
