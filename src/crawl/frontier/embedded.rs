@@ -81,12 +81,11 @@ impl EmbeddedFrontier {
             None => (0, 0),
         };
         let mut schedule = Schedule::default();
-        let now = Instant::now();
         for entry in staged.scan_stored(&[HOST]) {
             let (key, value) = entry.map_err(store)?;
             let (next_seq, accepted, queued, name) =
                 codec::read_host(&value).map_err(|m| corrupt(&path, &m))?;
-            let id = schedule.add(name, next_seq, accepted, queued, now);
+            let id = schedule.add(name, next_seq, accepted, queued);
             if id.map(codec::host_key).as_ref().map(|k| &k[..]) != Some(&key[..]) {
                 return Err(corrupt(&path, "host records are not numbered 0, 1, 2, …"));
             }
@@ -134,7 +133,7 @@ impl Frontier for EmbeddedFrontier {
         let id = match inner.schedule.find(&host) {
             Some(id) => id,
             None => {
-                let id = inner.schedule.add(host, 0, 0, 0, Instant::now());
+                let id = inner.schedule.add(host, 0, 0, 0);
                 let id = id.ok_or_else(|| corrupt(&self.path, "more than 2^32 hosts"))?;
                 inner.schedule.host_mut(id).dirty = true;
                 id

@@ -26,7 +26,9 @@ pub(super) struct Host {
     pub head: u64,
     /// The lease out: (lease id, sequence number of its URL).
     pub lease: Option<(u64, u64)>,
-    pub not_before: Instant,
+    /// When the host may be contacted next; `None`: at once (a new host, or any host just
+    /// after opening: the pipeline's own politeness wait still holds).
+    pub not_before: Option<Instant>,
     in_heap: bool,
     /// Its record changed since the last checkpoint.
     pub dirty: bool,
@@ -51,7 +53,7 @@ pub(super) enum Poll {
 pub(super) struct Schedule {
     hosts: Vec<Host>,
     by_name: HashMap<String, u32>,
-    heap: BinaryHeap<Reverse<(Instant, u32)>>,
+    heap: BinaryHeap<Reverse<(Option<Instant>, u32)>>,
     leased: u64,
 }
 
@@ -61,9 +63,9 @@ impl Schedule {
         self.by_name.get(name).copied()
     }
 
-    /// Adds a host read from its record (or new: all counters 0), due at `now`. Returns its
+    /// Adds a host read from its record (or new: all counters 0), due at once. Returns its
     /// id, or `None` past `u32::MAX` hosts.
-    pub fn add(&mut self, name: String, next_seq: u64, accepted: u64, queued: u64, now: Instant) -> Option<u32> {
+    pub fn add(&mut self, name: String, next_seq: u64, accepted: u64, queued: u64) -> Option<u32> {
         let id = u32::try_from(self.hosts.len()).ok()?;
         self.by_name.insert(name.clone(), id);
         self.hosts.push(Host {
@@ -73,7 +75,7 @@ impl Schedule {
             queued,
             head: 0,
             lease: None,
-            not_before: now,
+            not_before: None,
             in_heap: false,
             dirty: false,
         });
@@ -119,7 +121,7 @@ impl Schedule {
                 host.in_heap = false;
                 continue;
             }
-            if due > now {
+            if let Some(due) = due.filter(|due| *due > now) {
                 return Poll::Wait(due - now);
             }
             self.heap.pop();
@@ -153,7 +155,7 @@ impl Schedule {
         }
         host.lease = None;
         host.queued = host.queued.saturating_sub(1);
-        host.not_before = not_before;
+        host.not_before = Some(not_before);
         host.dirty = true;
         self.leased -= 1;
         self.wake(id);
@@ -164,7 +166,7 @@ impl Schedule {
     pub fn due_and_waiting(&self, now: Instant) -> (u64, u64) {
         let eligible = self.hosts.iter().filter(|h| h.eligible());
         eligible.fold((0, 0), |(due, waiting), h| {
-            if h.not_before <= now { (due + 1, waiting) } else { (due, waiting + 1) }
+            if h.not_before.is_none_or(|t| t <= now) { (due + 1, waiting) } else { (due, waiting + 1) }
         })
     }
 }
@@ -173,10 +175,10 @@ impl Schedule {
 mod tests {
     use super::*;
 
-    fn schedule(hosts: &[(&str, u64)], now: Instant) -> Schedule {
+    fn schedule(hosts: &[(&str, u64)]) -> Schedule {
         let mut s = Schedule::default();
         for (name, queued) in hosts {
-            s.add((*name).into(), *queued, *queued, *queued, now).unwrap();
+            s.add((*name).into(), *queued, *queued, *queued).unwrap();
         }
         s
     }
@@ -184,7 +186,7 @@ mod tests {
     #[test]
     fn a_backing_off_host_does_not_delay_another() {
         let t0 = Instant::now();
-        let mut s = schedule(&[("slow", 3), ("fast", 3)], t0);
+        let mut s = schedule(&[("slow", 3), ("fast", 3)]);
         let Poll::Due(first) = s.pop_due(t0) else { panic!("a host is due") };
         s.lease(first, 1, 0);
         let Poll::Due(second) = s.pop_due(t0) else { panic!("the other host is due") };
@@ -207,7 +209,7 @@ mod tests {
     #[test]
     fn empty_only_when_nothing_is_queued_or_leased() {
         let t0 = Instant::now();
-        let mut s = schedule(&[("a", 1), ("b", 0)], t0);
+        let mut s = schedule(&[("a", 1), ("b", 0)]);
         let Poll::Due(a) = s.pop_due(t0) else { panic!("a is due") };
         s.lease(a, 7, 0);
         assert_eq!(s.pop_due(t0), Poll::Busy);
@@ -221,7 +223,7 @@ mod tests {
     #[test]
     fn hosts_are_served_by_due_time_and_emptied_hosts_are_skipped() {
         let t0 = Instant::now();
-        let mut s = schedule(&[("a", 1), ("b", 1), ("c", 1)], t0);
+        let mut s = schedule(&[("a", 1), ("b", 1), ("c", 1)]);
         // Empty `a` behind the heap's back, as drop_host does.
         let a = s.find("a").unwrap();
         s.host_mut(a).queued = 0;
