@@ -16,21 +16,33 @@ const CHECKPOINT_EVERY: u64 = 100_000;
 
 fn main() {
     // `cargo bench` passes `--bench`; the numbers are ours.
-    let numbers: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let numbers: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let urls = numbers.first().copied().unwrap_or(10_000_000);
     let hosts = numbers.get(1).copied().unwrap_or(100_000).max(1);
     let dir = tempfile::tempdir().expect("temp dir");
     let frontier = EmbeddedFrontier::open(dir.path(), FrontierOptions::default()).expect("open");
-    println!("frontier: {urls} URLs over {hosts} hosts in {}", dir.path().display());
+    println!(
+        "frontier: {urls} URLs over {hosts} hosts in {}",
+        dir.path().display()
+    );
 
     let start = Instant::now();
     for i in 0..urls {
         let host = i % hosts;
         let page = i / hosts;
         let candidate = Candidate {
-            url: format!("https://host-{host}.example/section/{}/page-{page}.html", page % 97),
+            url: format!(
+                "https://host-{host}.example/section/{}/page-{page}.html",
+                page % 97
+            ),
             depth: 2,
-            found_on: Some(format!("https://host-{host}.example/section/index-{}.html", page / 50)),
+            found_on: Some(format!(
+                "https://host-{host}.example/section/index-{}.html",
+                page / 50
+            )),
             via: Via::Link,
             validators: None,
         };
@@ -55,7 +67,9 @@ fn main() {
                 frontier.done(lease, now).expect("done");
                 popped += 1;
                 if popped % CHECKPOINT_EVERY == 0 {
-                    frontier.checkpoint(&popped.to_be_bytes()).expect("checkpoint");
+                    frontier
+                        .checkpoint(&popped.to_be_bytes())
+                        .expect("checkpoint");
                 }
                 if popped % (urls / 10).max(1) == 0 {
                     report("pop", popped, start, dir.path());
@@ -69,8 +83,14 @@ fn main() {
     let pop_secs = start.elapsed().as_secs_f64();
     assert_eq!(popped, urls);
 
-    println!("push: {:.0} URLs/s ({push_secs:.1} s)", urls as f64 / push_secs);
-    println!("pop+done: {:.0} URLs/s ({pop_secs:.1} s)", urls as f64 / pop_secs);
+    println!(
+        "push: {:.0} URLs/s ({push_secs:.1} s)",
+        urls as f64 / push_secs
+    );
+    println!(
+        "pop+done: {:.0} URLs/s ({pop_secs:.1} s)",
+        urls as f64 / pop_secs
+    );
     println!(
         "disk when all queued: {disk_full} bytes, {:.1} bytes/URL; after all done: {} bytes",
         disk_full as f64 / urls as f64,
@@ -102,7 +122,9 @@ fn peak_rss_kib() -> u64 {
 /// Bytes allocated on disk under `dir`, as `du` counts them.
 fn disk_bytes(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {

@@ -82,13 +82,17 @@ fn completes_stray_escape(out: &str, byte: u8) -> bool {
     let tail = out.as_bytes();
     byte.is_ascii_hexdigit()
         && (tail.ends_with(b"%")
-            || (tail.len() >= 2 && tail[tail.len() - 2] == b'%' && tail[tail.len() - 1].is_ascii_hexdigit()))
+            || (tail.len() >= 2
+                && tail[tail.len() - 2] == b'%'
+                && tail[tail.len() - 1].is_ascii_hexdigit()))
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 fn hex(byte: u8) -> Option<u8> {
-    char::from(byte).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(byte)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// RFC 3986 §2.3: `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`.
@@ -108,8 +112,14 @@ mod tests {
     #[test]
     fn rfc3986_examples_are_equivalent() {
         // RFC 3986 §6.2.2: "eXAMPLE://a/./b/../b/%63/%7bfoo%7d" ≡ "example://a/b/c/%7Bfoo%7D".
-        assert_eq!(key("HTTP://a/./b/../b/%63/%7bfoo%7d"), "http://a/b/c/%7Bfoo%7D");
-        assert_eq!(key("eXAMPLE://a/./b/../b/%63/%7bfoo%7d"), "example://a/b/c/%7Bfoo%7D");
+        assert_eq!(
+            key("HTTP://a/./b/../b/%63/%7bfoo%7d"),
+            "http://a/b/c/%7Bfoo%7D"
+        );
+        assert_eq!(
+            key("eXAMPLE://a/./b/../b/%63/%7bfoo%7d"),
+            "example://a/b/c/%7Bfoo%7D"
+        );
         // §6.2.2.1: case of scheme, host and percent-encodings.
         assert_eq!(key("HTTP://www.EXAMPLE.com/"), "http://www.example.com/");
         assert_eq!(key("http://example.com/a%3ab"), "http://example.com/a%3Ab");
@@ -118,7 +128,10 @@ mod tests {
             key("http://example.com/%41%7a%30%2D%2e%5f%7E"),
             "http://example.com/Az0-._~"
         );
-        assert_eq!(key("http://example.com/%2f%3F%23%25"), "http://example.com/%2F%3F%23%25");
+        assert_eq!(
+            key("http://example.com/%2f%3F%23%25"),
+            "http://example.com/%2F%3F%23%25"
+        );
         // §6.2.3: empty path, empty port and default port.
         for same in [
             "http://example.com",

@@ -4,7 +4,7 @@
 
 use super::{Candidate, Validators, Via};
 
-/// Key prefixes of the frontier's tree. One tree, so that one `apply_batch` covers all.
+/// Key prefixes of the frontier's tree (one tree: one redo log commits all of it).
 pub(super) const SEEN: u8 = 1;
 pub(super) const QUEUE: u8 = 2;
 pub(super) const HOST: u8 = 3;
@@ -104,9 +104,14 @@ pub(super) fn candidate_value(c: &Candidate) -> Vec<u8> {
     out.push(via);
     out.extend_from_slice(&c.depth.to_be_bytes());
     out.push(flags);
-    for text in [Some(c.url.as_str()), c.found_on.as_deref(), etag, last_modified]
-        .into_iter()
-        .flatten()
+    for text in [
+        Some(c.url.as_str()),
+        c.found_on.as_deref(),
+        etag,
+        last_modified,
+    ]
+    .into_iter()
+    .flatten()
     {
         // URLs and headers are far below 4 GiB; the crawl bounds them long before.
         out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -127,15 +132,30 @@ pub(super) fn read_candidate(value: &[u8]) -> Result<Candidate, String> {
     let depth = u32::from_be_bytes(r.take(4)?.try_into().map_err(|_| "depth")?);
     let flags = r.u8()?;
     let url = r.text()?;
-    let mut optional = |bit: u8| if flags & bit != 0 { r.text().map(Some) } else { Ok(None) };
+    let mut optional = |bit: u8| {
+        if flags & bit != 0 {
+            r.text().map(Some)
+        } else {
+            Ok(None)
+        }
+    };
     let found_on = optional(FOUND_ON)?;
     let etag = optional(ETAG)?;
     let last_modified = optional(LAST_MODIFIED)?;
-    let validators = (flags & VALIDATORS != 0).then_some(Validators { etag, last_modified });
+    let validators = (flags & VALIDATORS != 0).then_some(Validators {
+        etag,
+        last_modified,
+    });
     if !r.0.is_empty() {
         return Err("trailing bytes after a queued URL".into());
     }
-    Ok(Candidate { url, depth, found_on, via, validators })
+    Ok(Candidate {
+        url,
+        depth,
+        found_on,
+        via,
+        validators,
+    })
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -155,7 +175,9 @@ impl Reader<'_> {
     }
 
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_be_bytes(self.take(8)?.try_into().map_err(|_| "u64")?))
+        Ok(u64::from_be_bytes(
+            self.take(8)?.try_into().map_err(|_| "u64")?,
+        ))
     }
 
     fn text(&mut self) -> Result<String, String> {
@@ -177,7 +199,10 @@ mod tests {
         c.via = Via::Redirect;
         c.depth = 7;
         c.found_on = Some("https://example.com/".into());
-        c.validators = Some(Validators { etag: None, last_modified: Some("Tue".into()) });
+        c.validators = Some(Validators {
+            etag: None,
+            last_modified: Some("Tue".into()),
+        });
         assert_eq!(read_candidate(&candidate_value(&c)), Ok(c.clone()));
         c.validators = Some(Validators::default());
         assert_eq!(read_candidate(&candidate_value(&c)), Ok(c));

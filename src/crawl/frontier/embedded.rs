@@ -8,8 +8,8 @@
 //! (`schedule`), sled's page cache (bounded by [`FrontierOptions::cache_bytes`]) and the
 //! writes since the last checkpoint (`staged`).
 //!
-//! Crash semantics: nothing reaches sled between checkpoints, and a checkpoint is one atomic
-//! batch, so opening after a crash gives exactly the state of the last checkpoint. A URL
+//! Crash semantics: nothing reaches sled between checkpoints, and a checkpoint is committed
+//! by its redo log (`redo`) before sled sees it, so opening after a crash gives exactly the state of the last checkpoint. A URL
 //! leased at that checkpoint is still in its queue (a URL leaves its queue when it is
 //! done), so pages in flight at a kill are fetched again.
 
@@ -20,6 +20,7 @@ use std::time::Instant;
 use url::Url;
 
 use super::codec::{self, COUNTERS, HOST, META};
+use super::redo;
 use super::schedule::{Poll, Schedule};
 use super::staged::Staged;
 use super::{
@@ -38,7 +39,10 @@ pub struct FrontierOptions {
 
 impl Default for FrontierOptions {
     fn default() -> Self {
-        FrontierOptions { max_pages_per_host: None, cache_bytes: 64 * 1024 * 1024 }
+        FrontierOptions {
+            max_pages_per_host: None,
+            cache_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -74,6 +78,7 @@ impl EmbeddedFrontier {
         let db = opened
             .map_err(|_| corrupt(&path, "sled cannot read its files"))?
             .map_err(store)?;
+        redo::recover(dir, &db).map_err(|m| corrupt(&path, &m))?;
         let staged = Staged::new(db);
         let meta = staged.get(META).map_err(store)?;
         let (done, seen) = match staged.get(COUNTERS).map_err(store)? {
@@ -99,7 +104,10 @@ impl EmbeddedFrontier {
             seen,
             meta,
         };
-        Ok(EmbeddedFrontier { path, inner: Mutex::new(inner) })
+        Ok(EmbeddedFrontier {
+            path,
+            inner: Mutex::new(inner),
+        })
     }
 
     /// Writes waiting for the next checkpoint (they are held in memory until then).
@@ -172,7 +180,8 @@ impl Frontier for EmbeddedFrontier {
             .first_in(&codec::queue_key(id, head), &codec::queue_key(id, u64::MAX));
         let found = first.map_err(self.store());
         let parsed = found.and_then(|found| {
-            let (key, value) = found.ok_or_else(|| corrupt(&self.path, "a queue is shorter than its count"))?;
+            let (key, value) =
+                found.ok_or_else(|| corrupt(&self.path, "a queue is shorter than its count"))?;
             let seq = codec::queue_seq(&key).ok_or_else(|| corrupt(&self.path, "queue key"))?;
             let candidate = codec::read_candidate(&value).map_err(|m| corrupt(&self.path, &m))?;
             Ok((seq, candidate))
@@ -188,7 +197,11 @@ impl Frontier for EmbeddedFrontier {
         inner.next_lease += 1;
         inner.schedule.lease(id, lease, seq);
         let host = inner.schedule.host(id).name.clone();
-        Ok(Next::Ready(Lease { id: lease, host, candidate }))
+        Ok(Next::Ready(Lease {
+            id: lease,
+            host,
+            candidate,
+        }))
     }
 
     fn done(&self, lease: Lease, not_before: Instant) -> Result<(), FrontierError> {
@@ -199,7 +212,10 @@ impl Frontier for EmbeddedFrontier {
             Some((id, seq))
         });
         let Some((id, seq)) = finished else {
-            return Err(FrontierError::UnknownLease { id: lease.id, host: lease.host });
+            return Err(FrontierError::UnknownLease {
+                id: lease.id,
+                host: lease.host,
+            });
         };
         inner.staged.remove(&codec::queue_key(id, seq));
         inner.done += 1;
@@ -221,8 +237,10 @@ impl Frontier for EmbeddedFrontier {
             inner.seen += 1;
             return Ok(false);
         };
-        let (Ok(seq), Some(id)) = (<[u8; 8]>::try_from(seen.as_slice()), inner.schedule.find(&host))
-        else {
+        let (Ok(seq), Some(id)) = (
+            <[u8; 8]>::try_from(seen.as_slice()),
+            inner.schedule.find(&host),
+        ) else {
             return Ok(false);
         };
         let seq = u64::from_be_bytes(seq);
@@ -281,10 +299,22 @@ impl Frontier for EmbeddedFrontier {
             let value = codec::host_value(host.next_seq, host.accepted, host.queued, &host.name);
             extra.push((codec::host_key(id).to_vec(), value));
         }
-        extra.push((COUNTERS.to_vec(), codec::counters_value(inner.done, inner.seen).to_vec()));
+        extra.push((
+            COUNTERS.to_vec(),
+            codec::counters_value(inner.done, inner.seen).to_vec(),
+        ));
         extra.push((META.to_vec(), meta.to_vec()));
-        inner.staged.commit(extra).map_err(self.store())?;
-        let ids: Vec<u32> = inner.schedule.hosts().filter(|(_, h)| h.dirty).map(|(id, _)| id).collect();
+        let committed = inner.staged.commit(&self.path, extra);
+        committed.map_err(|message| FrontierError::Store {
+            path: self.path.clone(),
+            message,
+        })?;
+        let ids: Vec<u32> = inner
+            .schedule
+            .hosts()
+            .filter(|(_, h)| h.dirty)
+            .map(|(id, _)| id)
+            .collect();
         for id in ids {
             inner.schedule.host_mut(id).dirty = false;
         }
@@ -324,7 +354,10 @@ fn queueable(text: &str) -> Result<(Url, String), String> {
 }
 
 fn corrupt(path: &Path, message: &str) -> FrontierError {
-    FrontierError::Corrupt { path: path.to_owned(), message: message.to_owned() }
+    FrontierError::Corrupt {
+        path: path.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 fn store_error(path: &Path, e: sled::Error) -> FrontierError {
@@ -337,6 +370,9 @@ fn store_error(path: &Path, e: sled::Error) -> FrontierError {
             FrontierError::Locked(path.to_owned())
         }
         sled::Error::Corruption { .. } => corrupt(path, &e.to_string()),
-        other => FrontierError::Store { path: path.to_owned(), message: other.to_string() },
+        other => FrontierError::Store {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
     }
 }

@@ -9,6 +9,7 @@
 //! - `schedule`: per-host state and the heap of hosts by due time, in memory;
 //! - `codec`: the bytes of a queued [`Candidate`] and of a host's record;
 //! - `staged`: the writes since the last checkpoint, over the sled tree;
+//! - `redo`: the redo log that commits a checkpoint;
 //! - [`embedded`]: [`EmbeddedFrontier`], the single-machine frontier on sled.
 //!
 //! The trait is the seam for a shared frontier serving a fleet of machines later
@@ -18,6 +19,7 @@
 pub mod canonical;
 mod codec;
 pub mod embedded;
+mod redo;
 mod schedule;
 mod staged;
 

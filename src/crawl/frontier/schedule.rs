@@ -128,7 +128,11 @@ impl Schedule {
             host.in_heap = false;
             return Poll::Due(id);
         }
-        if self.leased > 0 { Poll::Busy } else { Poll::Empty }
+        if self.leased > 0 {
+            Poll::Busy
+        } else {
+            Poll::Empty
+        }
     }
 
     /// Puts back a host taken by `pop_due` without leasing it (its queue turned out empty or
@@ -166,7 +170,11 @@ impl Schedule {
     pub fn due_and_waiting(&self, now: Instant) -> (u64, u64) {
         let eligible = self.hosts.iter().filter(|h| h.eligible());
         eligible.fold((0, 0), |(due, waiting), h| {
-            if h.not_before.is_none_or(|t| t <= now) { (due + 1, waiting) } else { (due, waiting + 1) }
+            if h.not_before.is_none_or(|t| t <= now) {
+                (due + 1, waiting)
+            } else {
+                (due, waiting + 1)
+            }
         })
     }
 }
@@ -187,9 +195,13 @@ mod tests {
     fn a_backing_off_host_does_not_delay_another() {
         let t0 = Instant::now();
         let mut s = schedule(&[("slow", 3), ("fast", 3)]);
-        let Poll::Due(first) = s.pop_due(t0) else { panic!("a host is due") };
+        let Poll::Due(first) = s.pop_due(t0) else {
+            panic!("a host is due")
+        };
         s.lease(first, 1, 0);
-        let Poll::Due(second) = s.pop_due(t0) else { panic!("the other host is due") };
+        let Poll::Due(second) = s.pop_due(t0) else {
+            panic!("the other host is due")
+        };
         assert_ne!(first, second);
         s.lease(second, 2, 0);
         // One lease per host: both are out, nothing else is queued elsewhere.
@@ -202,7 +214,8 @@ mod tests {
         let later = t0 + Duration::from_millis(50);
         assert_eq!(s.pop_due(later), Poll::Due(second));
         s.lease(second, 3, 1);
-        s.finish(second, 3, later + Duration::from_millis(50)).unwrap();
+        s.finish(second, 3, later + Duration::from_millis(50))
+            .unwrap();
         assert_eq!(s.pop_due(later), Poll::Wait(Duration::from_millis(50)));
     }
 
@@ -210,7 +223,9 @@ mod tests {
     fn empty_only_when_nothing_is_queued_or_leased() {
         let t0 = Instant::now();
         let mut s = schedule(&[("a", 1), ("b", 0)]);
-        let Poll::Due(a) = s.pop_due(t0) else { panic!("a is due") };
+        let Poll::Due(a) = s.pop_due(t0) else {
+            panic!("a is due")
+        };
         s.lease(a, 7, 0);
         assert_eq!(s.pop_due(t0), Poll::Busy);
         assert_eq!(s.finish(a, 8, t0), None, "a lease not out is refused");

@@ -5,11 +5,15 @@
 //! buffers fill, so after a crash it would hold some writes made after the last checkpoint
 //! but not others, and the crawl's checkpoint meta (its WARC position) would not match the
 //! frontier. Holding them here until the checkpoint makes "the state of some checkpoint" the
-//! only state a crash can leave: sled applies a batch atomically, and the meta is in it.
+//! only state a crash can leave: a checkpoint is committed by its redo log (`redo`), and the
+//! meta is in it.
 //! Memory is bounded by what the crawl does between two checkpoints.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::path::Path;
+
+use super::redo;
 
 /// A key, or a key and a value, read through the staged writes.
 pub(super) type Entry = (Vec<u8>, Vec<u8>);
@@ -22,7 +26,10 @@ pub(super) struct Staged {
 
 impl Staged {
     pub fn new(db: sled::Db) -> Staged {
-        Staged { db, writes: BTreeMap::new() }
+        Staged {
+            db,
+            writes: BTreeMap::new(),
+        }
     }
 
     /// The writes waiting for the next checkpoint.
@@ -83,20 +90,19 @@ impl Staged {
             .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
-    /// Writes the staged writes and `extra` as one atomic batch, then flushes.
-    pub fn commit(&mut self, extra: Vec<Entry>) -> sled::Result<()> {
-        let mut batch = sled::Batch::default();
-        for (key, value) in &self.writes {
-            match value {
-                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                None => batch.remove(key.as_slice()),
-            }
-        }
-        for (key, value) in extra {
-            batch.insert(key, value);
-        }
-        self.db.apply_batch(batch)?;
-        self.db.flush()?;
+    /// Commits the staged writes and `extra` as one checkpoint through the redo log of `dir`
+    /// (`redo`), then applies them to sled.
+    pub fn commit(&mut self, dir: &Path, extra: Vec<Entry>) -> Result<(), String> {
+        let staged = self
+            .writes
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref()));
+        let extra_writes = extra
+            .iter()
+            .map(|(k, v)| (k.as_slice(), Some(v.as_slice())));
+        redo::write(dir, staged.chain(extra_writes))
+            .map_err(|e| format!("cannot write {}: {e}", redo::FILE))?;
+        redo::recover(dir, &self.db)?;
         self.writes.clear();
         Ok(())
     }
