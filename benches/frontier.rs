@@ -47,10 +47,10 @@ fn main() {
             validators: None,
         };
         assert_eq!(frontier.push(candidate).expect("push"), Pushed::Queued);
-        if (i + 1) % CHECKPOINT_EVERY == 0 {
+        if (i + 1).is_multiple_of(CHECKPOINT_EVERY) {
             frontier.checkpoint(&i.to_be_bytes()).expect("checkpoint");
         }
-        if (i + 1) % (urls / 10).max(1) == 0 {
+        if (i + 1).is_multiple_of((urls / 10).max(1)) {
             report("push", i + 1, start, dir.path());
         }
     }
@@ -66,12 +66,12 @@ fn main() {
             Next::Ready(lease) => {
                 frontier.done(lease, now).expect("done");
                 popped += 1;
-                if popped % CHECKPOINT_EVERY == 0 {
+                if popped.is_multiple_of(CHECKPOINT_EVERY) {
                     frontier
                         .checkpoint(&popped.to_be_bytes())
                         .expect("checkpoint");
                 }
-                if popped % (urls / 10).max(1) == 0 {
+                if popped.is_multiple_of((urls / 10).max(1)) {
                     report("pop", popped, start, dir.path());
                 }
             }
