@@ -7,6 +7,7 @@
 //! bug; one line on standard error, the evidence log flushed).
 
 pub mod check;
+pub mod crawl;
 pub mod fetch;
 mod json_line;
 pub mod log;
@@ -55,6 +56,9 @@ pub enum Command {
     Fetch(fetch::FetchArgs),
     /// Read, verify and export the evidence log.
     Log(log::LogArgs),
+    /// Crawl from seeds politely into WARC files, keeping nothing reserved and evidence
+    /// for every URL.
+    Crawl(crawl::CrawlArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -117,8 +121,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if args.allow_private_addresses {
         config.net.allow_private_addresses = true;
     }
-    let store = args.store.unwrap_or_else(crate::store::default_path);
+    let given = args.store;
+    let store = given.clone().unwrap_or_else(crate::store::default_path);
     match args.command {
+        Command::Crawl(crawl) => crawl::run(&config, given.as_deref(), crawl),
         Command::Check(check) => check::run(&config, &store, check),
         Command::Fetch(fetch) => fetch::run(&config, &store, fetch),
         Command::Log(log) => log::run(&config, &store, log),

@@ -17,7 +17,11 @@ pub struct Earlier {
 }
 
 /// The request headers as sent: `Host`, the client's own, and the conditional ones.
-fn request_headers(page: &Page, client: &HttpClient, sent: &[(String, String)]) -> Vec<(String, String)> {
+fn request_headers(
+    page: &Page,
+    client: &HttpClient,
+    sent: &[(String, String)],
+) -> Vec<(String, String)> {
     let host = match page.url.port() {
         Some(port) => format!("{}:{port}", page.url.host_str().unwrap_or_default()),
         None => page.url.host_str().unwrap_or_default().to_owned(),

@@ -6,15 +6,18 @@
 //! - [`scope`]: what may be queued;
 //! - [`links`] and [`sitemap`]: discovery, from pages and from sitemaps;
 //! - [`visit`]: one URL (or one origin's sitemaps) through the pipeline, as a task;
-//! - [`run`]: the crawl loop; [`tally`]: its counts;
+//! - [`run`]: the crawl loop; [`tally`]: its counts; [`progress`]: shown as it goes;
 //! - [`warc`]: the WARC/1.1 writer, its CDXJ index and the repair of a file cut mid-record;
 //!   [`archive`]: a kept page as a WARC exchange;
-//! - [`skipped`]: the skip report; [`checkpoint`] and [`resume`]: stop and go on.
+//! - [`skipped`]: the skip report; [`checkpoint`] and [`resume`]: stop and go on;
+//!   [`recrawl`]: fetch an earlier crawl again, conditionally.
 
 pub mod archive;
 pub mod checkpoint;
 pub mod frontier;
 pub mod links;
+pub mod progress;
+pub mod recrawl;
 pub mod resume;
 pub mod run;
 pub mod scope;
@@ -48,6 +51,9 @@ pub enum CrawlError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The crawl directory could not be read or written.
+    #[error("crawl directory: {0}")]
+    Io(std::io::Error),
 }
 
 /// Ctrl-C and SIGTERM as the crawl loop sees them: the first asks it to stop scheduling and

@@ -8,16 +8,17 @@
 //!
 //! Nothing refused or discarded is written anywhere but the skip report and the evidence.
 
+use super::archive::{self, Earlier};
 use super::checkpoint::Checkpoint;
 use super::frontier::{Candidate, Frontier, Lease, Next, Pushed, Via};
 use super::links::LinkOptions;
+use super::progress::Progress;
 use super::scope::Scope;
 use super::sitemap::SitemapLimits;
 use super::skipped::{SkipLine, SkipReport};
 use super::tally::Tally;
 use super::visit::{Visit, sitemap_urls, visit};
 use super::warc::WarcWriter;
-use super::archive::{self, Earlier};
 use super::{CrawlError, Shutdown};
 use crate::fetcher::{Fetcher, FetcherError, Page, Refusal};
 use crate::policy::{Purpose, Verdict};
@@ -72,6 +73,7 @@ pub struct Crawl {
     origins: HashSet<String>,
     pending: Vec<(Lease, Page, Vec<Url>)>,
     last_checkpoint: Instant,
+    progress: Option<Progress>,
 }
 
 impl Crawl {
@@ -106,7 +108,13 @@ impl Crawl {
             origins: HashSet::new(),
             pending: Vec::new(),
             last_checkpoint: Instant::now(),
+            progress: None,
         }
+    }
+
+    /// Shows progress on standard error (or not: `-q`).
+    pub fn set_progress(&mut self, show: bool) {
+        self.progress = show.then(Progress::new);
     }
 
     /// The counts so far.
@@ -204,6 +212,12 @@ impl Crawl {
             if self.last_checkpoint.elapsed() >= every {
                 self.checkpoint()?;
             }
+            if let Some(progress) = &mut self.progress {
+                progress.show(&self.tally, self.frontier.stats(), tasks.len());
+            }
+        }
+        if let Some(progress) = &mut self.progress {
+            progress.finish();
         }
         self.write_pending()?;
         if self.limit_reached() && !shutdown.stopping() {
@@ -254,7 +268,10 @@ impl Crawl {
     }
 
     /// Takes in a finished task.
-    fn finish(&mut self, joined: Result<Finished, tokio::task::JoinError>) -> Result<(), CrawlError> {
+    fn finish(
+        &mut self,
+        joined: Result<Finished, tokio::task::JoinError>,
+    ) -> Result<(), CrawlError> {
         let finished = match joined {
             Ok(finished) => finished,
             // Aborted by a second Ctrl-C: the lease stays out and is fetched on resume.
@@ -334,7 +351,11 @@ impl Crawl {
             return Ok(());
         }
         errors.gave_up = true;
-        tracing::warn!(host, errors = max, "host given up after {max} failures in a row");
+        tracing::warn!(
+            host,
+            errors = max,
+            "host given up after {max} failures in a row"
+        );
         loop {
             let dropped = self.frontier.drop_host(host)?;
             if dropped.is_empty() {
@@ -394,10 +415,19 @@ impl Crawl {
         let log = Arc::clone(self.fetcher.log());
         tokio::task::block_in_place(|| log.sync())?;
         for (lease, page, links) in std::mem::take(&mut self.pending) {
-            if self.plan.max_pages.is_some_and(|max| self.plan.kept_before + self.tally.kept >= max) {
+            if self
+                .plan
+                .max_pages
+                .is_some_and(|max| self.plan.kept_before + self.tally.kept >= max)
+            {
                 // Fetched while the limit was reached by others in flight: not kept.
                 let candidate = lease.candidate.clone();
-                self.skip(&candidate, "skipped", vec![super::MAX_PAGES], Some(page.seq))?;
+                self.skip(
+                    &candidate,
+                    "skipped",
+                    vec![super::MAX_PAGES],
+                    Some(page.seq),
+                )?;
                 self.done(lease)?;
                 continue;
             }

@@ -144,10 +144,7 @@ mod tests {
         let text = std::fs::read_to_string(report.path()).unwrap();
         assert_eq!(text.lines().count(), 1);
         assert!(!text.contains(":p@"), "{text}");
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(report.path())
-            .unwrap();
+        let mut file = OpenOptions::new().append(true).open(report.path()).unwrap();
         file.write_all(b"{\"url\":\"http://cut").unwrap();
         let (urls, replayed_end) = replay(dir.path(), 0).unwrap();
         assert_eq!(urls, ["http://***@a.example/x\n\""]);

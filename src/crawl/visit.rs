@@ -7,7 +7,7 @@ use crate::crawl::links::{self, LinkOptions};
 use crate::crawl::sitemap::{self, SitemapKind, SitemapLimits};
 use crate::fetcher::{Fetcher, FetcherError, HopOutcome, Outcome, Page, Redirect, Refusal};
 use crate::policy::{Purpose, Verdict, parse_url};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, X_ROBOTS_TAG};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use std::collections::{HashSet, VecDeque};
 use url::Url;
 
@@ -83,19 +83,33 @@ pub async fn visit(
     }
 }
 
-/// The links of a kept page to follow: none under `X-Robots-Tag: nofollow` (for all agents
-/// or ours) when nofollow is honoured; else those the HTML extractor gives.
+/// The links of a kept page to follow.
 pub fn page_links(page: &Page, options: &LinkOptions) -> Vec<Url> {
-    let tags = page
+    let tags: Vec<&str> = page
         .headers
-        .get_all(X_ROBOTS_TAG)
+        .get_all("x-robots-tag")
         .iter()
-        .filter_map(|v| v.to_str().ok());
-    if options.honour_nofollow && links::header_nofollow(tags, &options.agent) {
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let content_type = page.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    links_of(&tags, content_type, &page.body, &page.url, options)
+}
+
+/// The links of a page to follow: none under `X-Robots-Tag: nofollow` (for all agents or
+/// ours) when nofollow is honoured; else those the HTML extractor gives.
+pub fn links_of(
+    robots_tags: &[&str],
+    content_type: Option<&str>,
+    body: &[u8],
+    url: &Url,
+    options: &LinkOptions,
+) -> Vec<Url> {
+    if options.honour_nofollow
+        && links::header_nofollow(robots_tags.iter().copied(), &options.agent)
+    {
         return Vec::new();
     }
-    let content_type = page.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    links::extract(&page.body, content_type, &page.url, options)
+    links::extract(body, content_type, url, options)
         .links
         .into_iter()
         .map(|l| l.url)
@@ -165,7 +179,10 @@ mod tests {
         };
         let headers = conditional(Some(&v));
         assert_eq!(headers["if-none-match"], "\"abc\"");
-        assert_eq!(headers["if-modified-since"], "Tue, 01 Dec 2026 10:00:00 GMT");
+        assert_eq!(
+            headers["if-modified-since"],
+            "Tue, 01 Dec 2026 10:00:00 GMT"
+        );
         let hostile = Validators {
             etag: Some("a\r\nx: y".into()),
             last_modified: None,
