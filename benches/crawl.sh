@@ -126,7 +126,7 @@ if [ "${SKIP_SCRAPY:-0}" = 0 ]; then
 fi
 
 printf '\n%-8s %9s %8s %9s %8s %8s %10s %9s %8s %6s\n' crawler pages/s '% bound' distinct \
-    wall_s cpu_s 'cpu_s/1k' min_gap_ms gaps<0.8 load
+    wall_s cpu_s 'cpu_s/1k' min_gap_ms 'gaps<0.8' load
 row() {
     local name=$1 load=$2
     local rate distinct

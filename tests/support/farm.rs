@@ -586,7 +586,7 @@ impl Farm {
         let mut queue: VecDeque<(String, usize)> =
             plan.seeds.iter().map(|s| (s.clone(), 0)).collect();
         let mut seen: BTreeSet<String> = plan.seeds.iter().cloned().collect();
-        let mut nofollowed: BTreeSet<String> = BTreeSet::new();
+        let mut nofollowed: BTreeMap<String, usize> = BTreeMap::new();
         let push = |url: &String, depth: usize, seen: &mut BTreeSet<String>, q: &mut VecDeque<_>| {
             if seen.insert(url.clone()) {
                 q.push_back((url.clone(), depth));
@@ -638,15 +638,15 @@ impl Farm {
                     for link in &page.links {
                         push(link, depth + 1, &mut seen, &mut queue);
                     }
-                    nofollowed.extend(page.nofollow.iter().cloned());
+                    nofollowed.extend(page.nofollow.iter().map(|u| (u.clone(), depth + 1)));
                 }
                 Expect::Redirect(to) => push(to, depth, &mut seen, &mut queue),
                 Expect::NotKept { .. } => {}
             }
         }
-        for url in nofollowed {
+        for (url, depth) in nofollowed {
             out.found.entry(url).or_insert((
-                0,
+                depth,
                 Expect::not_kept("skipped", "crawl.nofollow"),
                 Requests::Never,
             ));
