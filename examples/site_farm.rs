@@ -33,7 +33,10 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number"))
+        })
         .unwrap_or(default)
 }
 
@@ -44,16 +47,24 @@ fn host_ip(index: usize) -> Ipv4Addr {
 }
 
 fn links(i: usize, pages: usize) -> Vec<usize> {
-    let mut out: Vec<usize> = [i + 1, 2 * i + 1, 2 * i + 2, (i * 7 + 3) % pages, (i * 13 + 5) % pages]
-        .into_iter()
-        .filter(|&j| j < pages && j != i)
-        .collect();
+    let mut out: Vec<usize> = [
+        i + 1,
+        2 * i + 1,
+        2 * i + 2,
+        (i * 7 + 3) % pages,
+        (i * 13 + 5) % pages,
+    ]
+    .into_iter()
+    .filter(|&j| j < pages && j != i)
+    .collect();
     out.dedup();
     out
 }
 
 fn page(i: usize, pages: usize) -> String {
-    let mut s = format!("<!DOCTYPE html>\n<html><head><title>page {i}</title></head><body>\n<h1>Page {i}</h1>\n");
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html><head><title>page {i}</title></head><body>\n<h1>Page {i}</h1>\n"
+    );
     for j in links(i, pages) {
         s.push_str(&format!("<p><a href=\"/p/{j}.html\">page {j}</a></p>\n"));
     }
@@ -74,10 +85,18 @@ async fn handle(State(host): State<Arc<Host>>, request: Request) -> Response {
         .filter(|&n| n < host.pages);
     host.log.lock().unwrap().push((Instant::now(), index));
     if path == "/robots.txt" {
-        return ([(header::CONTENT_TYPE, "text/plain")], "User-agent: *\nAllow: /\n").into_response();
+        return (
+            [(header::CONTENT_TYPE, "text/plain")],
+            "User-agent: *\nAllow: /\n",
+        )
+            .into_response();
     }
     match index {
-        Some(i) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page(i, host.pages)).into_response(),
+        Some(i) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page(i, host.pages),
+        )
+            .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -111,7 +130,10 @@ fn report(hosts: &[Arc<Host>], interval_ms: usize) {
     let (steady, span) = if n >= 10 {
         let (a, b) = (arrivals[n / 10], arrivals[n * 9 / 10]);
         let secs = b.duration_since(a).as_secs_f64();
-        ((n * 9 / 10 - n / 10) as f64 / secs, arrivals[n - 1].duration_since(arrivals[0]).as_secs_f64())
+        (
+            (n * 9 / 10 - n / 10) as f64 / secs,
+            arrivals[n - 1].duration_since(arrivals[0]).as_secs_f64(),
+        )
     } else {
         (0.0, 0.0)
     };
@@ -123,21 +145,34 @@ fn report(hosts: &[Arc<Host>], interval_ms: usize) {
 }
 
 fn main() {
-    let (count, pages, interval_ms) = (arg("--hosts", 100), arg("--pages", 500), arg("--interval-ms", 50));
+    let (count, pages, interval_ms) = (
+        arg("--hosts", 100),
+        arg("--pages", 500),
+        arg("--interval-ms", 50),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(arg("--threads", 1))
         .enable_all()
         .build()
         .unwrap();
     let hosts: Vec<Arc<Host>> = (0..count)
-        .map(|_| Arc::new(Host { pages, log: Mutex::new(Vec::new()) }))
+        .map(|_| {
+            Arc::new(Host {
+                pages,
+                log: Mutex::new(Vec::new()),
+            })
+        })
         .collect();
     runtime.block_on(async {
         let mut stdout = std::io::stdout().lock();
         for (i, host) in hosts.iter().enumerate() {
-            let listener = tokio::net::TcpListener::bind((host_ip(i), 0)).await.expect("bind a farm host");
+            let listener = tokio::net::TcpListener::bind((host_ip(i), 0))
+                .await
+                .expect("bind a farm host");
             writeln!(stdout, "http://{}/p/0.html", listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new().fallback(handle).with_state(Arc::clone(host));
+            let app = axum::Router::new()
+                .fallback(handle)
+                .with_state(Arc::clone(host));
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         }
         writeln!(stdout, "ready").unwrap();
@@ -147,7 +182,8 @@ fn main() {
             let mut sink = Vec::new();
             let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
         });
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -37,7 +37,18 @@ fn args<'a>(seeds: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-/// Response records per target URI in `dir`'s WARC files (problems of the files reported).
+/// `http://ip/path` for `http://ip:port/path`: the same page of two farms (one origin per
+/// host, ports differ between runs) has the same name.
+fn without_port(url: &str) -> String {
+    let (base, path) = farm::split(url);
+    format!(
+        "{}{path}",
+        base.rsplit_once(':').map_or(base.as_str(), |(b, _)| b)
+    )
+}
+
+/// Response records per target URI (without its port) in `dir`'s WARC files (problems of the
+/// files reported).
 fn responses(dir: &std::path::Path, report: &mut Report) -> BTreeMap<String, usize> {
     let records = match warc_check::read_dir(dir) {
         Ok(r) => r,
@@ -50,7 +61,8 @@ fn responses(dir: &std::path::Path, report: &mut Report) -> BTreeMap<String, usi
     report.0.extend(warc_check::warcio(dir));
     let mut out = BTreeMap::new();
     for r in records.iter().filter(|r| r.kind == "response") {
-        *out.entry(r.target.clone().unwrap_or_default()).or_insert(0) += 1;
+        *out.entry(without_port(r.target.as_deref().unwrap_or("http://-/")))
+            .or_insert(0) += 1;
     }
     out
 }
@@ -63,7 +75,10 @@ fn wait_for_requests(farm: &Farm, child: &mut Child, requests: usize) -> bool {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
-        assert!(start.elapsed() < LIMIT, "the crawl made no progress to {requests} requests in {LIMIT:?}");
+        assert!(
+            start.elapsed() < LIMIT,
+            "the crawl made no progress to {requests} requests in {LIMIT:?}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     true
@@ -75,7 +90,12 @@ fn uninterrupted() -> (BTreeSet<String>, usize) {
     let (farm, seeds) = crash_farm();
     let cd = CrawlDir::new(&config_toml(INTERVAL_MS));
     let out = cd.run(&args(&seeds, &["-q"]), LIMIT);
-    assert_eq!(out.status.code(), Some(0), "uninterrupted crawl: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "uninterrupted crawl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut report = Report::default();
     let kept: BTreeSet<String> = responses(&cd.dir, &mut report).into_keys().collect();
     report.assert_clean(&String::from_utf8_lossy(&out.stderr));
@@ -84,25 +104,49 @@ fn uninterrupted() -> (BTreeSet<String>, usize) {
 
 /// The end state after interruptions: kept set equal to `reference` and to the model's, at
 /// most `dups` pages twice (in the WARC and in the servers' logs), the log verifies.
-fn judge_end(cd: &CrawlDir, farm: &Farm, seeds: &[String], reference: &BTreeSet<String>, dups: usize, report: &mut Report) {
-    let model = farm.expect(&Plan::new(seeds)).kept();
+fn judge_end(
+    cd: &CrawlDir,
+    farm: &Farm,
+    seeds: &[String],
+    reference: &BTreeSet<String>,
+    dups: usize,
+    report: &mut Report,
+) {
+    let model: BTreeSet<String> = farm
+        .expect(&Plan::new(seeds))
+        .kept()
+        .iter()
+        .map(|u| without_port(u))
+        .collect();
     if reference != &model {
-        report.push(format!("the uninterrupted crawl kept {} pages, the model {}", reference.len(), model.len()));
+        report.push(format!(
+            "the uninterrupted crawl kept {} pages, the model {}",
+            reference.len(),
+            model.len()
+        ));
     }
     let got = responses(&cd.dir, report);
     let kept: BTreeSet<String> = got.keys().cloned().collect();
     let missing: Vec<_> = reference.difference(&kept).collect();
     let extra: Vec<_> = kept.difference(reference).collect();
     if !missing.is_empty() || !extra.is_empty() {
-        report.push(format!("kept set differs from the uninterrupted crawl's: missing {missing:?}, extra {extra:?}"));
+        report.push(format!(
+            "kept set differs from the uninterrupted crawl's: missing {missing:?}, extra {extra:?}"
+        ));
     }
     let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
     if twice.len() > dups {
         report.push(format!("{} page(s) more than once in the WARC, at most {dups} allowed (in flight at a kill): {twice:?}", twice.len()));
     }
-    let refetched: Vec<_> = judge::page_requests(farm).into_iter().filter(|(_, n)| *n > 1).collect();
+    let refetched: Vec<_> = judge::page_requests(farm)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
     if refetched.len() > dups {
-        report.push(format!("{} page(s) requested more than once, at most {dups} allowed: {refetched:?}", refetched.len()));
+        report.push(format!(
+            "{} page(s) requested more than once, at most {dups} allowed: {refetched:?}",
+            refetched.len()
+        ));
     }
     judge::log_verify(&cd.store(), report);
 }
@@ -124,13 +168,24 @@ fn sigkill_at_several_points_then_resume_loses_nothing_and_repeats_almost_nothin
             kills += 1;
         }
         let out = wait_output(child, LIMIT, "killed crawl");
-        log.push_str(&format!("--- run {i} (kill at {at} requests): {}\n", out.status));
+        log.push_str(&format!(
+            "--- run {i} (kill at {at} requests): {}\n",
+            out.status
+        ));
         log.push_str(&String::from_utf8_lossy(&out.stderr));
     }
-    assert!(kills >= 2, "the crawl ended before the kills: only {kills} kill(s) landed");
+    assert!(
+        kills >= 2,
+        "the crawl ended before the kills: only {kills} kill(s) landed"
+    );
     let out = cd.run(&args(&seeds, &["--resume", "-q"]), LIMIT);
     log.push_str(&String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "the final --resume: {}", judge::tail(&log, 40));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the final --resume: {}",
+        judge::tail(&log, 40)
+    );
     let mut report = Report::default();
     judge_end(&cd, &farm, &seeds, &reference, HOSTS * kills, &mut report);
     report.assert_clean(&log);
@@ -138,7 +193,10 @@ fn sigkill_at_several_points_then_resume_loses_nothing_and_repeats_almost_nothin
 
 /// `kill -SIGNAL pid`, through the `kill` command (no libc in the tests).
 fn signal(child: &Child, name: &str) {
-    let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success(), "kill -{name} failed");
 }
 
@@ -149,9 +207,16 @@ fn ctrl_c_and_sigterm_stop_cleanly_print_the_summary_and_resume() {
         let (farm, seeds) = crash_farm();
         let cd = CrawlDir::new(&config_toml(INTERVAL_MS));
         let mut child = cd.command(&args(&seeds, &[])).spawn().unwrap();
-        assert!(wait_for_requests(&farm, &mut child, total / 3), "SIG{name}: the crawl ended before a third of it");
+        assert!(
+            wait_for_requests(&farm, &mut child, total / 3),
+            "SIG{name}: the crawl ended before a third of it"
+        );
         signal(&child, name);
-        let out = wait_output(child, Duration::from_secs(60), &format!("crawl after SIG{name}"));
+        let out = wait_output(
+            child,
+            Duration::from_secs(60),
+            &format!("crawl after SIG{name}"),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let mut report = Report::default();
         if out.status.code() != Some(0) {
@@ -166,7 +231,10 @@ fn ctrl_c_and_sigterm_stop_cleanly_print_the_summary_and_resume() {
         }
         // A clean stop finishes what is in flight: nothing is fetched twice.
         judge_end(&cd, &farm, &seeds, &reference, 0, &mut report);
-        report.assert_clean(&format!("{stderr}\n--- resume ---\n{}", String::from_utf8_lossy(&resumed.stderr)));
+        report.assert_clean(&format!(
+            "{stderr}\n--- resume ---\n{}",
+            String::from_utf8_lossy(&resumed.stderr)
+        ));
     }
 }
 
@@ -176,14 +244,28 @@ fn a_second_ctrl_c_stops_at_once_and_still_resumes() {
     let (farm, seeds) = crash_farm();
     let cd = CrawlDir::new(&config_toml(INTERVAL_MS));
     let mut child = cd.command(&args(&seeds, &["-q"])).spawn().unwrap();
-    assert!(wait_for_requests(&farm, &mut child, total / 2), "the crawl ended before half of it");
+    assert!(
+        wait_for_requests(&farm, &mut child, total / 2),
+        "the crawl ended before half of it"
+    );
     signal(&child, "INT");
     std::thread::sleep(Duration::from_millis(20));
-    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
     let first = wait_output(child, Duration::from_secs(60), "crawl after two Ctrl-C");
     let resumed = cd.run(&args(&seeds, &["--resume", "-q"]), LIMIT);
-    let log = format!("{}\n--- resume ---\n{}", String::from_utf8_lossy(&first.stderr), String::from_utf8_lossy(&resumed.stderr));
-    assert_eq!(resumed.status.code(), Some(0), "--resume after two Ctrl-C: {}", judge::tail(&log, 40));
+    let log = format!(
+        "{}\n--- resume ---\n{}",
+        String::from_utf8_lossy(&first.stderr),
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "--resume after two Ctrl-C: {}",
+        judge::tail(&log, 40)
+    );
     let mut report = Report::default();
     judge_end(&cd, &farm, &seeds, &reference, HOSTS, &mut report);
     report.assert_clean(&log);

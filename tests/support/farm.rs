@@ -15,9 +15,18 @@
 
 use crate::server::{Reply, Server};
 use axum::body::Bytes;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
+
+#[path = "farm_html.rs"]
+mod html;
+#[allow(unused_imports)]
+pub use html::{Html, gzip, sitemap_index_xml, sitemap_xml};
+#[path = "farm_expect.rs"]
+mod expect;
+#[allow(unused_imports)]
+pub use expect::{Expected, Plan, Scope};
 
 /// Paths a crawl requests for each origin it visits besides the pages (policy files and the
 /// default sitemap): never counted as pages, but never allowed on an out-of-scope origin.
@@ -128,132 +137,6 @@ impl Page {
     }
 }
 
-/// An HTML page under construction: what it links to, and how.
-#[derive(Clone, Debug, Default)]
-pub struct Html {
-    /// The `<title>`.
-    pub title: String,
-    /// `<meta name content>` elements.
-    pub metas: Vec<(String, String)>,
-    /// `<base href>`, if any (relative links below resolve against it).
-    pub base: Option<String>,
-    /// The markup of the links, in order.
-    pub anchors: Vec<String>,
-    /// Text inside the body (a marker, filler).
-    pub text: String,
-    /// Unclosed tags, stray bytes and bad nesting around the links.
-    pub broken: bool,
-    /// Resolved URLs to follow.
-    pub follow: Vec<String>,
-    /// Resolved URLs not to follow.
-    pub nofollow: Vec<String>,
-}
-
-impl Html {
-    /// An empty page titled `title`.
-    pub fn new(title: &str) -> Html {
-        Html {
-            title: title.to_owned(),
-            ..Html::default()
-        }
-    }
-
-    /// `<a href="written">`, resolving to the absolute `url`.
-    pub fn a(mut self, written: &str, url: &str) -> Html {
-        self.anchors.push(format!("<a href=\"{written}\">{url}</a>"));
-        self.follow.push(url.to_owned());
-        self
-    }
-
-    /// `<area href>` inside a `<map>`.
-    pub fn area(mut self, url: &str) -> Html {
-        self.anchors
-            .push(format!("<map name=m><area shape=rect coords=0,0,1,1 href=\"{url}\"></map>"));
-        self.follow.push(url.to_owned());
-        self
-    }
-
-    /// `<link rel=canonical href>` (written in the body: parsers accept it there too, but
-    /// [`Html::render`] moves canonicals to the head).
-    pub fn canonical(mut self, url: &str) -> Html {
-        self.metas.push(("canonical".into(), url.to_owned()));
-        self.follow.push(url.to_owned());
-        self
-    }
-
-    /// `<a rel="nofollow" href>`.
-    pub fn a_nofollow(mut self, url: &str) -> Html {
-        self.anchors
-            .push(format!("<a rel=\"external nofollow\" href=\"{url}\">nf</a>"));
-        self.nofollow.push(url.to_owned());
-        self
-    }
-
-    /// `<meta name="robots" content="nofollow">`: none of its links are followed.
-    pub fn meta_nofollow(mut self) -> Html {
-        self.metas.push(("robots".into(), "nofollow".into()));
-        self.nofollow.append(&mut self.follow);
-        self
-    }
-
-    /// `<base href>`.
-    pub fn base(mut self, href: &str) -> Html {
-        self.base = Some(href.to_owned());
-        self
-    }
-
-    /// A `<meta name content>`.
-    pub fn meta(mut self, name: &str, content: &str) -> Html {
-        self.metas.push((name.to_owned(), content.to_owned()));
-        self
-    }
-
-    /// Text in the body.
-    pub fn text(mut self, text: &str) -> Html {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Broken markup around the links.
-    pub fn broken(mut self) -> Html {
-        self.broken = true;
-        self
-    }
-
-    /// The page's bytes.
-    pub fn render(&self) -> Vec<u8> {
-        let mut s = String::from("<!DOCTYPE html>\n<html><head><title>");
-        s.push_str(&self.title);
-        s.push_str("</title>\n");
-        if let Some(base) = &self.base {
-            let _ = writeln!(s, "<base href=\"{base}\">");
-        }
-        for (name, content) in &self.metas {
-            if name == "canonical" {
-                let _ = writeln!(s, "<link rel=\"canonical\" href=\"{content}\">");
-            } else {
-                let _ = writeln!(s, "<meta name=\"{name}\" content=\"{content}\">");
-            }
-        }
-        s.push_str("</head><body>\n");
-        if self.broken {
-            s.push_str("<div><p><b>unclosed <i>nesting</b></i> <table><td>cell\n<");
-        }
-        for anchor in &self.anchors {
-            s.push_str(anchor);
-            s.push('\n');
-        }
-        s.push_str(&self.text);
-        if self.broken {
-            // No closing tags at all, a stray `<`, and a comment that never ends.
-            s.push_str("\n< <<>> &bogus; <!-- never closed");
-            return s.into_bytes();
-        }
-        s.push_str("\n</body></html>\n");
-        s.into_bytes()
-    }
-}
-
 /// A sitemap document of the model.
 #[derive(Clone, Debug)]
 pub struct Sitemap {
@@ -263,40 +146,6 @@ pub struct Sitemap {
     pub urls: Vec<String>,
     /// Sitemap URLs it lists (an index).
     pub children: Vec<String>,
-}
-
-/// The urlset XML listing `urls`.
-pub fn sitemap_xml(urls: &[String]) -> String {
-    let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for url in urls {
-        let _ = writeln!(s, "<url><loc>{url}</loc><changefreq>daily</changefreq></url>");
-    }
-    s.push_str("</urlset>\n");
-    s
-}
-
-/// The sitemap index XML listing `sitemaps`.
-pub fn sitemap_index_xml(sitemaps: &[String]) -> String {
-    let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for url in sitemaps {
-        let _ = writeln!(s, "<sitemap><loc>{url}</loc></sitemap>");
-    }
-    s.push_str("</sitemapindex>\n");
-    s
-}
-
-/// `bytes` gzipped.
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// One origin (`http://ip:port`) of the model.
@@ -502,213 +351,6 @@ pub struct Farm {
     pub origins: BTreeMap<String, Origin>,
 }
 
-/// The scope of a crawl, as `--scope` says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// The seeds' hosts (IP literals here; every port of them).
-    Host,
-    /// Everything.
-    Any,
-}
-
-/// What a crawl is asked to do, as far as the expected result depends on it.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    /// The seeds.
-    pub seeds: Vec<String>,
-    /// `--scope`.
-    pub scope: Scope,
-    /// `--max-depth`.
-    pub max_depth: Option<usize>,
-    /// Sitemaps read (no `--no-sitemaps`).
-    pub sitemaps: bool,
-    /// `--include` patterns (a URL must match one, when there are any).
-    pub include: Vec<regex::Regex>,
-    /// `--exclude` patterns.
-    pub exclude: Vec<regex::Regex>,
-}
-
-impl Plan {
-    /// A crawl of `seeds` in host scope with sitemaps, no limits.
-    pub fn new(seeds: &[String]) -> Plan {
-        Plan {
-            seeds: seeds.to_vec(),
-            scope: Scope::Host,
-            max_depth: None,
-            sitemaps: true,
-            include: Vec::new(),
-            exclude: Vec::new(),
-        }
-    }
-}
-
-/// The expected result of a crawl, computed from the model.
-#[derive(Debug, Default)]
-pub struct Expected {
-    /// Every URL found, with its depth, what must become of it, and how often its server may
-    /// see it.
-    pub found: BTreeMap<String, (usize, Expect, Requests)>,
-    /// Origins the crawl must visit (policy files may be requested there).
-    pub visited: BTreeSet<String>,
-    /// Sitemap URLs the crawl must request, exactly once each.
-    pub sitemaps: BTreeSet<String>,
-}
-
-impl Expected {
-    /// The URLs that must be in the WARC.
-    pub fn kept(&self) -> BTreeSet<String> {
-        self.found
-            .iter()
-            .filter(|(_, (_, e, _))| *e == Expect::Kept)
-            .map(|(u, _)| u.clone())
-            .collect()
-    }
-}
-
-impl Farm {
-    /// The host part (`ip`) of a farm URL.
-    pub fn host_of(url: &str) -> String {
-        let (base, _) = split(url);
-        let authority = &base["http://".len()..];
-        authority.split(':').next().unwrap().to_owned()
-    }
-
-    /// The page at `url`, if the model has one.
-    pub fn page(&self, url: &str) -> Option<&Page> {
-        let (base, path) = split(url);
-        self.origins.get(&base)?.pages.get(&path)
-    }
-
-    /// The expected result of `plan`: a breadth-first walk over kept pages.
-    pub fn expect(&self, plan: &Plan) -> Expected {
-        let seed_hosts: BTreeSet<String> = plan.seeds.iter().map(|s| Farm::host_of(s)).collect();
-        let mut out = Expected::default();
-        let mut queue: VecDeque<(String, usize)> =
-            plan.seeds.iter().map(|s| (s.clone(), 0)).collect();
-        let mut seen: BTreeSet<String> = plan.seeds.iter().cloned().collect();
-        let mut nofollowed: BTreeMap<String, usize> = BTreeMap::new();
-        let push = |url: &String, depth: usize, seen: &mut BTreeSet<String>, q: &mut VecDeque<_>| {
-            if seen.insert(url.clone()) {
-                q.push_back((url.clone(), depth));
-            }
-        };
-        while let Some((url, depth)) = queue.pop_front() {
-            let skip = |code: &'static str| (depth, Expect::not_kept("skipped", code), Requests::Never);
-            if plan.scope == Scope::Host && !seed_hosts.contains(&Farm::host_of(&url)) {
-                out.found.insert(url, skip("crawl.out-of-scope"));
-                continue;
-            }
-            let included = plan.include.is_empty() || plan.include.iter().any(|r| r.is_match(&url));
-            if !included || plan.exclude.iter().any(|r| r.is_match(&url)) {
-                out.found.insert(url, skip("crawl.excluded"));
-                continue;
-            }
-            if plan.max_depth.is_some_and(|max| depth > max) {
-                out.found.insert(url, skip("crawl.max-depth"));
-                continue;
-            }
-            let (base, path) = split(&url);
-            let origin = &self.origins[&base];
-            if out.visited.insert(base.clone()) && plan.sitemaps && !origin.refused && !origin.always_500 {
-                let mut docs: Vec<String> = origin.robots_sitemaps.clone();
-                if origin.sitemaps.contains_key("/sitemap.xml") {
-                    docs.push(format!("{base}/sitemap.xml"));
-                }
-                while let Some(doc) = docs.pop() {
-                    if !out.sitemaps.insert(doc.clone()) {
-                        continue;
-                    }
-                    let (doc_base, doc_path) = split(&doc);
-                    let sitemap = &self.origins[&doc_base].sitemaps[&doc_path];
-                    docs.extend(sitemap.children.iter().cloned());
-                    for listed in &sitemap.urls {
-                        push(listed, 1, &mut seen, &mut queue);
-                    }
-                }
-            }
-            out.found.insert(url.clone(), self.judge_found(origin, &path, depth));
-            let Some(page) = origin.pages.get(&path) else {
-                continue;
-            };
-            if !matches!(out.found[&url].2, Requests::Between(..)) {
-                continue;
-            }
-            match &page.expect {
-                Expect::Kept => {
-                    for link in &page.links {
-                        push(link, depth + 1, &mut seen, &mut queue);
-                    }
-                    nofollowed.extend(page.nofollow.iter().map(|u| (u.clone(), depth + 1)));
-                }
-                Expect::Redirect(to) => push(to, depth, &mut seen, &mut queue),
-                Expect::NotKept { .. } => {}
-            }
-        }
-        for (url, depth) in nofollowed {
-            out.found.entry(url).or_insert((
-                depth,
-                Expect::not_kept("skipped", "crawl.nofollow"),
-                Requests::Never,
-            ));
-        }
-        out
-    }
-
-    /// What becomes of `path` of `origin` when it is found in scope at `depth`.
-    fn judge_found(&self, origin: &Origin, path: &str, depth: usize) -> (usize, Expect, Requests) {
-        const DOWN: Expect = Expect::NotKept {
-            verdicts: &["refused", "failed", "skipped"],
-            codes: &["robots.unreachable", "fetch.", "crawl.host-gave-up", "politeness."],
-        };
-        if origin.refused || origin.always_500 {
-            return (depth, DOWN, Requests::Never);
-        }
-        let under = |prefixes: &[String]| prefixes.iter().any(|p| path.starts_with(p.as_str()));
-        if under(&origin.disallow) {
-            return (depth, Expect::not_kept("refused", "robots.disallow"), Requests::Never);
-        }
-        if under(&origin.content_signal) {
-            return (depth, Expect::not_kept("refused", "content-signal."), Requests::Never);
-        }
-        if under(&origin.tdmrep) {
-            return (depth, Expect::not_kept("refused", "tdmrep.reserved"), Requests::Never);
-        }
-        match origin.pages.get(path) {
-            Some(page) => (depth, page.expect.clone(), page.requests),
-            None => panic!("the model links to {}{path}, which has no page", origin.base),
-        }
-    }
-
-    /// Every server of host `ip`, with the origin it serves.
-    pub fn servers_of(&self, host: usize) -> &[Server] {
-        &self.hosts[host].servers
-    }
-
-    /// The server of origin `base`, if one listens.
-    pub fn server(&self, base: &str) -> Option<&Server> {
-        self.hosts
-            .iter()
-            .flat_map(|h| h.servers.iter())
-            .find(|s| s.origin() == base)
-    }
-
-    /// Requests that reached the farm so far.
-    pub fn total_requests(&self) -> usize {
-        self.hosts
-            .iter()
-            .flat_map(|h| h.servers.iter())
-            .map(Server::total)
-            .sum()
-    }
-
-    /// Forgets every server's request log.
-    pub fn clear_logs(&self) {
-        for server in self.hosts.iter().flat_map(|h| h.servers.iter()) {
-            server.clear_log();
-        }
-    }
-}
-
 /// The crawl's configuration for a farm: politeness at `min_interval_ms`, loopback allowed,
 /// one retry after a 1 s back-off, small caps.
 pub fn config_toml(min_interval_ms: u64) -> String {
@@ -735,7 +377,8 @@ pub fn grid(hosts: usize, pages: usize, validators: bool) -> (FarmBuilder, Vec<S
         let base = builder.base(h, 0);
         let url = |i: usize| format!("{base}/p/{i}.html");
         for i in 0..pages {
-            let mut html = Html::new(&format!("host {h} page {i}")).text(&format!("<p>grid {h}-{i}</p>"));
+            let mut html =
+                Html::new(&format!("host {h} page {i}")).text(&format!("<p>grid {h}-{i}</p>"));
             for j in [i + 1, 2 * i + 1, 2 * i + 2, 0] {
                 if j < pages && j != i {
                     html = html.a(&format!("/p/{j}.html"), &url(j));

@@ -10,159 +10,14 @@
 use crate::farm::{Expect, Expected, Farm, POLICY_PATHS, Requests, split};
 use crate::server::Seen;
 use crate::warc_check::{self, WarcRecord};
+
+#[path = "crawl_run.rs"]
+mod run;
+#[allow(unused_imports)]
+pub use run::{CrawlDir, Report, log_verify, summary_line, tail, wait_output};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// Problems found so far; [`Report::assert_clean`] fails the test with all of them.
-#[derive(Default, Debug)]
-pub struct Report(pub Vec<String>);
-
-impl Report {
-    /// Adds a problem.
-    pub fn push(&mut self, problem: String) {
-        self.0.push(problem);
-    }
-
-    /// Panics listing every problem (at most 60), with `context` (the crawl's stderr).
-    pub fn assert_clean(&self, context: &str) {
-        if self.0.is_empty() {
-            return;
-        }
-        let shown: Vec<&str> = self.0.iter().take(60).map(String::as_str).collect();
-        panic!(
-            "{} problem(s):\n  - {}\n--- crawl stderr (tail) ---\n{}",
-            self.0.len(),
-            shown.join("\n  - "),
-            tail(context, 40)
-        );
-    }
-}
-
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// A crawl directory (not yet created: the crawl creates it) and its configuration file.
-pub struct CrawlDir {
-    /// Holds everything; removed on drop.
-    pub tmp: tempfile::TempDir,
-    /// `-o DIR`.
-    pub dir: PathBuf,
-    /// `--config`.
-    pub config: PathBuf,
-}
-
-impl CrawlDir {
-    /// A fresh directory with `config` written.
-    pub fn new(config: &str) -> CrawlDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("crawl");
-        let path = tmp.path().join("optout.toml");
-        std::fs::write(&path, config).unwrap();
-        CrawlDir {
-            dir,
-            config: path,
-            tmp,
-        }
-    }
-
-    /// `optout --config C --allow-private-addresses crawl ARGS -o DIR`.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_optout"));
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("--allow-private-addresses")
-            .arg("crawl")
-            .args(args)
-            .arg("-o")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    /// Runs the crawl to its end (at most `limit`), returning its output.
-    pub fn run(&self, args: &[&str], limit: Duration) -> Output {
-        let child = self.command(args).spawn().expect("start optout crawl");
-        wait_output(child, limit, &format!("optout crawl {args:?}"))
-    }
-
-    /// The evidence store (the default, `DIR/store`).
-    pub fn store(&self) -> PathBuf {
-        self.dir.join("store")
-    }
-}
-
-/// Waits for `child` at most `limit`; kills it and panics (the crawl hung) after that.
-pub fn wait_output(mut child: Child, limit: Duration, what: &str) -> Output {
-    let start = Instant::now();
-    // Drain the pipes on threads, so a chatty child never blocks on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Output {
-                status,
-                stdout: out_thread.join().unwrap(),
-                stderr: err_thread.join().unwrap(),
-            };
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = err_thread.join().unwrap();
-            panic!(
-                "{what} did not end within {limit:?} (killed): it hangs.\n--- stderr ---\n{}",
-                tail(&String::from_utf8_lossy(&stderr), 40)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `optout --store STORE log verify`: exit 0, or a problem with its output.
-pub fn log_verify(store: &Path, report: &mut Report) {
-    let out = Command::new(env!("CARGO_BIN_EXE_optout"))
-        .arg("--store")
-        .arg(store)
-        .args(["log", "verify"])
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        report.push(format!(
-            "`optout --store {} log verify` exited {}: {}{}",
-            store.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-}
-
-/// The summary line (`crawl: ...`) of a crawl's stderr.
-pub fn summary_line(stderr: &str) -> Option<String> {
-    stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("crawl:"))
-        .map(str::to_owned)
-}
+use std::path::Path;
 
 /// One line of `skipped.jsonl`.
 #[derive(Clone, Debug)]
@@ -188,11 +43,18 @@ pub fn read_skipped(dir: &Path, report: &mut Report) -> Vec<Skip> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let v: serde_json::Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
-                report.push(format!("skipped.jsonl line {}: not JSON ({e}): {line}", i + 1));
+                report.push(format!(
+                    "skipped.jsonl line {}: not JSON ({e}): {line}",
+                    i + 1
+                ));
                 continue;
             }
         };
@@ -205,7 +67,10 @@ pub fn read_skipped(dir: &Path, report: &mut Report) -> Vec<Skip> {
             })
             .unwrap_or_default();
         let (Some(url), Some(verdict)) = (v["url"].as_str(), v["verdict"].as_str()) else {
-            report.push(format!("skipped.jsonl line {}: no url or verdict: {line}", i + 1));
+            report.push(format!(
+                "skipped.jsonl line {}: no url or verdict: {line}",
+                i + 1
+            ));
             continue;
         };
         out.push(Skip {
@@ -255,7 +120,9 @@ pub fn judge_requests(farm: &Farm, expected: &Expected, sitemaps: bool, report: 
         let (base, _) = split(&url);
         if POLICY_PATHS.contains(&seen.path.as_str()) && !expected.sitemaps.contains(&url) {
             if !expected.visited.contains(&base) {
-                report.push(format!("{url} requested, but origin {base} is never in scope"));
+                report.push(format!(
+                    "{url} requested, but origin {base} is never in scope"
+                ));
             }
             if seen.path == "/sitemap.xml" && !sitemaps {
                 report.push(format!("{url} requested with --no-sitemaps"));
@@ -282,12 +149,17 @@ pub fn judge_requests(farm: &Farm, expected: &Expected, sitemaps: bool, report: 
         if let Requests::Between(min, max) = requests
             && !(*min..=*max).contains(&n)
         {
-            report.push(format!("{url} requested {n} time(s), expected {min}..={max} ({expect:?})"));
+            report.push(format!(
+                "{url} requested {n} time(s), expected {min}..={max} ({expect:?})"
+            ));
         }
     }
     for url in &expected.sitemaps {
         if sitemaps && counts.get(url).copied().unwrap_or(0) != 1 {
-            report.push(format!("sitemap {url} requested {} time(s), expected once", counts.get(url).copied().unwrap_or(0)));
+            report.push(format!(
+                "sitemap {url} requested {} time(s), expected once",
+                counts.get(url).copied().unwrap_or(0)
+            ));
         }
     }
 }
@@ -311,7 +183,11 @@ pub fn judge_politeness(farm: &Farm, min_interval_ms: u64, report: &mut Report) 
         seen.sort_by_key(|(_, s)| s.at);
         for pair in seen.windows(2) {
             let ((port_a, a), (port_b, b)) = (&pair[0], &pair[1]);
-            let interval = if a.path == "/robots.txt" { min_interval_ms } else { min_interval_ms.max(delay) };
+            let interval = if a.path == "/robots.txt" {
+                min_interval_ms
+            } else {
+                min_interval_ms.max(delay)
+            };
             let gap = b.at.duration_since(a.at);
             if gap.as_secs_f64() * 1000.0 < 0.8 * interval as f64 {
                 report.push(format!(
@@ -329,7 +205,13 @@ pub fn judge_politeness(farm: &Farm, min_interval_ms: u64, report: &mut Report) 
 /// The WARC files against `kept`: readable, digests right, each kept page exactly once (or
 /// up to `dups` pages more than once) as a `response` with its `request` and `metadata`,
 /// payload byte for byte the served body; no other page. Returns the records.
-pub fn judge_warc(dir: &Path, farm: &Farm, kept: &BTreeSet<String>, dups: usize, report: &mut Report) -> Vec<WarcRecord> {
+pub fn judge_warc(
+    dir: &Path,
+    farm: &Farm,
+    kept: &BTreeSet<String>,
+    dups: usize,
+    report: &mut Report,
+) -> Vec<WarcRecord> {
     let records = match warc_check::read_dir(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -355,7 +237,9 @@ pub fn judge_warc(dir: &Path, farm: &Farm, kept: &BTreeSet<String>, dups: usize,
     let mut repeated = 0;
     for url in kept {
         let Some(found) = responses.get(url) else {
-            report.push(format!("kept page {url} has no response record in the WARC"));
+            report.push(format!(
+                "kept page {url} has no response record in the WARC"
+            ));
             continue;
         };
         if found.len() > 1 {
@@ -363,7 +247,11 @@ pub fn judge_warc(dir: &Path, farm: &Farm, kept: &BTreeSet<String>, dups: usize,
         }
         let Some(page) = farm.page(url) else { continue };
         for r in found {
-            let payload = r.http.as_ref().map(|h| h.payload.as_slice()).unwrap_or_default();
+            let payload = r
+                .http
+                .as_ref()
+                .map(|h| h.payload.as_slice())
+                .unwrap_or_default();
             if payload != page.body.as_ref() {
                 report.push(format!(
                     "{}: payload ({} bytes) differs from the served body ({} bytes)",
@@ -380,12 +268,24 @@ pub fn judge_warc(dir: &Path, farm: &Farm, kept: &BTreeSet<String>, dups: usize,
         }
     }
     if repeated > dups {
-        let twice: Vec<&String> = responses.iter().filter(|(_, v)| v.len() > 1).map(|(u, _)| u).collect();
-        report.push(format!("{repeated} page(s) more than once in the WARC (at most {dups} allowed): {twice:?}"));
+        let twice: Vec<&String> = responses
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(u, _)| u)
+            .collect();
+        report.push(format!(
+            "{repeated} page(s) more than once in the WARC (at most {dups} allowed): {twice:?}"
+        ));
     }
     for url in responses.keys() {
-        if !kept.contains(url) {
-            report.push(format!("{url} is in the WARC as a response, but must not be kept"));
+        // A redirect may be archived as the 3xx it was (as Heritrix does), or not at all.
+        let redirect = farm
+            .page(url)
+            .is_some_and(|p| matches!(p.expect, Expect::Redirect(_)));
+        if !kept.contains(url) && !redirect {
+            report.push(format!(
+                "{url} is in the WARC as a response, but must not be kept"
+            ));
         }
     }
     records
@@ -400,11 +300,15 @@ pub fn judge_skipped(dir: &Path, expected: &Expected, report: &mut Report) -> Ve
         by_url.entry(s.url.as_str()).or_default().push(s);
     }
     for (url, (depth, expect, _)) in &expected.found {
-        let lines = by_url.get(url.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let lines = by_url
+            .get(url.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         match expect {
-            Expect::Kept if !lines.is_empty() => {
-                report.push(format!("{url} must be kept but is in skipped.jsonl: {:?}", lines[0]))
-            }
+            Expect::Kept if !lines.is_empty() => report.push(format!(
+                "{url} must be kept but is in skipped.jsonl: {:?}",
+                lines[0]
+            )),
             Expect::NotKept { verdicts, codes } => {
                 let Some(line) = lines.first() else {
                     report.push(format!("{url} (depth {depth}) not kept but missing from skipped.jsonl; expected {verdicts:?} {codes:?}"));
@@ -416,7 +320,11 @@ pub fn judge_skipped(dir: &Path, expected: &Expected, report: &mut Report) -> Ve
                 if !verdicts.contains(&line.verdict.as_str()) {
                     report.push(format!("{url}: verdict {:?} in skipped.jsonl, expected one of {verdicts:?} (reasons {:?})", line.verdict, line.reasons));
                 }
-                if !line.reasons.iter().any(|r| codes.iter().any(|c| r.starts_with(c))) {
+                if !line
+                    .reasons
+                    .iter()
+                    .any(|r| codes.iter().any(|c| r.starts_with(c)))
+                {
                     report.push(format!("{url}: reasons {:?} in skipped.jsonl, expected a code starting with one of {codes:?}", line.reasons));
                 }
             }
@@ -424,8 +332,14 @@ pub fn judge_skipped(dir: &Path, expected: &Expected, report: &mut Report) -> Ve
         }
     }
     for s in &skipped {
-        if !expected.found.contains_key(&s.url) && !expected.sitemaps.contains(&s.url) && !is_policy(&s.url) {
-            report.push(format!("skipped.jsonl names {}, which the crawl must not find: {s:?}", s.url));
+        if !expected.found.contains_key(&s.url)
+            && !expected.sitemaps.contains(&s.url)
+            && !is_policy(&s.url)
+        {
+            report.push(format!(
+                "skipped.jsonl names {}, which the crawl must not find: {s:?}",
+                s.url
+            ));
         }
     }
     skipped
@@ -441,14 +355,18 @@ fn is_policy(url: &str) -> bool {
 pub fn judge_markers(dir: &Path, markers: &[(String, String)], report: &mut Report) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path).unwrap().flatten() {
                 stack.push(entry.path());
             }
             continue;
         }
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         let mut readings = vec![bytes.clone()];
         if bytes.starts_with(&[0x1f, 0x8b]) {
             let mut decoded = Vec::new();
@@ -456,8 +374,14 @@ pub fn judge_markers(dir: &Path, markers: &[(String, String)], report: &mut Repo
             readings.push(decoded);
         }
         for (url, marker) in markers {
-            if readings.iter().any(|r| memchr::memmem::find(r, marker.as_bytes()).is_some()) {
-                report.push(format!("the body of {url} (marker {marker}) is in {}", path.display()));
+            if readings
+                .iter()
+                .any(|r| memchr::memmem::find(r, marker.as_bytes()).is_some())
+            {
+                report.push(format!(
+                    "the body of {url} (marker {marker}) is in {}",
+                    path.display()
+                ));
             }
         }
     }
@@ -478,7 +402,14 @@ pub fn markers(farm: &Farm) -> Vec<(String, String)> {
 
 /// Every judge at once for a crawl that ran to its end: requests, politeness, WARC, skip
 /// report, markers, the evidence log. Returns the records and the skip lines.
-pub fn judge_all(cd: &CrawlDir, farm: &Farm, expected: &Expected, sitemaps: bool, interval_ms: u64, report: &mut Report) -> (Vec<WarcRecord>, Vec<Skip>) {
+pub fn judge_all(
+    cd: &CrawlDir,
+    farm: &Farm,
+    expected: &Expected,
+    sitemaps: bool,
+    interval_ms: u64,
+    report: &mut Report,
+) -> (Vec<WarcRecord>, Vec<Skip>) {
     judge_requests(farm, expected, sitemaps, report);
     judge_politeness(farm, interval_ms, report);
     let records = judge_warc(&cd.dir, farm, &expected.kept(), 0, report);

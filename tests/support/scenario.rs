@@ -14,7 +14,12 @@ pub fn reserved_body(marker: &str) -> String {
     format!("<html><head><title>reserved</title></head><body><p>{marker}</p></body></html>")
 }
 
-fn reserved(marker: &str, header: Option<(&str, &str)>, verdict: &'static str, code: &'static str) -> Page {
+fn reserved(
+    marker: &str,
+    header: Option<(&str, &str)>,
+    verdict: &'static str,
+    code: &'static str,
+) -> Page {
     let mut reply = Reply::Fixed {
         status: 200,
         headers: vec![("Content-Type".into(), "text/html".into())],
@@ -23,7 +28,12 @@ fn reserved(marker: &str, header: Option<(&str, &str)>, verdict: &'static str, c
     if let Some((name, value)) = header {
         reply = reply.header(name, value);
     }
-    Page::dropped(reply, marker, Expect::not_kept(verdict, code), Requests::Between(1, 1))
+    Page::dropped(
+        reply,
+        marker,
+        Expect::not_kept(verdict, code),
+        Requests::Between(1, 1),
+    )
 }
 
 /// The scenario farm. Host 0 (two origins) is the main site, host 1 has a `Crawl-delay`,
@@ -31,7 +41,14 @@ fn reserved(marker: &str, header: Option<(&str, &str)>, verdict: &'static str, c
 /// host 3 is out of scope, host 4 answers 500 to every page. Seeds: hosts 0, 1, 2, 4.
 pub fn scenario() -> (Farm, Vec<String>) {
     let mut b = FarmBuilder::new(&[2, 1, 1, 1, 1]);
-    let (a0, a1, h1, h2, h3, h4) = (b.base(0, 0), b.base(0, 1), b.base(1, 0), b.base(2, 0), b.base(3, 0), b.base(4, 0));
+    let (a0, a1, h1, h2, h3, h4) = (
+        b.base(0, 0),
+        b.base(0, 1),
+        b.base(1, 0),
+        b.base(2, 0),
+        b.base(3, 0),
+        b.base(4, 0),
+    );
     let dead = b.refused_origin(2);
     let u = |base: &str, path: &str| format!("{base}{path}");
 
@@ -56,29 +73,113 @@ pub fn scenario() -> (Farm, Vec<String>) {
         .a("/r-out", &u(&a0, "/r-out"))
         .a("/busy.html", &u(&a0, "/busy.html"));
     let mut home = home;
-    for path in ["/hdr-tdm.html", "/hdr-cu.html", "/hdr-noai.html", "/meta-tdm.html", "/meta-noai.html", "/s401.html", "/s402.html", "/s403.html", "/s500.html"] {
+    for path in [
+        "/hdr-tdm.html",
+        "/hdr-cu.html",
+        "/hdr-noai.html",
+        "/meta-tdm.html",
+        "/meta-noai.html",
+        "/s401.html",
+        "/s402.html",
+        "/s403.html",
+        "/s500.html",
+    ] {
         home = home.a(path, &u(&a0, path));
     }
     b.page(&u(&a0, "/"), Page::kept(home));
-    b.page(&u(&a0, "/cycle/1.html"), Page::kept(Html::new("c1").a("2.html", &u(&a0, "/cycle/2.html"))));
-    b.page(&u(&a0, "/cycle/2.html"), Page::kept(Html::new("c2").a("/", &u(&a0, "/")).a("/cycle/1.html", &u(&a0, "/cycle/1.html")).a("/nf-twice.html", &u(&a0, "/nf-twice.html"))));
-    b.page(&u(&a0, "/nf-twice.html"), Page::kept(Html::new("linked with and without nofollow")));
-    for (path, marker) in [("/private/secret.html", "MARK-robots-7c1"), ("/cs/signal.html", "MARK-signal-8d2"), ("/tdm/file.html", "MARK-tdmjson-9e3"), ("/nf-only.html", "MARK-nofollow-a14"), ("/meta-nf-child.html", "MARK-metanf-b25")] {
-        b.page(&u(&a0, path), Page::dropped(Reply::ok(reserved_body(marker)), marker, Expect::Kept, Requests::Between(1, 1)));
+    b.page(
+        &u(&a0, "/cycle/1.html"),
+        Page::kept(Html::new("c1").a("2.html", &u(&a0, "/cycle/2.html"))),
+    );
+    b.page(
+        &u(&a0, "/cycle/2.html"),
+        Page::kept(
+            Html::new("c2")
+                .a("/", &u(&a0, "/"))
+                .a("/cycle/1.html", &u(&a0, "/cycle/1.html"))
+                .a("/nf-twice.html", &u(&a0, "/nf-twice.html")),
+        ),
+    );
+    b.page(
+        &u(&a0, "/nf-twice.html"),
+        Page::kept(Html::new("linked with and without nofollow")),
+    );
+    for (path, marker) in [
+        ("/private/secret.html", "MARK-robots-7c1"),
+        ("/cs/signal.html", "MARK-signal-8d2"),
+        ("/tdm/file.html", "MARK-tdmjson-9e3"),
+        ("/nf-only.html", "MARK-nofollow-a14"),
+        ("/meta-nf-child.html", "MARK-metanf-b25"),
+    ] {
+        b.page(
+            &u(&a0, path),
+            Page::dropped(
+                Reply::ok(reserved_body(marker)),
+                marker,
+                Expect::Kept,
+                Requests::Between(1, 1),
+            ),
+        );
     }
-    b.page(&u(&a0, "/meta-nf.html"), Page::kept(Html::new("meta nofollow").a("/meta-nf-child.html", &u(&a0, "/meta-nf-child.html")).meta_nofollow()));
-    b.page(&u(&a0, "/base/page.html"), Page::kept(Html::new("base").base(&u(&a0, "/base/dir/")).a("child.html", &u(&a0, "/base/dir/child.html"))));
-    b.page(&u(&a0, "/base/dir/child.html"), Page::kept(Html::new("base child")));
+    b.page(
+        &u(&a0, "/meta-nf.html"),
+        Page::kept(
+            Html::new("meta nofollow")
+                .a("/meta-nf-child.html", &u(&a0, "/meta-nf-child.html"))
+                .meta_nofollow(),
+        ),
+    );
+    b.page(
+        &u(&a0, "/base/page.html"),
+        Page::kept(
+            Html::new("base")
+                .base(&u(&a0, "/base/dir/"))
+                .a("child.html", &u(&a0, "/base/dir/child.html")),
+        ),
+    );
+    b.page(
+        &u(&a0, "/base/dir/child.html"),
+        Page::kept(Html::new("base child")),
+    );
     b.page(&u(&a0, "/area-target.html"), Page::kept(Html::new("area")));
     b.page(&u(&a0, "/canon.html"), Page::kept(Html::new("canonical")));
-    b.page(&u(&a0, "/broken.html"), Page::kept(Html::new("broken <&>").broken().a("/broken-child.html", &u(&a0, "/broken-child.html"))));
-    b.page(&u(&a0, "/broken-child.html"), Page::kept(Html::new("after broken markup")));
+    b.page(
+        &u(&a0, "/broken.html"),
+        Page::kept(
+            Html::new("broken <&>")
+                .broken()
+                .a("/broken-child.html", &u(&a0, "/broken-child.html")),
+        ),
+    );
+    b.page(
+        &u(&a0, "/broken-child.html"),
+        Page::kept(Html::new("after broken markup")),
+    );
     let filler = "<p>huge page filler, nothing to see here.</p>\n".repeat(70_000);
-    b.page(&u(&a0, "/huge.html"), Page::kept(Html::new("huge").a("/huge-child.html", &u(&a0, "/huge-child.html")).text(&filler)));
-    b.page(&u(&a0, "/huge-child.html"), Page::kept(Html::new("linked from the top of a huge page")));
-    b.page(&u(&a0, "/r-in"), Page::redirect(301, &u(&a0, "/r-in-target.html")));
-    b.page(&u(&a0, "/r-in-target.html"), Page::kept(Html::new("redirect target")));
-    b.page(&u(&a0, "/r-out"), Page::redirect(302, &u(&h3, "/r-out-target.html")));
+    b.page(
+        &u(&a0, "/huge.html"),
+        Page::kept(
+            Html::new("huge")
+                .a("/huge-child.html", &u(&a0, "/huge-child.html"))
+                .text(&filler),
+        ),
+    );
+    b.page(
+        &u(&a0, "/huge-child.html"),
+        Page::kept(Html::new("linked from the top of a huge page")),
+    );
+    b.page(
+        &u(&a0, "/r-in"),
+        Page::redirect(301, &u(&a0, "/r-in-target.html")),
+    );
+    b.page(
+        &u(&a0, "/r-in-target.html"),
+        Page::kept(Html::new("redirect target")),
+    );
+    b.page(
+        &u(&a0, "/r-out"),
+        Page::redirect(302, &u(&h3, "/r-out-target.html")),
+    );
     let busy = Page::kept(Html::new("busy, then served"));
     let (body, calls) = (busy.body.clone(), Arc::new(AtomicUsize::new(0)));
     let busy = Page {
@@ -93,26 +194,93 @@ pub fn scenario() -> (Farm, Vec<String>) {
     // Reserved by the response headers, with a body that never ends: never read.
     let endless = Reply::Stream {
         status: 200,
-        headers: vec![("Content-Type".into(), "text/html".into()), ("tdm-reservation".into(), "1".into())],
+        headers: vec![
+            ("Content-Type".into(), "text/html".into()),
+            ("tdm-reservation".into(), "1".into()),
+        ],
         prefix: reserved_body("MARK-hdrtdm-c36").into(),
         filler: vec![b'x'; 65536].into(),
         late: Default::default(),
         late_at: 0,
         total: 1 << 40,
     };
-    b.page(&u(&a0, "/hdr-tdm.html"), Page::dropped(endless, "MARK-hdrtdm-c36", Expect::not_kept("discarded", "tdmrep.reserved"), Requests::Between(1, 1)));
-    b.page(&u(&a0, "/hdr-cu.html"), reserved("MARK-hdrcu-d47", Some(("Content-Usage", "train-ai=n")), "discarded", "aipref."));
-    b.page(&u(&a0, "/hdr-noai.html"), reserved("MARK-hdrnoai-e58", Some(("X-Robots-Tag", "noai")), "discarded", "tags.noai"));
-    let meta = |marker: &str, name: &str, content: &str| format!("<html><head><meta name=\"{name}\" content=\"{content}\"></head><body>{marker}</body></html>");
+    b.page(
+        &u(&a0, "/hdr-tdm.html"),
+        Page::dropped(
+            endless,
+            "MARK-hdrtdm-c36",
+            Expect::not_kept("discarded", "tdmrep.reserved"),
+            Requests::Between(1, 1),
+        ),
+    );
+    b.page(
+        &u(&a0, "/hdr-cu.html"),
+        reserved(
+            "MARK-hdrcu-d47",
+            Some(("Content-Usage", "train-ai=n")),
+            "discarded",
+            "aipref.",
+        ),
+    );
+    b.page(
+        &u(&a0, "/hdr-noai.html"),
+        reserved(
+            "MARK-hdrnoai-e58",
+            Some(("X-Robots-Tag", "noai")),
+            "discarded",
+            "tags.noai",
+        ),
+    );
+    let meta = |marker: &str, name: &str, content: &str| {
+        format!(
+            "<html><head><meta name=\"{name}\" content=\"{content}\"></head><body>{marker}</body></html>"
+        )
+    };
     let meta_tdm = meta("MARK-metatdm-f69", "tdm-reservation", "1");
-    b.page(&u(&a0, "/meta-tdm.html"), Page::dropped(Reply::ok(meta_tdm).header("Content-Type", "text/html"), "MARK-metatdm-f69", Expect::not_kept("discarded", "tdmrep.reserved"), Requests::Between(1, 1)));
+    b.page(
+        &u(&a0, "/meta-tdm.html"),
+        Page::dropped(
+            Reply::ok(meta_tdm).header("Content-Type", "text/html"),
+            "MARK-metatdm-f69",
+            Expect::not_kept("discarded", "tdmrep.reserved"),
+            Requests::Between(1, 1),
+        ),
+    );
     let meta_noai = meta("MARK-metanoai-07a", "robots", "noai");
-    b.page(&u(&a0, "/meta-noai.html"), Page::dropped(Reply::ok(meta_noai).header("Content-Type", "text/html"), "MARK-metanoai-07a", Expect::not_kept("discarded", "tags.noai"), Requests::Between(1, 1)));
-    for (status, marker) in [(401, "MARK-s401-18b"), (402, "MARK-s402-29c"), (403, "MARK-s403-3ad")] {
+    b.page(
+        &u(&a0, "/meta-noai.html"),
+        Page::dropped(
+            Reply::ok(meta_noai).header("Content-Type", "text/html"),
+            "MARK-metanoai-07a",
+            Expect::not_kept("discarded", "tags.noai"),
+            Requests::Between(1, 1),
+        ),
+    );
+    for (status, marker) in [
+        (401, "MARK-s401-18b"),
+        (402, "MARK-s402-29c"),
+        (403, "MARK-s403-3ad"),
+    ] {
         let reply = Reply::text(status, reserved_body(marker));
-        b.page(&u(&a0, &format!("/s{status}.html")), Page::dropped(reply, marker, Expect::not_kept("refused", "access."), Requests::Between(1, 1)));
+        b.page(
+            &u(&a0, &format!("/s{status}.html")),
+            Page::dropped(
+                reply,
+                marker,
+                Expect::not_kept("refused", "access."),
+                Requests::Between(1, 1),
+            ),
+        );
     }
-    b.page(&u(&a0, "/s500.html"), Page::dropped(Reply::text(500, reserved_body("MARK-s500-4be")), "MARK-s500-4be", Expect::not_kept("failed", "fetch.server-error"), Requests::Between(1, 2)));
+    b.page(
+        &u(&a0, "/s500.html"),
+        Page::dropped(
+            Reply::text(500, reserved_body("MARK-s500-4be")),
+            "MARK-s500-4be",
+            Expect::not_kept("failed", "fetch.server-error"),
+            Requests::Between(1, 2),
+        ),
+    );
     // Sitemaps of a0: an index (from robots.txt) over a gzip file, a `.gz` served decompressed
     // and a text sitemap, each listing one page no link reaches.
     let orphans = ["/orphan-gz.html", "/orphan-plain.html", "/orphan-txt.html"].map(|p| u(&a0, p));
@@ -127,10 +295,24 @@ pub fn scenario() -> (Farm, Vec<String>) {
         Reply::ok(format!("{}\n", orphans[2])).header("Content-Type", "text/plain"),
     ];
     for (i, reply) in docs.into_iter().enumerate() {
-        b.sitemap(&children[i], Sitemap { reply, urls: vec![orphans[i].clone()], children: vec![] });
+        b.sitemap(
+            &children[i],
+            Sitemap {
+                reply,
+                urls: vec![orphans[i].clone()],
+                children: vec![],
+            },
+        );
     }
     let index = u(&a0, "/sm/index.xml");
-    b.sitemap(&index, Sitemap { reply: Reply::ok(farm::sitemap_index_xml(&children)), urls: vec![], children: children.to_vec() });
+    b.sitemap(
+        &index,
+        Sitemap {
+            reply: Reply::ok(farm::sitemap_index_xml(&children)),
+            urls: vec![],
+            children: children.to_vec(),
+        },
+    );
     let o = b.origin(&a0);
     o.disallow = vec!["/private/".into()];
     o.content_signal = vec!["/cs/".into()];
@@ -138,15 +320,40 @@ pub fn scenario() -> (Farm, Vec<String>) {
     o.robots_sitemaps = vec![index];
 
     // Host 0, origin a1: a default /sitemap.xml.
-    b.page(&u(&a1, "/"), Page::kept(Html::new("second origin").a(&u(&a0, "/"), &u(&a0, "/"))));
-    b.page(&u(&a1, "/orphan-default.html"), Page::kept(Html::new("only in /sitemap.xml")));
+    b.page(
+        &u(&a1, "/"),
+        Page::kept(Html::new("second origin").a(&u(&a0, "/"), &u(&a0, "/"))),
+    );
+    b.page(
+        &u(&a1, "/orphan-default.html"),
+        Page::kept(Html::new("only in /sitemap.xml")),
+    );
     let listed = vec![u(&a1, "/orphan-default.html")];
-    b.sitemap(&u(&a1, "/sitemap.xml"), Sitemap { reply: Reply::ok(farm::sitemap_xml(&listed)), urls: listed, children: vec![] });
+    b.sitemap(
+        &u(&a1, "/sitemap.xml"),
+        Sitemap {
+            reply: Reply::ok(farm::sitemap_xml(&listed)),
+            urls: listed,
+            children: vec![],
+        },
+    );
 
     // Host 1: a crawl-delay of 0.3 s, a cycle of three pages.
     for i in 0..3 {
-        let path = |j: usize| if j == 0 { "/".to_owned() } else { format!("/d{j}.html") };
-        b.page(&u(&h1, &path(i)), Page::kept(Html::new(&format!("delayed {i}")).a(&path((i + 1) % 3), &u(&h1, &path((i + 1) % 3)))));
+        let path = |j: usize| {
+            if j == 0 {
+                "/".to_owned()
+            } else {
+                format!("/d{j}.html")
+            }
+        };
+        b.page(
+            &u(&h1, &path(i)),
+            Page::kept(
+                Html::new(&format!("delayed {i}"))
+                    .a(&path((i + 1) % 3), &u(&h1, &path((i + 1) % 3))),
+            ),
+        );
     }
     b.origin(&h1).crawl_delay_ms = Some(300);
 
@@ -155,17 +362,41 @@ pub fn scenario() -> (Farm, Vec<String>) {
     // Host 3: out of scope.
     for path in ["/from-a0.html", "/r-out-target.html"] {
         let marker = format!("MARK-outofscope{}", path.len());
-        b.page(&u(&h3, path), Page::dropped(Reply::ok(reserved_body(&marker)), &marker, Expect::Kept, Requests::Between(1, 1)));
+        b.page(
+            &u(&h3, path),
+            Page::dropped(
+                Reply::ok(reserved_body(&marker)),
+                &marker,
+                Expect::Kept,
+                Requests::Between(1, 1),
+            ),
+        );
     }
     // Host 4: every page answers 500, so the host is given up after `host_max_errors`.
     let mut failing = Html::new("links to failing pages");
     for i in 0..10 {
         failing = failing.a(&format!("/e/{i}.html"), &u(&h4, &format!("/e/{i}.html")));
-        let expect = Expect::NotKept { verdicts: &["failed", "skipped"], codes: &["fetch.server-error", "crawl.host-gave-up"] };
-        b.page(&u(&h4, &format!("/e/{i}.html")), Page::dropped(Reply::text(500, "MARK-e500"), "MARK-e500", expect, Requests::Between(0, 2)));
+        let expect = Expect::NotKept {
+            verdicts: &["failed", "skipped"],
+            codes: &["fetch.server-error", "crawl.host-gave-up"],
+        };
+        b.page(
+            &u(&h4, &format!("/e/{i}.html")),
+            Page::dropped(
+                Reply::text(500, "MARK-e500"),
+                "MARK-e500",
+                expect,
+                Requests::Between(0, 2),
+            ),
+        );
     }
     b.page(&u(&h4, "/"), Page::kept(failing));
-    let seeds = vec![u(&a0, "/"), u(&h1, "/"), u(&h2, "/"), u(&dead, "/"), u(&h4, "/")];
+    let seeds = vec![
+        u(&a0, "/"),
+        u(&h1, "/"),
+        u(&h2, "/"),
+        u(&dead, "/"),
+        u(&h4, "/"),
+    ];
     (b.build(), seeds)
 }
-

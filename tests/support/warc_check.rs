@@ -113,7 +113,12 @@ pub fn read_file(file: &Path) -> Result<Vec<WarcRecord>, String> {
         let mut member = Vec::new();
         flate2::bufread::GzDecoder::new(&mut cursor)
             .read_to_end(&mut member)
-            .map_err(|e| format!("{}@{offset}: not a complete gzip member: {e}", file.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{}@{offset}: not a complete gzip member: {e}",
+                    file.display()
+                )
+            })?;
         if cursor.position() == offset {
             return Err(format!("{}@{offset}: an empty gzip member", file.display()));
         }
@@ -121,21 +126,37 @@ pub fn read_file(file: &Path) -> Result<Vec<WarcRecord>, String> {
         let (header, block) = match parsed.next() {
             Some(Ok(record)) => record,
             Some(Err(e)) => return Err(format!("{}@{offset}: {e}", file.display())),
-            None => return Err(format!("{}@{offset}: a gzip member without a record", file.display())),
+            None => {
+                return Err(format!(
+                    "{}@{offset}: a gzip member without a record",
+                    file.display()
+                ));
+            }
         };
         if parsed.next().is_some() {
-            return Err(format!("{}@{offset}: more than one record in a gzip member", file.display()));
+            return Err(format!(
+                "{}@{offset}: more than one record in a gzip member",
+                file.display()
+            ));
         }
         let headers: Vec<(String, String)> = header
             .headers
             .iter()
-            .map(|(k, v)| (k.to_string().to_ascii_lowercase(), String::from_utf8_lossy(v).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
             .collect();
         let find = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let kind = find("warc-type").unwrap_or_default();
         let is_http = find("content-type").is_some_and(|t| t.starts_with("application/http"));
         let http = if is_http {
-            Some(parse_http(&block).map_err(|e| format!("{}@{offset} {kind}: {e}", file.display()))?)
+            Some(
+                parse_http(&block)
+                    .map_err(|e| format!("{}@{offset} {kind}: {e}", file.display()))?,
+            )
         } else {
             None
         };
@@ -163,8 +184,14 @@ pub fn parse_http(block: &[u8]) -> Result<HttpMessage, String> {
     let mut lines = head.split("\r\n");
     let start = lines.next().unwrap_or_default().to_owned();
     let status = if start.starts_with("HTTP/") {
-        let code = start.split(' ').nth(1).ok_or("a status line without a status")?;
-        Some(code.parse::<u16>().map_err(|_| format!("status line {start:?}"))?)
+        let code = start
+            .split(' ')
+            .nth(1)
+            .ok_or("a status line without a status")?;
+        Some(
+            code.parse::<u16>()
+                .map_err(|_| format!("status line {start:?}"))?,
+        )
     } else {
         None
     };
@@ -179,7 +206,11 @@ pub fn parse_http(block: &[u8]) -> Result<HttpMessage, String> {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-    let payload = if chunked { dechunk(&body)? } else { body.clone() };
+    let payload = if chunked {
+        dechunk(&body)?
+    } else {
+        body.clone()
+    };
     Ok(HttpMessage {
         status,
         start,
@@ -198,7 +229,8 @@ fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
             .ok_or("a chunk size line without CRLF")?;
         let size_text = std::str::from_utf8(&body[..line_end]).map_err(|_| "chunk size")?;
         let size_text = size_text.split(';').next().unwrap().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("chunk size {size_text:?}"))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("chunk size {size_text:?}"))?;
         body = &body[line_end + 2..];
         if size == 0 {
             return Ok(out);
@@ -227,7 +259,9 @@ pub fn problems(records: &[WarcRecord]) -> Vec<String> {
         if last_file != Some(r.file.as_path()) {
             last_file = Some(r.file.as_path());
             if r.kind != "warcinfo" {
-                out.push(format!("{place}: the file does not start with a warcinfo record"));
+                out.push(format!(
+                    "{place}: the file does not start with a warcinfo record"
+                ));
             }
         }
         if r.version != "1.1" && r.version != "WARC/1.1" {
@@ -237,12 +271,17 @@ pub fn problems(records: &[WarcRecord]) -> Vec<String> {
             Some(d) if d.ends_with('Z') && d.contains('T') => {}
             other => out.push(format!("{place}: WARC-Date {other:?} is not UTC with Z")),
         }
-        if r.header("warc-record-id").is_none_or(|id| !id.starts_with("<urn:")) {
+        if r.header("warc-record-id")
+            .is_none_or(|id| !id.starts_with("<urn:"))
+        {
             out.push(format!("{place}: WARC-Record-ID missing or not <urn:...>"));
         }
         match r.header("warc-block-digest") {
             Some(d) if digest_matches(d, &r.block) => {}
-            Some(d) => out.push(format!("{place}: WARC-Block-Digest {d} != {}", sha1_b32(&r.block))),
+            Some(d) => out.push(format!(
+                "{place}: WARC-Block-Digest {d} != {}",
+                sha1_b32(&r.block)
+            )),
             None if matches!(r.kind.as_str(), "response" | "request" | "revisit") => {
                 out.push(format!("{place}: no WARC-Block-Digest"))
             }
@@ -250,9 +289,14 @@ pub fn problems(records: &[WarcRecord]) -> Vec<String> {
         }
         if let (Some(d), Some(http)) = (r.header("warc-payload-digest"), &r.http) {
             // A revisit's payload digest names the earlier payload, which it does not hold.
-            let ok = r.kind == "revisit" || digest_matches(d, &http.payload) || digest_matches(d, &http.body);
+            let ok = r.kind == "revisit"
+                || digest_matches(d, &http.payload)
+                || digest_matches(d, &http.body);
             if !ok {
-                out.push(format!("{place}: WARC-Payload-Digest {d} != {}", sha1_b32(&http.payload)));
+                out.push(format!(
+                    "{place}: WARC-Payload-Digest {d} != {}",
+                    sha1_b32(&http.payload)
+                ));
             }
         }
         if r.kind == "response" {
@@ -272,8 +316,7 @@ pub fn problems(records: &[WarcRecord]) -> Vec<String> {
 
 fn digest_matches(written: &str, bytes: &[u8]) -> bool {
     let ours = sha1_b32(bytes);
-    written.eq_ignore_ascii_case(&ours)
-        || written.eq_ignore_ascii_case(&ours.replace('=', ""))
+    written.eq_ignore_ascii_case(&ours) || written.eq_ignore_ascii_case(&ours.replace('=', ""))
 }
 
 /// Runs `warcio check` and `warcio index` on every WARC file of `dir`, when `warcio` is
