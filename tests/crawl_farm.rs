@@ -362,3 +362,84 @@ fn the_warc_reader_agrees_with_warcio_and_rejects_damage() {
         "a file cut mid-record must not read back"
     );
 }
+
+/// The request judges on logs this test makes itself: a walk that requests exactly what the
+/// model allows passes, one request for a disallowed path is caught and named, and requests
+/// closer than the interval are caught. Judges that passed anything would make every crawl
+/// test vacuous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judges_pass_a_perfect_walk_and_name_what_a_bad_one_did() {
+    let (farm, seeds) = scenario();
+    let expected = farm.expect(&Plan::new(&seeds));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for base in &expected.visited {
+        let _ = client.get(format!("{base}/robots.txt")).send().await;
+    }
+    for url in &expected.sitemaps {
+        client.get(url).send().await.unwrap();
+    }
+    for (url, (_, _, requests)) in &expected.found {
+        if let Requests::Between(min, _) = requests {
+            for _ in 0..*min {
+                // Headers only: the endless body is never read.
+                client.get(url).send().await.unwrap();
+            }
+        }
+    }
+    let mut report = Report::default();
+    judge::judge_requests(&farm, &expected, true, &mut report);
+    assert_eq!(report.0, Vec::<String>::new(), "a perfect walk");
+
+    let secret = format!("{}/private/secret.html", farm.hosts[0].servers[0].origin());
+    client.get(&secret).send().await.unwrap();
+    let mut report = Report::default();
+    judge::judge_requests(&farm, &expected, true, &mut report);
+    assert_eq!(report.0.len(), 1, "{:?}", report.0);
+    assert!(report.0[0].contains(&secret), "{:?}", report.0);
+
+    let (grid, seeds) = grid(1, 4, false);
+    let grid = grid.build();
+    for _ in 0..3 {
+        client.get(&seeds[0]).send().await.unwrap();
+    }
+    let mut report = Report::default();
+    judge::judge_politeness(&grid, 10_000, &mut report);
+    assert_eq!(report.0.len(), 2, "two gaps under 10 s: {:?}", report.0);
+    assert!(report.0[0].contains("host 127.0.0.2"), "{:?}", report.0);
+}
+
+/// The marker judge finds a reserved body stored plainly, gzipped (as in a WARC) and deep in a
+/// subdirectory (as in the store), and names the file.
+#[test]
+fn the_marker_judge_finds_a_body_wherever_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("store/blobs");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(dir.path().join("clean.txt"), "nothing here").unwrap();
+    std::fs::write(deep.join("db"), b"\x00\x01MARK-plain-1\x02").unwrap();
+    std::fs::write(dir.path().join("a.warc.gz"), farm::gzip(b"x MARK-gz-2 y")).unwrap();
+    let markers = [
+        ("http://h/plain".to_owned(), "MARK-plain-1".to_owned()),
+        ("http://h/gz".to_owned(), "MARK-gz-2".to_owned()),
+        ("http://h/absent".to_owned(), "MARK-absent-3".to_owned()),
+    ];
+    let mut report = Report::default();
+    judge::judge_markers(dir.path(), &markers, &mut report);
+    assert_eq!(report.0.len(), 2, "{:?}", report.0);
+    assert!(
+        report
+            .0
+            .iter()
+            .any(|p| p.contains("http://h/plain") && p.contains("db"))
+    );
+    assert!(
+        report
+            .0
+            .iter()
+            .any(|p| p.contains("http://h/gz") && p.contains("a.warc.gz"))
+    );
+}
