@@ -55,7 +55,11 @@ fn trees(hosts: usize, pages: usize) -> (Farm, Vec<String>) {
 fn max_depth_stops_at_the_depth_and_reports_the_rest() {
     let (farm, seeds) = trees(2, 15);
     let cd = CrawlDir::new(&config_toml(INTERVAL_MS));
-    let out = cd.run(&args(&seeds, &["--max-depth", "2", "-q"]), LIMIT);
+    // The seeds come from a file here (`--seeds`), one per line, with a blank line.
+    let file = cd.tmp.path().join("seeds.txt");
+    std::fs::write(&file, format!("{}\n\n{}\n", seeds[0], seeds[1])).unwrap();
+    let file = file.to_str().unwrap();
+    let out = cd.run(&["--seeds", file, "--max-depth", "2", "-q"], LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let plan = Plan {

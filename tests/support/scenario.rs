@@ -36,6 +36,21 @@ fn reserved(
     )
 }
 
+/// A page that answers `status` (429 or 503) with `Retry-After: 1` the first time, then
+/// serves its body: requested twice, at least a second apart, and kept.
+pub fn busy(status: u16) -> Page {
+    let page = Page::kept(Html::new(&format!("busy ({status}), then served")));
+    let (body, calls) = (page.body.clone(), Arc::new(AtomicUsize::new(0)));
+    Page {
+        reply: Reply::dynamic(move |_| match calls.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::text(status, "slow down").header("Retry-After", "1"),
+            _ => Reply::ok(body.clone()).header("Content-Type", "text/html"),
+        }),
+        requests: Requests::Between(2, 2),
+        ..page
+    }
+}
+
 /// The scenario farm. Host 0 (two origins) is the main site, host 1 has a `Crawl-delay`,
 /// host 2 answers 500 to everything (robots.txt too) and has an origin where nothing listens,
 /// host 3 is out of scope, host 4 answers 500 to every page. Seeds: hosts 0, 1, 2, 4.
@@ -180,17 +195,7 @@ pub fn scenario() -> (Farm, Vec<String>) {
         &u(&a0, "/r-out"),
         Page::redirect(302, &u(&h3, "/r-out-target.html")),
     );
-    let busy = Page::kept(Html::new("busy, then served"));
-    let (body, calls) = (busy.body.clone(), Arc::new(AtomicUsize::new(0)));
-    let busy = Page {
-        reply: Reply::dynamic(move |_| match calls.fetch_add(1, Ordering::SeqCst) {
-            0 => Reply::text(429, "slow down").header("Retry-After", "1"),
-            _ => Reply::ok(body.clone()).header("Content-Type", "text/html"),
-        }),
-        requests: Requests::Between(2, 2),
-        ..busy
-    };
-    b.page(&u(&a0, "/busy.html"), busy);
+    b.page(&u(&a0, "/busy.html"), busy(429));
     // Reserved by the response headers, with a body that never ends: never read.
     let endless = Reply::Stream {
         status: 200,
@@ -322,8 +327,13 @@ pub fn scenario() -> (Farm, Vec<String>) {
     // Host 0, origin a1: a default /sitemap.xml.
     b.page(
         &u(&a1, "/"),
-        Page::kept(Html::new("second origin").a(&u(&a0, "/"), &u(&a0, "/"))),
+        Page::kept(
+            Html::new("second origin")
+                .a(&u(&a0, "/"), &u(&a0, "/"))
+                .a("/busy503.html", &u(&a1, "/busy503.html")),
+        ),
     );
+    b.page(&u(&a1, "/busy503.html"), busy(503));
     b.page(
         &u(&a1, "/orphan-default.html"),
         Page::kept(Html::new("only in /sitemap.xml")),
