@@ -25,7 +25,7 @@ pub struct CrawlArgs {
     /// Seed URLs.
     pub seeds: Vec<String>,
     /// A file of seed URLs, one per line.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "seeds", value_name = "FILE")]
     pub seeds_file: Option<PathBuf>,
     /// The crawl directory: WARC files, index.cdxj, skipped.jsonl, the frontier and (unless
     /// --store is given) the evidence store.

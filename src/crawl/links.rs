@@ -90,6 +90,9 @@ pub struct Links {
     pub nofollow_meta: bool,
     /// `rel=nofollow` links not followed.
     pub skipped_nofollow: usize,
+    /// The links not followed for nofollow (`rel=nofollow`, or every link under a robots
+    /// nofollow meta), when honoured: the crawl reports them skipped.
+    pub nofollow: Vec<Link>,
     /// Not every link was read: `max_links` was reached, or the tokenizer gave up (a tag
     /// larger than [`TOKENIZER_MEMORY`]). The links found so far are kept.
     pub truncated: bool,
@@ -193,8 +196,9 @@ struct Page<'o> {
     options: &'o LinkOptions,
     /// The first `<base href>`, raw.
     base: Option<String>,
-    hrefs: Vec<(LinkKind, String)>,
-    seen: HashSet<(LinkKind, String)>,
+    /// Each href with whether `rel=nofollow` keeps it from being followed.
+    hrefs: Vec<(LinkKind, String, bool)>,
+    seen: HashSet<(LinkKind, String, bool)>,
     nofollow_meta: bool,
     skipped_nofollow: usize,
     truncated: bool,
@@ -217,9 +221,10 @@ impl<'o> Page<'o> {
     }
 
     fn add(&mut self, kind: LinkKind, el: &Element) {
-        if self.options.honour_nofollow && has_token(attr(el, "rel").as_deref(), "nofollow") {
+        let nofollow =
+            self.options.honour_nofollow && has_token(attr(el, "rel").as_deref(), "nofollow");
+        if nofollow {
             self.skipped_nofollow += 1;
-            return;
         }
         let Some(href) = attr(el, "href") else {
             return;
@@ -231,7 +236,7 @@ impl<'o> Page<'o> {
         if href.len() > MAX_HREF_BYTES || href.starts_with('#') || other_scheme(href) {
             return;
         }
-        let key = (kind, href.to_owned());
+        let key = (kind, href.to_owned(), nofollow);
         if self.seen.contains(&key) {
             return;
         }
@@ -270,11 +275,10 @@ impl<'o> Page<'o> {
             links: Vec::new(),
             nofollow_meta: self.nofollow_meta,
             skipped_nofollow: self.skipped_nofollow,
+            nofollow: Vec::new(),
             truncated: self.truncated,
         };
-        if self.nofollow_meta && self.options.honour_nofollow {
-            return links;
-        }
+        let all_nofollow = self.nofollow_meta && self.options.honour_nofollow;
         let query = self.encoding.query_encoding();
         let encode = encoder(query);
         let override_: url::EncodingOverride<'_> = (query != encoding_rs::UTF_8).then_some(&encode);
@@ -288,12 +292,15 @@ impl<'o> Page<'o> {
         // §4.2.3: a base href that does not parse leaves the document's own URL as the base.
         let base = self.base.as_deref().and_then(|b| parse(page_url, b.trim()));
         let base = base.as_ref().unwrap_or(page_url);
-        for (kind, href) in self.hrefs {
+        for (kind, href, nofollow) in self.hrefs {
             let Some(url) = parse(base, &href) else {
                 continue;
             };
             if matches!(url.scheme(), "http" | "https") && !same_document(&url, page_url) {
-                links.links.push(Link { url, kind });
+                match nofollow || all_nofollow {
+                    true => links.nofollow.push(Link { url, kind }),
+                    false => links.links.push(Link { url, kind }),
+                }
             }
         }
         links

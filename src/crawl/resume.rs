@@ -172,7 +172,7 @@ fn replay_page(
     );
     replayed
         .links
-        .extend(found.into_iter().map(|link| Candidate {
+        .extend(found.follow.into_iter().map(|link| Candidate {
             url: link.to_string(),
             depth: depth + 1,
             found_on: Some(page.target_uri.clone()),

@@ -17,7 +17,7 @@ use super::scope::Scope;
 use super::sitemap::SitemapLimits;
 use super::skipped::{SkipLine, SkipReport};
 use super::tally::Tally;
-use super::visit::{Visit, sitemap_urls, visit};
+use super::visit::{Found, Visit, sitemap_urls, visit};
 use super::warc::WarcWriter;
 use super::{CrawlError, Shutdown};
 use crate::fetcher::{Fetcher, FetcherError, Page, Refusal};
@@ -46,7 +46,11 @@ pub struct Plan {
     pub earlier: HashMap<String, Earlier>,
 }
 
+/// Links found only with nofollow that a crawl remembers to report.
+const MAX_NOFOLLOW: usize = 100_000;
+
 /// A finished task: a URL visited, or an origin's sitemaps read.
+#[allow(clippy::large_enum_variant)] // one per task, moved once, as `fetcher::Outcome`
 enum Finished {
     Url(Lease, Result<Visit, FetcherError>),
     Sitemaps(Result<Vec<Url>, FetcherError>),
@@ -71,7 +75,12 @@ pub struct Crawl {
     tally: Tally,
     hosts: HashMap<String, HostErrors>,
     origins: HashSet<String>,
-    pending: Vec<(Lease, Page, Vec<Url>)>,
+    pending: Vec<(Lease, Page, Found)>,
+    /// URL tasks in flight.
+    visiting: u64,
+    /// Links found only with nofollow so far (bounded): reported skipped at the end unless
+    /// a followed link queues them first.
+    nofollow: HashMap<String, Candidate>,
     last_checkpoint: Instant,
     progress: Option<Progress>,
 }
@@ -107,6 +116,8 @@ impl Crawl {
             hosts: HashMap::new(),
             origins: HashSet::new(),
             pending: Vec::new(),
+            visiting: 0,
+            nofollow: HashMap::new(),
             last_checkpoint: Instant::now(),
             progress: None,
         }
@@ -135,7 +146,12 @@ impl Crawl {
             return self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None);
         }
         match self.frontier.push(candidate.clone())? {
-            Pushed::Queued => self.discover(&url),
+            Pushed::Queued => {
+                if !self.nofollow.is_empty() {
+                    self.nofollow.remove(&super::frontier::canonical_key(&url));
+                }
+                self.discover(&url)
+            }
             Pushed::Seen => {}
             Pushed::OverHostBudget => {
                 self.skip(&candidate, "skipped", vec!["crawl.host-budget"], None)?;
@@ -171,7 +187,7 @@ impl Crawl {
                         self.spawn_sitemaps(&mut tasks, &origin);
                     }
                 }
-                while tasks.len() < max_in_flight {
+                while tasks.len() < max_in_flight && !self.limit_reached() {
                     match self.frontier.next(Instant::now())? {
                         Next::Ready(lease) => self.spawn_visit(&mut tasks, lease)?,
                         Next::Wait(d) => {
@@ -186,7 +202,7 @@ impl Crawl {
                     }
                 }
             }
-            if tasks.is_empty() && (stopping || empty) && self.origins.is_empty() {
+            if tasks.is_empty() && (stopping || (empty && self.origins.is_empty())) {
                 break;
             }
             if shutdown.now() {
@@ -209,6 +225,8 @@ impl Crawl {
                 self.finish(joined)?;
             }
             self.write_pending()?;
+            self.warc.write_through()?;
+            self.skipped.write_through().map_err(CrawlError::Skipped)?;
             if self.last_checkpoint.elapsed() >= every {
                 self.checkpoint()?;
             }
@@ -220,15 +238,33 @@ impl Crawl {
             progress.finish();
         }
         self.write_pending()?;
-        if self.limit_reached() && !shutdown.stopping() {
+        if self.limit_kept() && !shutdown.stopping() {
             self.drain(super::MAX_PAGES)?;
+        }
+        if !shutdown.stopping() {
+            for candidate in std::mem::take(&mut self.nofollow).into_values() {
+                let in_scope = Url::parse(&candidate.url)
+                    .is_ok_and(|url| self.plan.scope.admit(&url, candidate.depth).is_ok());
+                if in_scope {
+                    self.skip(&candidate, "skipped", vec!["crawl.nofollow"], None)?;
+                }
+            }
         }
         self.checkpoint()?;
         Ok(self.tally)
     }
 
+    /// Whether `--max-pages` pages are kept, or would be if every page in flight were:
+    /// no more is requested than can be kept.
     fn limit_reached(&self) -> bool {
-        let kept = self.plan.kept_before + self.tally.kept + self.pending.len() as u64;
+        let kept =
+            self.plan.kept_before + self.tally.kept + self.pending.len() as u64 + self.visiting;
+        self.plan.max_pages.is_some_and(|max| kept >= max)
+    }
+
+    /// Whether `--max-pages` pages are kept.
+    fn limit_kept(&self) -> bool {
+        let kept = self.plan.kept_before + self.tally.kept;
         self.plan.max_pages.is_some_and(|max| kept >= max)
     }
 
@@ -246,6 +282,7 @@ impl Crawl {
         let fetcher = Arc::clone(&self.fetcher);
         let links = self.plan.follow_links.then(|| self.links.clone());
         let purpose = self.plan.purpose;
+        self.visiting += 1;
         tasks.spawn(async move {
             let visited = visit(&fetcher, &lease, purpose, links.as_ref()).await;
             Finished::Url(lease, visited)
@@ -258,7 +295,7 @@ impl Crawl {
             return;
         };
         let fetcher = Arc::clone(&self.fetcher);
-        let limits = self.sitemap_limits.clone();
+        let limits = self.sitemap_limits;
         let scope = self.plan.scope.clone();
         let purpose = self.plan.purpose;
         tasks.spawn(async move {
@@ -292,26 +329,35 @@ impl Crawl {
                 }
                 Ok(())
             }
-            Finished::Url(lease, visited) => match visited? {
-                Visit::Page { page, links } => {
-                    self.pending.push((lease, page, links));
-                    Ok(())
-                }
-                Visit::NotKept(refusal) => self.not_kept(lease, &refusal),
-                Visit::Redirect(redirect) => {
-                    self.tally.redirects += 1;
-                    self.host_answered(&lease.host);
-                    let candidate = Candidate {
-                        url: redirect.to.to_string(),
-                        depth: lease.candidate.depth,
-                        found_on: Some(lease.candidate.url.clone()),
-                        via: Via::Redirect,
-                        validators: None,
-                    };
-                    self.offer(candidate)?;
-                    self.done(lease)
-                }
-            },
+            Finished::Url(lease, visited) => {
+                self.visiting -= 1;
+                self.visited(lease, visited?)
+            }
+        }
+    }
+
+    /// Takes in a visited URL: a page waits for its evidence to be durable; a refusal is
+    /// reported; a redirect's target is offered.
+    fn visited(&mut self, lease: Lease, visit: Visit) -> Result<(), CrawlError> {
+        match visit {
+            Visit::Page { page, links } => {
+                self.pending.push((lease, page, links));
+                Ok(())
+            }
+            Visit::NotKept(refusal) => self.not_kept(lease, &refusal),
+            Visit::Redirect(redirect) => {
+                self.tally.redirects += 1;
+                self.host_answered(&lease.host);
+                let candidate = Candidate {
+                    url: redirect.to.to_string(),
+                    depth: lease.candidate.depth,
+                    found_on: Some(lease.candidate.url.clone()),
+                    via: Via::Redirect,
+                    validators: None,
+                };
+                self.offer(candidate)?;
+                self.done(lease)
+            }
         }
     }
 
@@ -441,7 +487,10 @@ impl Crawl {
             self.tally.kept += 1;
             self.tally.bytes += page.body.len() as u64;
             self.host_answered(&lease.host);
-            for link in links {
+            for link in links.nofollow {
+                self.not_followed(&lease, link)?;
+            }
+            for link in links.follow {
                 let candidate = Candidate {
                     url: link.to_string(),
                     depth: lease.candidate.depth + 1,
@@ -453,6 +502,23 @@ impl Crawl {
             }
             self.done(lease)?;
         }
+        Ok(())
+    }
+
+    /// A link not followed for nofollow: remembered (up to [`MAX_NOFOLLOW`]) unless its URL
+    /// was queued already, and reported at the end if nothing queued it meanwhile.
+    fn not_followed(&mut self, lease: &Lease, link: Url) -> Result<(), CrawlError> {
+        if self.nofollow.len() >= MAX_NOFOLLOW || self.frontier.seen(link.as_str())? {
+            return Ok(());
+        }
+        let key = super::frontier::canonical_key(&link);
+        self.nofollow.entry(key).or_insert_with(|| Candidate {
+            url: link.to_string(),
+            depth: lease.candidate.depth + 1,
+            found_on: Some(lease.candidate.url.clone()),
+            via: Via::Link,
+            validators: None,
+        });
         Ok(())
     }
 

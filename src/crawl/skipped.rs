@@ -76,6 +76,11 @@ impl SkipReport {
         Ok(())
     }
 
+    /// Hands what is buffered to the operating system (survives a kill, not a power cut).
+    pub fn write_through(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Writes what is buffered and syncs it; the offset everything before is durable at.
     pub fn flush(&mut self) -> io::Result<u64> {
         self.out.flush()?;

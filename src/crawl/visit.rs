@@ -13,17 +13,26 @@ use url::Url;
 
 /// What became of a leased URL.
 pub enum Visit {
-    /// Kept: the page and the links to follow from it.
+    /// Kept: the page and the links found on it.
     Page {
         /// The page (evidence written, maybe not yet durable).
         page: Page,
-        /// Links to follow (none when nofollow applies or links are not followed).
-        links: Vec<Url>,
+        /// Its links (none when links are not followed).
+        links: Found,
     },
     /// Not kept: refused, discarded or failed (recorded when `seq` is set).
     NotKept(Refusal),
     /// A redirect, recorded; its target is queued as a URL of its own.
     Redirect(Redirect),
+}
+
+/// The links of a page: to follow, and not to follow for nofollow.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Links to follow.
+    pub follow: Vec<Url>,
+    /// Links a nofollow (`rel`, robots meta or `X-Robots-Tag`) keeps from being followed.
+    pub nofollow: Vec<Url>,
 }
 
 /// The conditional headers sent, as name/value pairs (for the WARC request record).
@@ -76,7 +85,7 @@ pub async fn visit(
         HopOutcome::Ended(Outcome::Fetched(page)) => {
             let links = match links {
                 Some(options) if page.status != 304 => page_links(&page, options),
-                _ => Vec::new(),
+                _ => Found::default(),
             };
             Ok(Visit::Page { page, links })
         }
@@ -84,7 +93,7 @@ pub async fn visit(
 }
 
 /// The links of a kept page to follow.
-pub fn page_links(page: &Page, options: &LinkOptions) -> Vec<Url> {
+pub fn page_links(page: &Page, options: &LinkOptions) -> Found {
     let tags: Vec<&str> = page
         .headers
         .get_all("x-robots-tag")
@@ -103,17 +112,19 @@ pub fn links_of(
     body: &[u8],
     url: &Url,
     options: &LinkOptions,
-) -> Vec<Url> {
-    if options.honour_nofollow
-        && links::header_nofollow(robots_tags.iter().copied(), &options.agent)
-    {
-        return Vec::new();
+) -> Found {
+    let links = links::extract(body, content_type, url, options);
+    let urls = |links: Vec<links::Link>| links.into_iter().map(|l| l.url).collect::<Vec<_>>();
+    let mut found = Found {
+        follow: urls(links.links),
+        nofollow: urls(links.nofollow),
+    };
+    let tags = robots_tags.iter().copied();
+    if options.honour_nofollow && links::header_nofollow(tags, &options.agent) {
+        let follow = std::mem::take(&mut found.follow);
+        found.nofollow.extend(follow);
     }
-    links::extract(body, content_type, url, options)
-        .links
-        .into_iter()
-        .map(|l| l.url)
-        .collect()
+    found
 }
 
 /// The most sitemap documents read for one origin (an index of indexes is bounded too).

@@ -356,7 +356,7 @@ pub struct Farm {
 pub fn config_toml(min_interval_ms: u64) -> String {
     format!(
         "[politeness]\nmin_interval_ms = {min_interval_ms}\nmax_retries = 1\nbackoff_s = 1\n\
-         max_backoff_s = 10\n\n\
+         max_backoff_s = 2\n\n\
          [net]\nallow_private_addresses = true\nconnect_timeout_ms = 2000\n\
          read_timeout_ms = 5000\ntotal_timeout_ms = 20000\nmax_body_bytes = 67108864\n\
          retry_unreachable_s = 3600\n\n\

@@ -325,6 +325,8 @@ fn digest_matches(written: &str, bytes: &[u8]) -> bool {
 pub fn warcio(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let files = warc_files(dir);
+    // `scripts/test-all` sets WARCIO: then warcio must run, never be skipped.
+    let required = std::env::var_os("WARCIO").is_some();
     let program = std::env::var("WARCIO").unwrap_or_else(|_| "warcio".into());
     for sub in ["check", "index"] {
         let result = std::process::Command::new(&program)
@@ -332,6 +334,10 @@ pub fn warcio(dir: &Path) -> Vec<String> {
             .args(&files)
             .output();
         match result {
+            Err(e) if required => {
+                out.push(format!("WARCIO={program} cannot run: {e}"));
+                return out;
+            }
             Err(_) => {
                 eprintln!("warcio is not installed: `warcio {sub}` skipped");
                 return out;

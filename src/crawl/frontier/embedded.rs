@@ -222,6 +222,15 @@ impl Frontier for EmbeddedFrontier {
         Ok(())
     }
 
+    fn seen(&self, url: &str) -> Result<bool, FrontierError> {
+        let Ok((url, _)) = queueable(url) else {
+            return Ok(false);
+        };
+        let seen_key = codec::seen_key(&canonical_key(&url));
+        let guard = self.lock();
+        guard.staged.contains(&seen_key).map_err(self.store())
+    }
+
     fn mark_done(&self, url: &str) -> Result<bool, FrontierError> {
         let Ok((url, host)) = queueable(url) else {
             return Ok(false);

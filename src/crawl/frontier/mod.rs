@@ -184,6 +184,9 @@ pub trait Frontier: Send + Sync {
     /// The leased URL is finished; its host is next due at `not_before` (the crawl computes
     /// it from the interval, crawl-delay or back-off).
     fn done(&self, lease: Lease, not_before: Instant) -> Result<(), FrontierError>;
+    /// Whether `url`'s canonical key was seen (queued, done, or turned away for its host's
+    /// budget). Changes nothing.
+    fn seen(&self, url: &str) -> Result<bool, FrontierError>;
     /// Marks a URL finished without a lease (resume replay: pages found in the WARC after
     /// the last checkpoint). Returns whether it was still pending. A URL never seen is
     /// recorded as seen, so a later push of it is [`Pushed::Seen`] and it is not fetched

@@ -127,6 +127,18 @@ impl WarcWriter {
         result
     }
 
+    /// Hands buffered bytes to the operating system without syncing them: a process that is
+    /// killed then loses nothing written (a power cut still may, up to the last
+    /// [`Self::flush`]). The crawl calls it after each batch, so a resume finds every page it
+    /// archived before a kill and does not fetch it again.
+    pub fn write_through(&mut self) -> Result<(), WarcError> {
+        if let Some(current) = &mut self.current {
+            current.out.flush().map_err(WarcError::io(&current.path))?;
+        }
+        let path = &self.cdxj_path;
+        self.cdxj.flush().map_err(WarcError::io(path))
+    }
+
     /// Writes buffered bytes and syncs the WARC file and the CDXJ file; returns the position
     /// everything before is durable at.
     pub fn flush(&mut self) -> Result<Position, WarcError> {
