@@ -159,7 +159,7 @@ impl Inner {
             name_len: u32::try_from(host.len()).map_err(|_| self.corrupt("host name"))?,
             ..HostRecord::default()
         };
-        self.names_len += host.len() as u64;
+        self.names_len = self.names_len.saturating_add(host.len() as u64);
         let id = self.schedule.add(host, record);
         let id = id.ok_or_else(|| self.corrupt("more than 2^32 hosts"))?;
         self.schedule.host_mut(id).dirty = true;
@@ -200,15 +200,23 @@ impl Inner {
         ops.extend(self.staged_seen.iter().map(|(k, v)| Op::Seen(*k, *v)));
         let removed = self.staged_removed.iter();
         ops.extend(removed.map(|at| Op::Write(Target::Queue, at + REMOVED_AT, vec![1])));
+        // Runs of changed records (and of new names) go as one write each: a crawl over
+        // many hosts changes most of them between two checkpoints.
+        let mut records: Option<(u64, Vec<u8>)> = None;
+        let mut names: Option<(u64, Vec<u8>)> = None;
         for (id, host) in self.schedule.hosts() {
+            let at = u64::from(id) * HOST_RECORD as u64;
             if host.dirty {
-                let at = u64::from(id) * HOST_RECORD as u64;
-                ops.push(Op::Write(Target::Hosts, at, host.record.bytes().to_vec()));
+                extend_run(&mut ops, Target::Hosts, &mut records, at, &host.record.bytes());
             }
             if id >= self.committed_hosts {
-                let name = host.name.as_bytes().to_vec();
-                ops.push(Op::Write(Target::Names, host.record.name_at, name));
+                let name = host.name.as_bytes();
+                extend_run(&mut ops, Target::Names, &mut names, host.record.name_at, name);
             }
+        }
+        let runs = [(Target::Hosts, records), (Target::Names, names)];
+        for (target, run) in runs {
+            ops.extend(run.map(|(at, bytes)| Op::Write(target, at, bytes)));
         }
         ops
     }
@@ -229,7 +237,7 @@ impl Frontier for EmbeddedFrontier {
         let id = inner.host_id(host)?;
         if inner.schedule.host(id).record.accepted >= inner.max_per_host {
             inner.staged_seen.insert(key, 0);
-            inner.seen += 1;
+            inner.seen = inner.seen.saturating_add(1);
             return Ok(Pushed::OverHostBudget);
         }
         let value = codec::candidate_value(&candidate);
@@ -243,11 +251,11 @@ impl Frontier for EmbeddedFrontier {
             host.record.head = at;
         }
         host.record.tail = at;
-        host.record.accepted += 1;
-        host.record.queued += 1;
+        host.record.accepted = host.record.accepted.saturating_add(1);
+        host.record.queued = host.record.queued.saturating_add(1);
         host.dirty = true;
         inner.staged_seen.insert(key, at + 1);
-        inner.seen += 1;
+        inner.seen = inner.seen.saturating_add(1);
         inner.schedule.wake(id);
         Ok(Pushed::Queued)
     }
@@ -302,7 +310,7 @@ impl Frontier for EmbeddedFrontier {
         if let Some(head) = head {
             inner.schedule.host_mut(id).record.head = head;
         }
-        inner.done += 1;
+        inner.done = inner.done.saturating_add(1);
         Ok(())
     }
 
@@ -317,7 +325,7 @@ impl Frontier for EmbeddedFrontier {
             // Fetched but never queued (pushed after the last checkpoint): seen from now on,
             // so that finding it again does not fetch it twice.
             inner.staged_seen.insert(key, 0);
-            inner.seen += 1;
+            inner.seen = inner.seen.saturating_add(1);
             return Ok(false);
         };
         let (Some(at), Some(id)) = (value.checked_sub(1), inner.schedule.find(&host)) else {
@@ -336,7 +344,7 @@ impl Frontier for EmbeddedFrontier {
         let state = inner.schedule.host_mut(id);
         state.record.queued -= 1;
         state.dirty = true;
-        inner.done += 1;
+        inner.done = inner.done.saturating_add(1);
         Ok(true)
     }
 
@@ -401,7 +409,7 @@ impl Frontier for EmbeddedFrontier {
     fn stats(&self) -> FrontierStats {
         let inner = self.lock();
         let leased = inner.schedule.leased();
-        let queued: u64 = inner.schedule.hosts().map(|(_, h)| h.record.queued).sum();
+        let queued = (inner.schedule.hosts()).fold(0u64, |n, (_, h)| n.saturating_add(h.record.queued));
         let (hosts_due, hosts_waiting) = inner.schedule.due_and_waiting(Instant::now());
         FrontierStats {
             queued: queued.saturating_sub(leased),
@@ -415,6 +423,23 @@ impl Frontier for EmbeddedFrontier {
     }
 }
 
+/// Appends `bytes` at `at` to the run of writes in `run` if it follows it, else ends the
+/// run as an operation and starts another.
+fn extend_run(ops: &mut Vec<Op>, target: Target, run: &mut Option<(u64, Vec<u8>)>, at: u64, bytes: &[u8]) {
+    const MAX_RUN: usize = 1 << 20;
+    match run {
+        Some((start, buf)) if *start + buf.len() as u64 == at && buf.len() < MAX_RUN => {
+            buf.extend_from_slice(bytes);
+        }
+        _ => {
+            if let Some((start, buf)) = run.take() {
+                ops.push(Op::Write(target, start, buf));
+            }
+            *run = Some((at, bytes.to_vec()));
+        }
+    }
+}
+
 /// The parsed URL and its queue host, or why it cannot be queued.
 fn queueable(text: &str) -> Result<(Url, String), String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
@@ -424,3 +449,7 @@ fn queueable(text: &str) -> Result<(Url, String), String> {
     let host = queue_host(&url).ok_or("no host")?;
     Ok((url, host))
 }
+
+#[cfg(test)]
+#[path = "embedded_tests.rs"]
+mod tests;

@@ -24,6 +24,8 @@ const TMP: &str = "seen.table.tmp";
 /// never gives one).
 const SLOT: u64 = 24;
 const MIN_SLOTS: u64 = 1 << 16;
+/// 2^36 slots: 1.6 TiB of table, for 48 billion URLs. More is damage.
+const MAX_SLOTS: u64 = 1 << 36;
 /// The most slots one probe reads at once: a probe that misses reads on until an empty slot.
 const PROBE_SLOTS: u64 = 16;
 /// Load factor, as a fraction of 10, past which the table doubles. Linear probing at 0.7
@@ -80,6 +82,9 @@ impl SeenTable {
     pub fn reserve(&mut self, dir: &Path, keys: u64) -> std::io::Result<()> {
         let mut slots = self.slots;
         while keys.saturating_mul(10) > slots.saturating_mul(MAX_LOAD) {
+            if slots >= MAX_SLOTS {
+                return Err(std::io::Error::other(format!("{keys} keys: {FILE} would be too big")));
+            }
             slots *= 2;
         }
         if slots == self.slots {

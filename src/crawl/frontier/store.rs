@@ -139,6 +139,11 @@ fn read_hosts(
         return Err("host counts out of range".into());
     };
     let too_short = |_| "host files shorter than the checkpoint".to_string();
+    // Lengths from a damaged state must not become huge allocations.
+    let on_disk = |file: &File| file.metadata().map(|m| m.len()).unwrap_or(0);
+    if table_len > on_disk(hosts) || state.names_len > on_disk(names) {
+        return Err("host files shorter than the checkpoint".into());
+    }
     let mut table = vec![0u8; usize::try_from(table_len).map_err(|_| "too many hosts")?];
     hosts.read_exact_at(&mut table, 0).map_err(too_short)?;
     let mut all_names = vec![0u8; names_len];
