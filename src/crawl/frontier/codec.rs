@@ -38,9 +38,15 @@ pub(super) const HOST_RECORD: usize = 48;
 impl HostRecord {
     pub fn bytes(&self) -> [u8; HOST_RECORD] {
         let mut out = [0u8; HOST_RECORD];
-        for (i, n) in [self.accepted, self.queued, self.head, self.tail, self.name_at]
-            .into_iter()
-            .enumerate()
+        for (i, n) in [
+            self.accepted,
+            self.queued,
+            self.head,
+            self.tail,
+            self.name_at,
+        ]
+        .into_iter()
+        .enumerate()
         {
             out[i * 8..i * 8 + 8].copy_from_slice(&n.to_be_bytes());
         }
@@ -79,7 +85,13 @@ const STATE_MAGIC: &[u8; 8] = b"optoutF1";
 impl State {
     pub fn bytes(&self) -> Vec<u8> {
         let mut out = STATE_MAGIC.to_vec();
-        for n in [self.log_len, self.names_len, self.hosts, self.seen, self.done] {
+        for n in [
+            self.log_len,
+            self.names_len,
+            self.hosts,
+            self.seen,
+            self.done,
+        ] {
             out.extend_from_slice(&n.to_be_bytes());
         }
         out.extend_from_slice(&self.meta);

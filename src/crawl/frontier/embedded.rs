@@ -207,11 +207,23 @@ impl Inner {
         for (id, host) in self.schedule.hosts() {
             let at = u64::from(id) * HOST_RECORD as u64;
             if host.dirty {
-                extend_run(&mut ops, Target::Hosts, &mut records, at, &host.record.bytes());
+                extend_run(
+                    &mut ops,
+                    Target::Hosts,
+                    &mut records,
+                    at,
+                    &host.record.bytes(),
+                );
             }
             if id >= self.committed_hosts {
                 let name = host.name.as_bytes();
-                extend_run(&mut ops, Target::Names, &mut names, host.record.name_at, name);
+                extend_run(
+                    &mut ops,
+                    Target::Names,
+                    &mut names,
+                    host.record.name_at,
+                    name,
+                );
             }
         }
         let runs = [(Target::Hosts, records), (Target::Names, names)];
@@ -244,7 +256,11 @@ impl Frontier for EmbeddedFrontier {
         let at = inner.store.queue.append(&value).map_err(inner.io())?;
         let record = inner.schedule.host(id).record;
         if record.queued > 0 {
-            inner.store.queue.link(record.tail, at).map_err(inner.io())?;
+            inner
+                .store
+                .queue
+                .link(record.tail, at)
+                .map_err(inner.io())?;
         }
         let host = inner.schedule.host_mut(id);
         if record.queued == 0 {
@@ -357,7 +373,10 @@ impl Frontier for EmbeddedFrontier {
         };
         let state = inner.schedule.host(id);
         let leased = state.lease.map(|(_, at)| at);
-        let mut left = state.record.queued.saturating_sub(u64::from(leased.is_some()));
+        let mut left = state
+            .record
+            .queued
+            .saturating_sub(u64::from(leased.is_some()));
         let (head, tail) = (state.record.head, state.record.tail);
         let mut at = state.cursor.filter(|c| *c > head).unwrap_or(head);
         let mut dropped = Vec::new();
@@ -409,7 +428,8 @@ impl Frontier for EmbeddedFrontier {
     fn stats(&self) -> FrontierStats {
         let inner = self.lock();
         let leased = inner.schedule.leased();
-        let queued = (inner.schedule.hosts()).fold(0u64, |n, (_, h)| n.saturating_add(h.record.queued));
+        let queued =
+            (inner.schedule.hosts()).fold(0u64, |n, (_, h)| n.saturating_add(h.record.queued));
         let (hosts_due, hosts_waiting) = inner.schedule.due_and_waiting(Instant::now());
         FrontierStats {
             queued: queued.saturating_sub(leased),
@@ -425,7 +445,13 @@ impl Frontier for EmbeddedFrontier {
 
 /// Appends `bytes` at `at` to the run of writes in `run` if it follows it, else ends the
 /// run as an operation and starts another.
-fn extend_run(ops: &mut Vec<Op>, target: Target, run: &mut Option<(u64, Vec<u8>)>, at: u64, bytes: &[u8]) {
+fn extend_run(
+    ops: &mut Vec<Op>,
+    target: Target,
+    run: &mut Option<(u64, Vec<u8>)>,
+    at: u64,
+    bytes: &[u8],
+) {
     const MAX_RUN: usize = 1 << 20;
     match run {
         Some((start, buf)) if *start + buf.len() as u64 == at && buf.len() < MAX_RUN => {

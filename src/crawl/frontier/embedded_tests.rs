@@ -66,7 +66,10 @@ fn a_checkpoint_committed_but_not_applied_is_applied_on_opening() {
     assert!(!log.exists());
     std::fs::write(&log, copy).unwrap();
     let f = open(dir.path());
-    assert_eq!(f.checkpoint_meta().unwrap().as_deref(), Some(&b"second"[..]));
+    assert_eq!(
+        f.checkpoint_meta().unwrap().as_deref(),
+        Some(&b"second"[..])
+    );
     let stats = f.stats();
     assert_eq!((stats.queued, stats.done, stats.seen), (5, 2, 7));
     let left: BTreeSet<String> = drain(&f, 100).unwrap().into_iter().collect();

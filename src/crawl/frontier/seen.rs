@@ -83,7 +83,9 @@ impl SeenTable {
         let mut slots = self.slots;
         while keys.saturating_mul(10) > slots.saturating_mul(MAX_LOAD) {
             if slots >= MAX_SLOTS {
-                return Err(std::io::Error::other(format!("{keys} keys: {FILE} would be too big")));
+                return Err(std::io::Error::other(format!(
+                    "{keys} keys: {FILE} would be too big"
+                )));
             }
             slots *= 2;
         }

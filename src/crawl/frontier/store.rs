@@ -36,10 +36,14 @@ pub(super) struct Store {
     names: File,
 }
 
+/// What [`Store::open`] found: the store, the last checkpoint's state (`None` before the
+/// first) and the hosts' names and records, by id.
+pub(super) type Opened = (Store, Option<State>, Vec<(String, HostRecord)>);
+
 impl Store {
     /// Opens (or creates) the files of `dir` at the last checkpoint. Returns the store, the
     /// state (`None` before the first checkpoint) and the hosts' records and names.
-    pub fn open(dir: &Path) -> Result<(Store, Option<State>, Vec<(String, HostRecord)>), FrontierError> {
+    pub fn open(dir: &Path) -> Result<Opened, FrontierError> {
         let path = dir.to_owned();
         let io = |e: std::io::Error| io_error(&path, e);
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -111,7 +115,12 @@ fn recover(dir: &Path, seen: &mut SeenTable, hosts: &File, names: &File) -> Resu
         return Ok(());
     }
     let state = state.ok_or_else(|| format!("{} holds no state", redo::FILE))?;
-    let synced = [seen.sync(), hosts.sync_data(), names.sync_data(), queue.sync_data()];
+    let synced = [
+        seen.sync(),
+        hosts.sync_data(),
+        names.sync_data(),
+        queue.sync_data(),
+    ];
     synced
         .into_iter()
         .collect::<std::io::Result<()>>()
