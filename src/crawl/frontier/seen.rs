@@ -23,7 +23,7 @@ const TMP: &str = "seen.table.tmp";
 /// A slot: key (16 bytes), value (u64 BE). An all-zero key is an empty slot (`seen_key`
 /// never gives one).
 const SLOT: u64 = 24;
-const MIN_SLOTS: u64 = 1 << 16;
+const MIN_SLOTS: u64 = 1 << 12;
 /// 2^36 slots: 1.6 TiB of table, for 48 billion URLs. More is damage.
 const MAX_SLOTS: u64 = 1 << 36;
 /// The most slots one probe reads at once: a probe that misses reads on until an empty slot.
