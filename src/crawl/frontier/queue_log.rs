@@ -48,9 +48,7 @@ impl QueueLog {
             .truncate(false)
             .open(dir.join(FILE))?;
         if file.metadata()?.len() < committed {
-            return Err(std::io::Error::other(format!(
-                "{FILE} is shorter than its last checkpoint"
-            )));
+            return Err(damaged("shorter than its last checkpoint"));
         }
         file.set_len(committed)?;
         Ok(QueueLog {
