@@ -1,77 +1,120 @@
-//! The bytes the embedded frontier stores: keys of its one sled tree, a queued [`Candidate`],
-//! a host's record. Small and fixed-width where it can be (10 million URLs are the design
-//! load). Decoding never panics: a damaged value is an error naming what is wrong.
+//! The bytes the embedded frontier stores: a queued [`Candidate`], a host's record, the
+//! checkpoint's state, the seen-set key. Small and fixed-width where it can be (10 million
+//! URLs are the design load). Decoding never panics: damage is an error naming what is wrong.
 
 use super::{Candidate, Validators, Via};
 
-/// Key prefixes of the frontier's tree (one tree: one redo log commits all of it).
-pub(super) const SEEN: u8 = 1;
-pub(super) const QUEUE: u8 = 2;
-pub(super) const HOST: u8 = 3;
-pub(super) const META: &[u8] = &[4];
-pub(super) const COUNTERS: &[u8] = &[5];
-
-/// `SEEN` + the first 16 bytes of SHA-256 of the canonical key.
-pub(super) fn seen_key(canonical: &str) -> [u8; 17] {
+/// The first 16 bytes of SHA-256 of the canonical key (never all zero: that marks an empty
+/// slot of the seen table).
+pub(super) fn seen_key(canonical: &str) -> [u8; 16] {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(canonical.as_bytes());
-    let mut key = [0u8; 17];
-    key[0] = SEEN;
-    key[1..].copy_from_slice(&digest[..16]);
-    key
-}
-
-/// `QUEUE` + host id (u32 BE) + sequence number (u64 BE): a host's queue is one key range,
-/// in push order.
-pub(super) fn queue_key(host: u32, seq: u64) -> [u8; 13] {
-    let mut key = [0u8; 13];
-    key[0] = QUEUE;
-    key[1..5].copy_from_slice(&host.to_be_bytes());
-    key[5..].copy_from_slice(&seq.to_be_bytes());
-    key
-}
-
-/// The sequence number in a queue key.
-pub(super) fn queue_seq(key: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(key.get(5..13)?.try_into().ok()?))
-}
-
-pub(super) fn host_key(host: u32) -> [u8; 5] {
-    let mut key = [0u8; 5];
-    key[0] = HOST;
-    key[1..].copy_from_slice(&host.to_be_bytes());
-    key
-}
-
-/// A host's record: next sequence number, accepted, queued (u64 BE each), then its name.
-pub(super) fn host_value(next_seq: u64, accepted: u64, queued: u64, name: &str) -> Vec<u8> {
-    let mut value = Vec::with_capacity(24 + name.len());
-    for n in [next_seq, accepted, queued] {
-        value.extend_from_slice(&n.to_be_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    if key == [0; 16] {
+        key[15] = 1;
     }
-    value.extend_from_slice(name.as_bytes());
-    value
+    key
 }
 
-/// (next sequence number, accepted, queued, name) of a host's record.
-pub(super) fn read_host(value: &[u8]) -> Result<(u64, u64, u64, String), String> {
-    let mut r = Reader(value);
-    let numbers = (r.u64()?, r.u64()?, r.u64()?);
-    let name = std::str::from_utf8(r.0).map_err(|_| "host name is not UTF-8")?;
-    Ok((numbers.0, numbers.1, numbers.2, name.to_owned()))
+/// A host's record, one fixed-size slot per host id in `hosts.table`; its name is in
+/// `hosts.names` at `name_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct HostRecord {
+    /// URLs accepted for the host, ever (the per-host budget counts these).
+    pub accepted: u64,
+    /// URLs in its queue, the leased one included.
+    pub queued: u64,
+    /// Offset of its first queue record not done (when `queued > 0`).
+    pub head: u64,
+    /// Offset of its last queue record (when `queued > 0`).
+    pub tail: u64,
+    pub name_at: u64,
+    pub name_len: u32,
 }
 
-/// Two u64 BE: (done, seen).
-pub(super) fn counters_value(done: u64, seen: u64) -> [u8; 16] {
-    let mut value = [0u8; 16];
-    value[..8].copy_from_slice(&done.to_be_bytes());
-    value[8..].copy_from_slice(&seen.to_be_bytes());
-    value
+pub(super) const HOST_RECORD: usize = 48;
+
+impl HostRecord {
+    pub fn bytes(&self) -> [u8; HOST_RECORD] {
+        let mut out = [0u8; HOST_RECORD];
+        for (i, n) in [
+            self.accepted,
+            self.queued,
+            self.head,
+            self.tail,
+            self.name_at,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out[i * 8..i * 8 + 8].copy_from_slice(&n.to_be_bytes());
+        }
+        out[40..44].copy_from_slice(&self.name_len.to_be_bytes());
+        out
+    }
+
+    pub fn read(bytes: &[u8]) -> Result<HostRecord, String> {
+        let mut r = Reader(bytes);
+        let record = HostRecord {
+            accepted: r.u64()?,
+            queued: r.u64()?,
+            head: r.u64()?,
+            tail: r.u64()?,
+            name_at: r.u64()?,
+            name_len: u32::from_be_bytes(r.take(4)?.try_into().map_err(|_| "length")?),
+        };
+        Ok(record)
+    }
 }
 
-pub(super) fn read_counters(value: &[u8]) -> Result<(u64, u64), String> {
-    let mut r = Reader(value);
-    Ok((r.u64()?, r.u64()?))
+/// What a checkpoint commits besides the writes: the lengths of the append-only files, the
+/// counters and the crawl's meta.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct State {
+    pub log_len: u64,
+    pub names_len: u64,
+    pub hosts: u64,
+    pub seen: u64,
+    pub done: u64,
+    pub meta: Vec<u8>,
+}
+
+const STATE_MAGIC: &[u8; 8] = b"optoutF1";
+
+impl State {
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = STATE_MAGIC.to_vec();
+        for n in [
+            self.log_len,
+            self.names_len,
+            self.hosts,
+            self.seen,
+            self.done,
+        ] {
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        out.extend_from_slice(&self.meta);
+        out
+    }
+
+    /// The fixed fields, then the meta to the end.
+    pub fn read(bytes: &[u8]) -> Result<State, String> {
+        let mut r = Reader(bytes);
+        if r.take(8)? != STATE_MAGIC {
+            return Err("not a frontier state".into());
+        }
+        let mut state = State {
+            log_len: r.u64()?,
+            names_len: r.u64()?,
+            hosts: r.u64()?,
+            seen: r.u64()?,
+            done: r.u64()?,
+            meta: Vec::new(),
+        };
+        state.meta = r.0.to_vec();
+        Ok(state)
+    }
 }
 
 const FOUND_ON: u8 = 1;
@@ -206,8 +249,24 @@ mod tests {
         assert_eq!(read_candidate(&candidate_value(&c)), Ok(c.clone()));
         c.validators = Some(Validators::default());
         assert_eq!(read_candidate(&candidate_value(&c)), Ok(c));
-        let host = host_value(3, 2, 1, "example.com");
-        assert_eq!(read_host(&host), Ok((3, 2, 1, "example.com".into())));
+        let host = HostRecord {
+            accepted: 3,
+            queued: 2,
+            head: 1,
+            tail: 9,
+            name_at: 40,
+            name_len: 11,
+        };
+        assert_eq!(HostRecord::read(&host.bytes()), Ok(host));
+        let state = State {
+            log_len: 1,
+            names_len: 2,
+            hosts: 3,
+            seen: 4,
+            done: 5,
+            meta: b"warc at 7".to_vec(),
+        };
+        assert_eq!(State::read(&state.bytes()), Ok(state));
     }
 
     proptest! {
@@ -216,9 +275,10 @@ mod tests {
             if let Ok(c) = read_candidate(&bytes) {
                 prop_assert!(c.url.len() < bytes.len());
             }
-            let _ = read_host(&bytes);
-            let _ = read_counters(&bytes);
-            let _ = queue_seq(&bytes);
+            let _ = HostRecord::read(&bytes);
+            if let Ok(state) = State::read(&bytes) {
+                prop_assert!(state.meta.len() < bytes.len());
+            }
         }
     }
 }

@@ -1,28 +1,30 @@
-//! [`EmbeddedFrontier`]: the frontier of one machine, on one sled tree in the crawl
-//! directory.
+//! [`EmbeddedFrontier`]: the frontier of one machine, in files of its own in the crawl
+//! directory (`store`).
 //!
-//! On disk (keys in `codec`): the seen-set (16-byte hash of each canonical key → the
-//! sequence number of its queue entry, or nothing if it was never queued), the queues
-//! (host id + sequence number → the candidate), one record per host (counters and name),
-//! the counters and the crawl's checkpoint meta. In memory: one small state per host
-//! (`schedule`), sled's page cache (bounded by [`FrontierOptions::cache_bytes`]) and the
-//! writes since the last checkpoint (`staged`).
+//! On disk: the seen-set as a hash table of 16-byte keys (`seen`), each key's value the
+//! offset of its queue record plus one (0: never queued); the queues as one append-only file
+//! of records chained per host (`queue_log`); one record per host (counters, head and tail
+//! offsets); the counters and the crawl's checkpoint meta. In memory: one small state per
+//! host (`schedule`, about 150 bytes) and the seen keys and removals since the last
+//! checkpoint. Memory is bounded by the number of hosts and the work between two
+//! checkpoints, not by the number of URLs (docs/frontier.md has the measurements).
 //!
-//! Crash semantics: nothing reaches sled between checkpoints, and a checkpoint is committed
-//! by its redo log (`redo`) before sled sees it, so opening after a crash gives exactly the state of the last checkpoint. A URL
-//! leased at that checkpoint is still in its queue (a URL leaves its queue when it is
+//! Crash semantics: the seen-set, the host records and removals reach the files only through
+//! a checkpoint's redo log (`redo`), and queue records appended since it are cut off when
+//! opening, so opening after a crash gives exactly the state of the last checkpoint. A URL
+//! leased at that checkpoint is still in its queue (the head moves past a URL when it is
 //! done), so pages in flight at a kill are fetched again.
 
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use url::Url;
 
-use super::codec::{self, COUNTERS, HOST, META};
-use super::redo;
+use super::codec;
 use super::schedule::{Poll, Schedule};
-use super::staged::Staged;
+use super::store::{Store, corrupt};
 use super::{
     Candidate, DROP_BATCH, Frontier, FrontierError, FrontierStats, Lease, Next, Pushed,
     canonical_key, queue_host,
@@ -33,7 +35,9 @@ use super::{
 pub struct FrontierOptions {
     /// URLs accepted per host at most (`--max-pages-per-host`); `None`: no limit.
     pub max_pages_per_host: Option<u64>,
-    /// The most memory sled may use for its page cache.
+    /// Kept from the sled store, which took it as its page cache size; the frontier's own
+    /// files are read through the operating system's page cache, which is not the process's
+    /// memory, so nothing uses it now.
     pub cache_bytes: u64,
 }
 
@@ -48,81 +52,68 @@ impl Default for FrontierOptions {
 
 /// The single-machine [`Frontier`]. See the module documentation.
 pub struct EmbeddedFrontier {
-    path: PathBuf,
     inner: Mutex<Inner>,
 }
 
 struct Inner {
-    staged: Staged,
+    store: Store,
     schedule: Schedule,
     max_per_host: u64,
     next_lease: u64,
     done: u64,
     seen: u64,
+    names_len: u64,
+    /// Hosts whose names are in `hosts.names` already.
+    committed_hosts: u32,
     meta: Option<Vec<u8>>,
+    /// Seen keys since the last checkpoint (value as in the table).
+    staged_seen: HashMap<[u8; 16], u64>,
+    /// Queue records removed from the middle of their queue since the last checkpoint.
+    staged_removed: HashSet<u64>,
 }
 
 impl EmbeddedFrontier {
     /// Opens (or creates) the frontier in `dir`, at the state of its last checkpoint.
     pub fn open(dir: &Path, options: FrontierOptions) -> Result<EmbeddedFrontier, FrontierError> {
-        let path = dir.to_owned();
-        let store = |e: sled::Error| store_error(&path, e);
-        // sled 0.34 asserts on some damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(|| {
-            sled::Config::new()
-                .path(dir)
-                .cache_capacity(options.cache_bytes)
-                .flush_every_ms(None)
-                .open()
-        });
-        let db = opened
-            .map_err(|_| corrupt(&path, "sled cannot read its files"))?
-            .map_err(store)?;
-        redo::recover(dir, &db).map_err(|m| corrupt(&path, &m))?;
-        let staged = Staged::new(db);
-        let meta = staged.get(META).map_err(store)?;
-        let (done, seen) = match staged.get(COUNTERS).map_err(store)? {
-            Some(v) => codec::read_counters(&v).map_err(|m| corrupt(&path, &m))?,
-            None => (0, 0),
-        };
+        let (store, state, hosts) = Store::open(dir)?;
         let mut schedule = Schedule::default();
-        for entry in staged.scan_stored(&[HOST]) {
-            let (key, value) = entry.map_err(store)?;
-            let (next_seq, accepted, queued, name) =
-                codec::read_host(&value).map_err(|m| corrupt(&path, &m))?;
-            let id = schedule.add(name, next_seq, accepted, queued);
-            if id.map(codec::host_key).as_ref().map(|k| &k[..]) != Some(&key[..]) {
-                return Err(corrupt(&path, "host records are not numbered 0, 1, 2, …"));
-            }
+        for (name, record) in hosts {
+            schedule
+                .add(name, record)
+                .ok_or_else(|| corrupt(dir, "more than 2^32 hosts"))?;
         }
+        let committed_hosts = u32::try_from(schedule.len()).unwrap_or(u32::MAX);
+        let meta = state.as_ref().map(|s| s.meta.clone());
+        let state = state.unwrap_or_default();
         let inner = Inner {
-            staged,
+            store,
             schedule,
             max_per_host: options.max_pages_per_host.unwrap_or(u64::MAX),
             next_lease: 1,
-            done,
-            seen,
+            done: state.done,
+            seen: state.seen,
+            names_len: state.names_len,
+            committed_hosts,
             meta,
+            staged_seen: HashMap::new(),
+            staged_removed: HashSet::new(),
         };
         Ok(EmbeddedFrontier {
-            path,
             inner: Mutex::new(inner),
         })
     }
 
-    /// Writes waiting for the next checkpoint (they are held in memory until then).
+    /// Changes waiting for the next checkpoint (they are held in memory until then).
     pub fn staged_writes(&self) -> usize {
-        self.lock().staged.pending()
+        let inner = self.lock();
+        inner.staged_seen.len() + inner.staged_removed.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave sled inconsistent (nothing is written
-        // between checkpoints), so a poisoned lock is taken as it is.
+        // A panic while holding the lock cannot leave the files inconsistent (nothing but
+        // queue records past the committed length is written between checkpoints), so a
+        // poisoned lock is taken as it is.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn store(&self) -> impl Fn(sled::Error) -> FrontierError + '_ {
-        |e| store_error(&self.path, e)
     }
 }
 
@@ -132,35 +123,38 @@ impl Frontier for EmbeddedFrontier {
             Ok(parsed) => parsed,
             Err(why) => return Ok(Pushed::Unqueueable(why)),
         };
-        let seen_key = codec::seen_key(&canonical_key(&url));
+        let key = codec::seen_key(&canonical_key(&url));
         let mut guard = self.lock();
         let inner = &mut *guard;
-        if inner.staged.contains(&seen_key).map_err(self.store())? {
+        if inner.seen_value(&key)?.is_some() {
             return Ok(Pushed::Seen);
         }
-        let id = match inner.schedule.find(&host) {
-            Some(id) => id,
-            None => {
-                let id = inner.schedule.add(host, 0, 0, 0);
-                let id = id.ok_or_else(|| corrupt(&self.path, "more than 2^32 hosts"))?;
-                inner.schedule.host_mut(id).dirty = true;
-                id
-            }
-        };
-        inner.seen += 1;
-        let state = inner.schedule.host_mut(id);
-        if state.accepted >= inner.max_per_host {
-            inner.staged.put(&seen_key, Vec::new());
+        let id = inner.host_id(host)?;
+        if inner.schedule.host(id).record.accepted >= inner.max_per_host {
+            inner.staged_seen.insert(key, 0);
+            inner.seen = inner.seen.saturating_add(1);
             return Ok(Pushed::OverHostBudget);
         }
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        state.accepted += 1;
-        state.queued += 1;
-        state.dirty = true;
         let value = codec::candidate_value(&candidate);
-        inner.staged.put(&codec::queue_key(id, seq), value);
-        inner.staged.put(&seen_key, seq.to_be_bytes().to_vec());
+        let at = inner.store.queue.append(&value).map_err(inner.io())?;
+        let record = inner.schedule.host(id).record;
+        if record.queued > 0 {
+            inner
+                .store
+                .queue
+                .link(record.tail, at)
+                .map_err(inner.io())?;
+        }
+        let host = inner.schedule.host_mut(id);
+        if record.queued == 0 {
+            host.record.head = at;
+        }
+        host.record.tail = at;
+        host.record.accepted = host.record.accepted.saturating_add(1);
+        host.record.queued = host.record.queued.saturating_add(1);
+        host.dirty = true;
+        inner.staged_seen.insert(key, at + 1);
+        inner.seen = inner.seen.saturating_add(1);
         inner.schedule.wake(id);
         Ok(Pushed::Queued)
     }
@@ -174,20 +168,8 @@ impl Frontier for EmbeddedFrontier {
             Poll::Busy => return Ok(Next::Busy),
             Poll::Empty => return Ok(Next::Empty),
         };
-        let head = inner.schedule.host(id).head;
-        let first = inner
-            .staged
-            .first_in(&codec::queue_key(id, head), &codec::queue_key(id, u64::MAX));
-        let found = first.map_err(self.store());
-        let parsed = found.and_then(|found| {
-            let (key, value) =
-                found.ok_or_else(|| corrupt(&self.path, "a queue is shorter than its count"))?;
-            let seq = codec::queue_seq(&key).ok_or_else(|| corrupt(&self.path, "queue key"))?;
-            let candidate = codec::read_candidate(&value).map_err(|m| corrupt(&self.path, &m))?;
-            Ok((seq, candidate))
-        });
-        let (seq, candidate) = match parsed {
-            Ok(parsed) => parsed,
+        let (at, candidate) = match inner.first_live(id) {
+            Ok(found) => found,
             Err(e) => {
                 inner.schedule.unpop(id);
                 return Err(e);
@@ -195,7 +177,7 @@ impl Frontier for EmbeddedFrontier {
         };
         let lease = inner.next_lease;
         inner.next_lease += 1;
-        inner.schedule.lease(id, lease, seq);
+        inner.schedule.lease(id, lease, at);
         let host = inner.schedule.host(id).name.clone();
         Ok(Next::Ready(Lease {
             id: lease,
@@ -207,18 +189,27 @@ impl Frontier for EmbeddedFrontier {
     fn done(&self, lease: Lease, not_before: Instant) -> Result<(), FrontierError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let finished = inner.schedule.find(&lease.host).and_then(|id| {
-            let seq = inner.schedule.finish(id, lease.id, not_before)?;
-            Some((id, seq))
-        });
-        let Some((id, seq)) = finished else {
-            return Err(FrontierError::UnknownLease {
-                id: lease.id,
-                host: lease.host,
-            });
+        let unknown = || FrontierError::UnknownLease {
+            id: lease.id,
+            host: lease.host.clone(),
         };
-        inner.staged.remove(&codec::queue_key(id, seq));
-        inner.done += 1;
+        let id = inner.schedule.find(&lease.host).ok_or_else(unknown)?;
+        let host = inner.schedule.host(id);
+        let Some((out, at)) = host.lease.filter(|(out, _)| *out == lease.id) else {
+            return Err(unknown());
+        };
+        // The head moves past the URL: the record after it, if anything is left.
+        let head = if host.record.queued > 1 {
+            let (header, _) = inner.header(at)?;
+            Some(inner.next_of(at, header)?)
+        } else {
+            None
+        };
+        inner.schedule.finish(id, out, not_before);
+        if let Some(head) = head {
+            inner.schedule.host_mut(id).record.head = head;
+        }
+        inner.done = inner.done.saturating_add(1);
         Ok(())
     }
 
@@ -235,37 +226,33 @@ impl Frontier for EmbeddedFrontier {
         let Ok((url, host)) = queueable(url) else {
             return Ok(false);
         };
-        let seen_key = codec::seen_key(&canonical_key(&url));
+        let key = codec::seen_key(&canonical_key(&url));
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let seen = inner.staged.get(&seen_key).map_err(self.store())?;
-        let Some(seen) = seen else {
+        let Some(value) = inner.seen_value(&key)? else {
             // Fetched but never queued (pushed after the last checkpoint): seen from now on,
             // so that finding it again does not fetch it twice.
-            inner.staged.put(&seen_key, Vec::new());
-            inner.seen += 1;
+            inner.staged_seen.insert(key, 0);
+            inner.seen = inner.seen.saturating_add(1);
             return Ok(false);
         };
-        let (Ok(seq), Some(id)) = (
-            <[u8; 8]>::try_from(seen.as_slice()),
-            inner.schedule.find(&host),
-        ) else {
+        let (Some(at), Some(id)) = (value.checked_sub(1), inner.schedule.find(&host)) else {
             return Ok(false);
         };
-        let seq = u64::from_be_bytes(seq);
-        let state = inner.schedule.host_mut(id);
-        if state.lease.is_some_and(|(_, leased)| leased == seq) {
+        let state = inner.schedule.host(id);
+        if state.lease.is_some_and(|(_, leased)| leased == at) {
             // In flight: still pending; its `done` finishes it.
             return Ok(true);
         }
-        let key = codec::queue_key(id, seq);
-        if !inner.staged.contains(&key).map_err(self.store())? {
+        // Done URLs are before the head; removed ones carry the flag.
+        if state.record.queued == 0 || at < state.record.head || inner.header(at)?.1 {
             return Ok(false);
         }
-        inner.staged.remove(&key);
-        state.queued = state.queued.saturating_sub(1);
+        inner.staged_removed.insert(at);
+        let state = inner.schedule.host_mut(id);
+        state.record.queued -= 1;
         state.dirty = true;
-        inner.done += 1;
+        inner.done = inner.done.saturating_add(1);
         Ok(true)
     }
 
@@ -277,25 +264,30 @@ impl Frontier for EmbeddedFrontier {
             return Ok(Vec::new());
         };
         let state = inner.schedule.host(id);
-        let (mut from, leased) = (state.head, state.lease.map(|(_, seq)| seq));
-        let end = codec::queue_key(id, u64::MAX);
+        let leased = state.lease.map(|(_, at)| at);
+        let mut left = state
+            .record
+            .queued
+            .saturating_sub(u64::from(leased.is_some()));
+        let (head, tail) = (state.record.head, state.record.tail);
+        let mut at = state.cursor.filter(|c| *c > head).unwrap_or(head);
         let mut dropped = Vec::new();
-        while dropped.len() < DROP_BATCH {
-            let first = inner.staged.first_in(&codec::queue_key(id, from), &end);
-            let Some((key, value)) = first.map_err(self.store())? else {
-                break;
-            };
-            let seq = codec::queue_seq(&key).ok_or_else(|| corrupt(&self.path, "queue key"))?;
-            from = seq + 1;
-            if Some(seq) == leased {
-                continue;
+        while left > 0 && dropped.len() < DROP_BATCH {
+            let (header, removed) = inner.header(at)?;
+            if !removed && Some(at) != leased {
+                let bytes = inner.store.queue.payload(at, header).map_err(inner.io())?;
+                dropped.push(codec::read_candidate(&bytes).map_err(|m| inner.corrupt(&m))?);
+                inner.staged_removed.insert(at);
+                left -= 1;
             }
-            dropped.push(codec::read_candidate(&value).map_err(|m| corrupt(&self.path, &m))?);
-            inner.staged.remove(&key);
+            if at >= tail {
+                break;
+            }
+            at = inner.next_of(at, header)?;
         }
         let state = inner.schedule.host_mut(id);
-        state.queued = state.queued.saturating_sub(dropped.len() as u64);
-        state.head = from;
+        state.record.queued = state.record.queued.saturating_sub(dropped.len() as u64);
+        state.cursor = Some(at);
         state.dirty = true;
         Ok(dropped)
     }
@@ -303,21 +295,10 @@ impl Frontier for EmbeddedFrontier {
     fn checkpoint(&self, meta: &[u8]) -> Result<(), FrontierError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let mut extra = Vec::new();
-        for (id, host) in inner.schedule.hosts().filter(|(_, h)| h.dirty) {
-            let value = codec::host_value(host.next_seq, host.accepted, host.queued, &host.name);
-            extra.push((codec::host_key(id).to_vec(), value));
-        }
-        extra.push((
-            COUNTERS.to_vec(),
-            codec::counters_value(inner.done, inner.seen).to_vec(),
-        ));
-        extra.push((META.to_vec(), meta.to_vec()));
-        let committed = inner.staged.commit(&self.path, extra);
-        committed.map_err(|message| FrontierError::Store {
-            path: self.path.clone(),
-            message,
-        })?;
+        let ops = inner.checkpoint_ops(meta);
+        inner.store.commit(ops.into_iter())?;
+        inner.staged_seen.clear();
+        inner.staged_removed.clear();
         let ids: Vec<u32> = inner
             .schedule
             .hosts()
@@ -327,6 +308,7 @@ impl Frontier for EmbeddedFrontier {
         for id in ids {
             inner.schedule.host_mut(id).dirty = false;
         }
+        inner.committed_hosts = u32::try_from(inner.schedule.len()).unwrap_or(u32::MAX);
         inner.meta = Some(meta.to_vec());
         Ok(())
     }
@@ -338,7 +320,8 @@ impl Frontier for EmbeddedFrontier {
     fn stats(&self) -> FrontierStats {
         let inner = self.lock();
         let leased = inner.schedule.leased();
-        let queued: u64 = inner.schedule.hosts().map(|(_, h)| h.queued).sum();
+        let queued =
+            (inner.schedule.hosts()).fold(0u64, |n, (_, h)| n.saturating_add(h.record.queued));
         let (hosts_due, hosts_waiting) = inner.schedule.due_and_waiting(Instant::now());
         FrontierStats {
             queued: queued.saturating_sub(leased),
@@ -362,26 +345,9 @@ fn queueable(text: &str) -> Result<(Url, String), String> {
     Ok((url, host))
 }
 
-fn corrupt(path: &Path, message: &str) -> FrontierError {
-    FrontierError::Corrupt {
-        path: path.to_owned(),
-        message: message.to_owned(),
-    }
-}
+#[path = "embedded_files.rs"]
+mod files;
 
-fn store_error(path: &Path, e: sled::Error) -> FrontierError {
-    match e {
-        sled::Error::Io(io)
-            if io.kind() == std::io::ErrorKind::WouldBlock
-                || io.raw_os_error() == Some(11)
-                || io.to_string().contains("could not acquire lock") =>
-        {
-            FrontierError::Locked(path.to_owned())
-        }
-        sled::Error::Corruption { .. } => corrupt(path, &e.to_string()),
-        other => FrontierError::Store {
-            path: path.to_owned(),
-            message: other.to_string(),
-        },
-    }
-}
+#[cfg(test)]
+#[path = "embedded_tests.rs"]
+mod tests;

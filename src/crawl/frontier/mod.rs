@@ -7,10 +7,12 @@
 //!
 //! - [`canonical`]: the canonical key (RFC 3986 §6.2.2 syntax-based normalisation, in part);
 //! - `schedule`: per-host state and the heap of hosts by due time, in memory;
-//! - `codec`: the bytes of a queued [`Candidate`] and of a host's record;
-//! - `staged`: the writes since the last checkpoint, over the sled tree;
-//! - `redo`: the redo log that commits a checkpoint;
-//! - [`embedded`]: [`EmbeddedFrontier`], the single-machine frontier on sled.
+//! - `codec`: the bytes of a queued [`Candidate`], a host's record, a checkpoint's state;
+//! - `seen`: the seen-set, a hash table on disk;
+//! - `queue_log`: the queues, one append-only file of records chained per host;
+//! - `redo`: the redo log that commits a checkpoint; `store`: the files and how a
+//!   checkpoint reaches them;
+//! - [`embedded`]: [`EmbeddedFrontier`], the single-machine frontier on those files.
 //!
 //! The trait is the seam for a shared frontier serving a fleet of machines later
 //! (issue 13, item 3): the crawl loop only sees `Arc<dyn Frontier>`.
@@ -19,9 +21,11 @@
 pub mod canonical;
 mod codec;
 pub mod embedded;
+mod queue_log;
 mod redo;
 mod schedule;
-mod staged;
+mod seen;
+mod store;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -143,7 +147,7 @@ pub struct FrontierStats {
 pub enum FrontierError {
     /// Another process has the frontier open.
     #[error(
-        "frontier {0} is in use by another optout process (sled holds a lock on it); stop that process or pass another directory"
+        "frontier {0} is in use by another optout process (it holds frontier.lock); stop that process or pass another directory"
     )]
     Locked(PathBuf),
     /// The store under the frontier failed.

@@ -11,21 +11,19 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-/// One host: its queue's counters (persisted in its record) and its scheduling state.
+use super::codec::HostRecord;
+
+/// One host: its record (persisted at checkpoints) and its scheduling state.
 #[derive(Debug)]
 pub(super) struct Host {
     pub name: String,
-    /// The sequence number the next queued URL gets.
-    pub next_seq: u64,
-    /// URLs accepted for the host, ever: the per-host budget counts these.
-    pub accepted: u64,
-    /// URLs in the host's queue, the leased one included.
-    pub queued: u64,
-    /// No queue entry below this sequence number is live, the leased one aside (memory
-    /// only: 0 on open). Spares `next` and `drop_host` scanning over removed entries.
-    pub head: u64,
-    /// The lease out: (lease id, sequence number of its URL).
+    pub record: HostRecord,
+    /// The lease out: (lease id, offset of its URL's queue record).
     pub lease: Option<(u64, u64)>,
+    /// Memory only: a queue record after the head such that every record between them is
+    /// removed, the leased one aside (set by `drop_host`, so the next call and `next` do not
+    /// walk over what it removed). Ignored unless beyond the head.
+    pub cursor: Option<u64>,
     /// When the host may be contacted next; `None`: at once (a new host, or any host just
     /// after opening: the pipeline's own politeness wait still holds).
     pub not_before: Option<Instant>,
@@ -36,7 +34,7 @@ pub(super) struct Host {
 
 impl Host {
     fn eligible(&self) -> bool {
-        self.lease.is_none() && self.queued > 0
+        self.lease.is_none() && self.record.queued > 0
     }
 }
 
@@ -63,18 +61,16 @@ impl Schedule {
         self.by_name.get(name).copied()
     }
 
-    /// Adds a host read from its record (or new: all counters 0), due at once. Returns its
-    /// id, or `None` past `u32::MAX` hosts.
-    pub fn add(&mut self, name: String, next_seq: u64, accepted: u64, queued: u64) -> Option<u32> {
+    /// Adds a host read from its record (or new), due at once. Returns its id, or `None`
+    /// past `u32::MAX` hosts.
+    pub fn add(&mut self, name: String, record: HostRecord) -> Option<u32> {
         let id = u32::try_from(self.hosts.len()).ok()?;
         self.by_name.insert(name.clone(), id);
         self.hosts.push(Host {
             name,
-            next_seq,
-            accepted,
-            queued,
-            head: 0,
+            record,
             lease: None,
+            cursor: None,
             not_before: None,
             in_heap: false,
             dirty: false,
@@ -141,16 +137,22 @@ impl Schedule {
         self.wake(id);
     }
 
-    pub fn lease(&mut self, id: u32, lease: u64, seq: u64) {
+    /// Leases the queue record at `at` of `id`: it becomes the head (the records before it
+    /// are done or removed).
+    pub fn lease(&mut self, id: u32, lease: u64, at: u64) {
         let host = &mut self.hosts[id as usize];
         debug_assert!(host.lease.is_none());
-        host.lease = Some((lease, seq));
-        host.head = seq + 1;
+        host.lease = Some((lease, at));
+        if host.record.head != at {
+            host.record.head = at;
+            host.dirty = true;
+        }
         self.leased += 1;
     }
 
-    /// Ends the lease `lease` of `id`: its URL leaves the queue, and the host is due again at
-    /// `not_before`. Returns the URL's sequence number, or `None` if that lease is not out.
+    /// Ends the lease `lease` of `id`: its URL leaves the queue (the caller moves the head),
+    /// and the host is due again at `not_before`. Returns the URL's record offset, or `None`
+    /// if that lease is not out.
     pub fn finish(&mut self, id: u32, lease: u64, not_before: Instant) -> Option<u64> {
         let host = &mut self.hosts[id as usize];
         let (out, seq) = host.lease?;
@@ -158,7 +160,7 @@ impl Schedule {
             return None;
         }
         host.lease = None;
-        host.queued = host.queued.saturating_sub(1);
+        host.record.queued = host.record.queued.saturating_sub(1);
         host.not_before = Some(not_before);
         host.dirty = true;
         self.leased -= 1;
@@ -186,7 +188,12 @@ mod tests {
     fn schedule(hosts: &[(&str, u64)]) -> Schedule {
         let mut s = Schedule::default();
         for (name, queued) in hosts {
-            s.add((*name).into(), *queued, *queued, *queued).unwrap();
+            let record = HostRecord {
+                accepted: *queued,
+                queued: *queued,
+                ..HostRecord::default()
+            };
+            s.add((*name).into(), record).unwrap();
         }
         s
     }
@@ -241,7 +248,7 @@ mod tests {
         let mut s = schedule(&[("a", 1), ("b", 1), ("c", 1)]);
         // Empty `a` behind the heap's back, as drop_host does.
         let a = s.find("a").unwrap();
-        s.host_mut(a).queued = 0;
+        s.host_mut(a).record.queued = 0;
         let mut served = Vec::new();
         while let Poll::Due(id) = s.pop_due(t0) {
             served.push(s.host(id).name.clone());
