@@ -24,9 +24,14 @@
 //!   their clock).
 //! - [`fetcher`]: the pipeline, pre-check → wait → fetch → re-check → record, over `net` and
 //!   `policy`, recording into `evidence`.
+//! - [`crawl`]: `optout crawl`, a caller of the pipeline: the frontier ([`crawl::frontier`],
+//!   per-host queues on disk behind a trait), discovery ([`crawl::links`],
+//!   [`crawl::sitemap`]), the loop ([`crawl::run`]), WARC/1.1 and CDXJ ([`crawl::warc`]), the
+//!   skip report, checkpoints and resume.
 //! - `middleware` (feature `reqwest-middleware`): the pipeline as a `reqwest-middleware`
 //!   layer.
-//! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::log`]), thin
+//! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],
+//!   [`cli::log`]), thin
 //!   over the library.
 //!
 //! # Example

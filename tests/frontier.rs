@@ -319,3 +319,22 @@ fn a_second_open_of_the_same_directory_is_refused() {
         second.err()
     );
 }
+
+/// `seen` answers by canonical key, changes nothing, and forgets what no checkpoint kept.
+#[test]
+fn seen_is_a_question_by_canonical_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = open(dir.path());
+    assert_eq!(push(&f, "http://A.example/%7Ea#x"), Pushed::Queued);
+    assert!(f.seen("http://a.example/~a").unwrap());
+    assert!(!f.seen("http://a.example/b").unwrap());
+    assert!(!f.seen("not a url").unwrap());
+    assert_eq!(
+        push(&f, "http://a.example/b"),
+        Pushed::Queued,
+        "seen changed nothing"
+    );
+    drop(f);
+    let f = open(dir.path());
+    assert!(!f.seen("http://a.example/~a").unwrap());
+}

@@ -217,9 +217,8 @@ impl Frontier for EmbeddedFrontier {
         let Ok((url, _)) = queueable(url) else {
             return Ok(false);
         };
-        let seen_key = codec::seen_key(&canonical_key(&url));
-        let guard = self.lock();
-        guard.staged.contains(&seen_key).map_err(self.store())
+        let key = codec::seen_key(&canonical_key(&url));
+        Ok(self.lock().seen_value(&key)?.is_some())
     }
 
     fn mark_done(&self, url: &str) -> Result<bool, FrontierError> {
