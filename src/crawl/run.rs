@@ -46,6 +46,12 @@ pub struct Plan {
     pub earlier: HashMap<String, Earlier>,
 }
 
+/// The longest a kept page waits for the batch its evidence is synced with.
+const BATCH: Duration = Duration::from_millis(10);
+
+/// The most pages in one batch.
+const BATCH_PAGES: usize = 256;
+
 /// Links found only with nofollow that a crawl remembers to report.
 const MAX_NOFOLLOW: usize = 100_000;
 
@@ -76,6 +82,8 @@ pub struct Crawl {
     hosts: HashMap<String, HostErrors>,
     origins: HashSet<String>,
     pending: Vec<(Lease, Page, Found)>,
+    /// When the oldest page of `pending` finished.
+    pending_since: Option<Instant>,
     /// URL tasks in flight.
     visiting: u64,
     /// Links found only with nofollow so far (bounded): reported skipped at the end unless
@@ -116,6 +124,7 @@ impl Crawl {
             hosts: HashMap::new(),
             origins: HashSet::new(),
             pending: Vec::new(),
+            pending_since: None,
             visiting: 0,
             nofollow: HashMap::new(),
             last_checkpoint: Instant::now(),
@@ -208,6 +217,9 @@ impl Crawl {
             if shutdown.now() {
                 tasks.abort_all();
             }
+            if let Some(left) = self.batch_left() {
+                wake = wake.min(left.max(Duration::from_millis(1)));
+            }
             tokio::select! {
                 joined = tasks.join_next(), if !tasks.is_empty() => {
                     if let Some(joined) = joined {
@@ -224,7 +236,9 @@ impl Crawl {
             while let Some(joined) = tasks.try_join_next() {
                 self.finish(joined)?;
             }
-            self.write_pending()?;
+            if self.batch_left().is_some_and(|left| left.is_zero()) {
+                self.write_pending()?;
+            }
             self.warc.write_through()?;
             self.skipped.write_through().map_err(CrawlError::Skipped)?;
             if self.last_checkpoint.elapsed() >= every {
@@ -252,6 +266,20 @@ impl Crawl {
         }
         self.checkpoint()?;
         Ok(self.tally)
+    }
+
+    /// How long until the kept pages waiting for their evidence are written: one `sync` of
+    /// the evidence log covers all that finished within [`BATCH`] (or [`BATCH_PAGES`] of
+    /// them), so the loop does not spend its time waiting for the disk once a page. A host
+    /// waits for its page to be written before it is handed out again, and its next slot is
+    /// an interval after its request went out: a batch shorter than the interval costs no
+    /// host any time. `None` when no page waits.
+    fn batch_left(&self) -> Option<Duration> {
+        let since = self.pending_since?;
+        if self.pending.len() >= BATCH_PAGES {
+            return Some(Duration::ZERO);
+        }
+        Some(BATCH.saturating_sub(since.elapsed()))
     }
 
     /// Whether `--max-pages` pages are kept, or would be if every page in flight were:
@@ -341,6 +369,7 @@ impl Crawl {
     fn visited(&mut self, lease: Lease, visit: Visit) -> Result<(), CrawlError> {
         match visit {
             Visit::Page { page, links } => {
+                self.pending_since.get_or_insert_with(Instant::now);
                 self.pending.push((lease, page, links));
                 Ok(())
             }
@@ -458,6 +487,7 @@ impl Crawl {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.pending_since = None;
         let log = Arc::clone(self.fetcher.log());
         tokio::task::block_in_place(|| log.sync())?;
         for (lease, page, links) in std::mem::take(&mut self.pending) {
