@@ -290,8 +290,10 @@ pub struct Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read {what} {path}: {source}")]
     Read {
+        /// What the file is (`config file`, `list file`, `seeds file`).
+        what: &'static str,
         /// The file.
         path: PathBuf,
         /// The I/O error.
@@ -343,6 +345,7 @@ pub enum ConfigError {
 pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, ConfigError> {
     use std::io::Read;
     let io = |source| ConfigError::Read {
+        what,
         path: path.to_owned(),
         source,
     };

@@ -144,7 +144,14 @@ fn plan(config: &Config, args: &CrawlArgs) -> Result<Saved, CliError> {
 fn regexes(patterns: &[String]) -> Result<Vec<Regex>, CliError> {
     patterns
         .iter()
-        .map(|p| Regex::new(p).map_err(|e| usage(format!("pattern {p:?}: {e}"))))
+        .map(|p| {
+            Regex::new(p).map_err(|e| {
+                // The regex crate's message spans lines (the pattern, a caret, the error).
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim().to_owned();
+                usage(format!("pattern {p:?} is not a regular expression: {why}"))
+            })
+        })
         .collect()
 }
 

@@ -284,15 +284,7 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<Outcome, FetcherError> {
-        let plain = is_plain(&headers);
-        let client = self.client.clone();
-        let limit = self.config.net.max_body_bytes;
-        let mut send = move |url: Url| {
-            let client = client.clone();
-            let headers = headers.clone();
-            async move { client.send(&url, headers, limit).await }
-        };
-        self.run(url, purpose, &mut send, plain, true)
+        self.send_own(url, purpose, headers, true)
             .await
             .map(HopOutcome::followed)
     }
@@ -305,6 +297,18 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<HopOutcome, FetcherError> {
+        self.send_own(url, purpose, headers, false).await
+    }
+
+    /// The pipeline with this fetcher's own client sending `headers` on every hop;
+    /// redirects followed or handed back.
+    async fn send_own(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        headers: HeaderMap,
+        follow: bool,
+    ) -> Result<HopOutcome, FetcherError> {
         let plain = is_plain(&headers);
         let client = self.client.clone();
         let limit = self.config.net.max_body_bytes;
@@ -313,7 +317,7 @@ impl Fetcher {
             let headers = headers.clone();
             async move { client.send(&url, headers, limit).await }
         };
-        self.run(url, purpose, &mut send, plain, false).await
+        self.run(url, purpose, &mut send, plain, follow).await
     }
 
     /// The HTTP client (what it sends with every request: [`HttpClient::default_request_headers`]).
