@@ -22,6 +22,9 @@
 //!   policy files ([`net::sources`], fetched by [`net::follow`], classified by
 //!   [`net::outcome`] and [`net::known`], compiled by [`net::compile`]; [`net::clock`] is
 //!   their clock).
+//! - [`engine`]: the one entry point for deciding on many URLs, online
+//!   ([`engine::Engine::check_many`]) or on given files ([`engine::Engine::evaluate`]),
+//!   shared by `optout check`, the Python package and `optout serve`.
 //! - [`fetcher`]: the pipeline, pre-check → wait → fetch → re-check → record, over `net` and
 //!   `policy`, recording into `evidence`.
 //! - [`crawl`]: `optout crawl`, a caller of the pipeline: the frontier ([`crawl::frontier`],
@@ -55,6 +58,7 @@
 pub mod cli;
 pub mod config;
 pub mod crawl;
+pub mod engine;
 pub mod evidence;
 pub mod fetcher;
 #[cfg(feature = "reqwest-middleware")]

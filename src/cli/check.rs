@@ -15,23 +15,18 @@
 
 mod offline;
 
+use super::CliError;
+use super::EXIT_USAGE;
 use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable};
-use super::{CliError, EXIT_USAGE};
-use crate::config::{Config, validate_product_token};
-use crate::evidence::{EvidenceLog, SourceRef};
-use crate::net::{HttpClient, PolicySources};
-use crate::policy::judge::Judge;
-use crate::policy::site::SitePolicy;
-use crate::policy::{Decision, Purpose, Reason, Verdict, parse_url};
+use crate::config::Config;
+use crate::engine::{Ask, Checked, Engine, EngineOptions, Given};
+use crate::policy::{Purpose, Verdict};
 use clap::Args;
 use futures_util::{FutureExt, StreamExt};
-use offline::Offline;
 use std::borrow::Cow;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use url::Url;
 
 /// Arguments of `optout check`.
 #[derive(Debug, Args)]
@@ -91,106 +86,70 @@ enum Worst {
 
 /// Runs `optout check`.
 pub fn run(config: &Config, store: &Path, args: CheckArgs) -> Result<ExitCode, CliError> {
-    let agent = args
-        .agent
-        .clone()
-        .unwrap_or_else(|| config.crawler.product_token.clone());
-    validate_product_token(&agent).map_err(|e| CliError::Usage(format!("--agent: {e}")))?;
-    let purpose = args.purpose.unwrap_or(config.crawler.purpose);
     let offline = args.robots.is_some()
         || args.tdmrep.is_some()
         || args.aitxt.is_some()
         || !args.headers.is_empty()
         || args.html.is_some();
-    let lists = config
-        .signals
-        .load_lists(args.excluded_domains.as_deref())?;
-    let judge = Judge {
-        agent: &agent,
-        purpose,
-        excluded: &lists.excluded,
-        ai_crawler_blocks: config.signals.ai_crawler_blocks,
+    // Header flags are checked before the store is opened: a usage error costs nothing.
+    let given = match offline {
+        true => Some(offline::given(config, &args)?),
+        false => None,
     };
-    if offline {
-        let log = if args.no_log {
-            None
-        } else {
-            Some(super::open_log(config, store)?)
-        };
-        let mut report = Report::new(judge, args.json, log.as_ref());
-        let result = offline_checks(config, &args, &lists.ai_crawlers, &mut report);
-        report.finish(result)
-    } else {
-        online_checks(config, store, args, judge, lists.ai_crawlers)
-    }
+    let options = EngineOptions {
+        record: !args.no_log,
+        excluded_domains: args.excluded_domains.clone(),
+    };
+    // Offline without a log needs no store; online, the store holds the policy cache even
+    // with --no-log.
+    let store = (!offline || !args.no_log).then_some(store);
+    let engine = Engine::open(config, store, options)?;
+    let ask = engine
+        .ask(args.agent.as_deref(), args.purpose)
+        .map_err(|e| CliError::Usage(format!("--{e}")))?;
+    let mut report = Report::new(&ask, args.json);
+    let result = match given {
+        Some(given) => offline_checks(&engine, &ask, given, args.urls, &mut report),
+        None => online_checks(&engine, &ask, args.urls, &mut report),
+    };
+    report.finish(result, &engine)
 }
 
 /// Judges every input against the files given on the command line.
 fn offline_checks(
-    config: &Config,
-    args: &CheckArgs,
-    ai_crawlers: &crate::policy::crawlers::AiCrawlers,
+    engine: &Engine,
+    ask: &Ask,
+    given: Given,
+    urls: Vec<String>,
     report: &mut Report<'_>,
 ) -> Result<(), CliError> {
-    let offline = Offline::read(config, args, ai_crawlers)?;
-    if let Some(log) = report.log {
-        for (source, bytes) in &offline.sources {
-            log.put_snapshot_with_hash(&source.sha256, bytes)?;
-        }
-    }
-    let sources: Arc<[SourceRef]> = offline.sources.iter().map(|(s, _)| s.clone()).collect();
-    let mut inputs = Inputs::new(args.urls.clone());
+    let (evaluation, sources) = engine.given(given)?;
+    let mut inputs = Inputs::new(urls);
     loop {
         // Lines already read are printed before waiting for more (see `Inputs::ready`).
         if !inputs.ready() {
             report.flush()?;
         }
         let Some(input) = inputs.next() else { break };
-        let input = input?;
-        let judged = match parse_url(&input) {
-            Ok(url) => {
-                let decision = report
-                    .judge
-                    .decide(&offline.site, offline.asset.as_ref(), &url);
-                let decision = offline.judge_page_cut(decision);
-                Judged::Decided(url, decision, Arc::clone(&sources))
-            }
-            Err(reason) => Judged::Error(reason),
-        };
-        report.emit(&input, judged)?;
+        let checked = engine.check_given(ask, &evaluation, &sources, &input?)?;
+        report.emit(checked)?;
     }
     Ok(())
 }
 
 /// Judges every input against its origin's live policy files, many at once.
 fn online_checks(
-    config: &Config,
-    store_path: &Path,
-    args: CheckArgs,
-    judge: Judge<'_>,
-    ai_crawlers: crate::policy::crawlers::AiCrawlers,
-) -> Result<ExitCode, CliError> {
-    // The store holds the policy cache even with --no-log.
-    let store = crate::store::Store::open(store_path)?;
-    let log = if args.no_log {
-        None
-    } else {
-        Some(crate::evidence::EvidenceLog::open(
-            store.clone(),
-            config.evidence,
-        )?)
-    };
+    engine: &Engine,
+    ask: &Ask,
+    urls: Vec<String>,
+    report: &mut Report<'_>,
+) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Net(format!("cannot start the async runtime: {e}")))?;
-    let client = HttpClient::new(config).map_err(|e| CliError::Net(e.to_string()))?;
-    let sources = PolicySources::new(config, client, Some(store), Arc::new(ai_crawlers));
-    let mut report = Report::new(judge, args.json, log.as_ref());
-    let concurrency = config.net.check_concurrency;
-    let result = runtime.block_on(async {
+    runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<String, CliError>>(1024);
-        let urls = args.urls.clone();
         // Standard input is read on its own thread: a slow producer never blocks the checks.
         std::thread::spawn(move || {
             for input in Inputs::new(urls) {
@@ -200,59 +159,21 @@ fn online_checks(
             }
         });
         let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let sources = &sources;
-        let judge = &judge;
-        let mut judged = stream
-            .map(|input| async move {
-                let input = input?;
-                let judged = judge_online(sources, judge, &input).await?;
-                Ok::<_, CliError>((input, judged))
-            })
-            .buffered(concurrency);
+        let mut checked = std::pin::pin!(engine.check_stream(ask, stream));
         loop {
             // Output is flushed whenever the next result has to be waited for.
-            let next = match judged.next().now_or_never() {
+            let next = match checked.next().now_or_never() {
                 Some(next) => next,
                 None => {
                     report.flush()?;
-                    judged.next().await
+                    checked.next().await
                 }
             };
             let Some(next) = next else { break };
-            let (input, judged) = next?;
-            report.emit(&input, judged)?;
+            report.emit(next?)?;
         }
         Ok(())
-    });
-    report.finish(result)
-}
-
-/// One URL, online: excluded domains first (nothing is fetched for them), then the origin's
-/// policy through the cache.
-async fn judge_online(
-    sources: &PolicySources,
-    judge: &Judge<'_>,
-    input: &str,
-) -> Result<Judged, CliError> {
-    let url = match parse_url(input) {
-        Ok(url) => url,
-        Err(reason) => return Ok(Judged::Error(reason)),
-    };
-    if url
-        .host_str()
-        .is_some_and(|h| judge.excluded.reason_for(h).is_some())
-    {
-        let nothing = SitePolicy::new(None, None, None, &Default::default());
-        let decision = judge.decide(&nothing, None, &url);
-        return Ok(Judged::Decided(url, decision, Arc::new([])));
-    }
-    let policy = sources.for_url(&url).await?;
-    let decision = judge.decide(&policy.site, None, &url);
-    Ok(Judged::Decided(
-        url,
-        decision,
-        policy.sources.as_slice().into(),
-    ))
+    })
 }
 
 /// The longest line read from standard input: a URL is far shorter, and input without line
@@ -354,19 +275,10 @@ impl Iterator for Inputs {
     }
 }
 
-/// What became of one input.
-enum Judged {
-    /// A decision, with the sources it was made from (shared by every URL of the files).
-    Decided(Url, Decision, Arc<[SourceRef]>),
-    /// The input is not a URL optout can judge.
-    Error(Reason),
-}
-
-/// Records and prints outcomes, and keeps the exit status.
+/// Prints outcomes, and keeps the exit status.
 struct Report<'a> {
-    judge: Judge<'a>,
+    ask: &'a Ask,
     json: bool,
-    log: Option<&'a crate::evidence::EvidenceLog>,
     out: BufWriter<std::io::StdoutLock<'static>>,
     /// The `--json` line being written, reused from line to line.
     line: Vec<u8>,
@@ -374,11 +286,10 @@ struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    fn new(judge: Judge<'a>, json: bool, log: Option<&'a EvidenceLog>) -> Report<'a> {
+    fn new(ask: &'a Ask, json: bool) -> Report<'a> {
         Report {
-            judge,
+            ask,
             json,
-            log,
             // Room for a few hundred lines a write in bulk checks.
             out: BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
             line: Vec::with_capacity(1024),
@@ -386,45 +297,26 @@ impl<'a> Report<'a> {
         }
     }
 
-    fn emit(&mut self, input: &str, judged: Judged) -> Result<(), CliError> {
-        // Never a password on the output (a URL with credentials is refused anyway).
-        let input = crate::evidence::record::redact_input(input.trim());
-        let input = &*input;
-        let mut seq = None;
-        let (verdict, reasons) = match judged {
-            Judged::Decided(url, decision, sources) => {
-                if let Some(log) = self.log {
-                    let (agent, purpose) = (self.judge.agent, self.judge.purpose);
-                    let appended =
-                        log.append_decision(&url, agent, purpose, &decision, &sources)?;
-                    seq = Some(appended.seq);
-                }
-                let Decision { verdict, reasons } = decision;
-                self.worst = self.worst.max(match verdict {
-                    Verdict::Allowed => Worst::Allowed,
-                    Verdict::Refused | Verdict::Discarded => Worst::Refused,
-                });
-                (verdict.as_str(), reasons)
-            }
-            Judged::Error(reason) => {
-                self.worst = Worst::InputError;
-                ("error", vec![reason])
-            }
-        };
+    fn emit(&mut self, checked: Checked) -> Result<(), CliError> {
+        self.worst = self.worst.max(match checked.verdict {
+            Some(Verdict::Allowed) => Worst::Allowed,
+            Some(Verdict::Refused | Verdict::Discarded) => Worst::Refused,
+            None => Worst::InputError,
+        });
         let out = &mut self.out;
         let written = if self.json {
-            let (agent, purpose) = (self.judge.agent, self.judge.purpose);
             let line = &mut self.line;
             line.clear();
-            super::json_line::json_line(line, input, agent, purpose, verdict, &reasons, seq);
+            checked.json_line(self.ask, line);
             line.push(b'\n');
             super::output::write_json_bytes(out, line)
         } else {
-            let mut line = format!("{verdict:<8} {}", printable(input));
-            for reason in &reasons {
+            let verdict = checked.verdict_str();
+            let mut line = format!("{verdict:<8} {}", printable(&checked.input));
+            for reason in &checked.reasons {
                 line.push_str(&format!("  {}", printable(&reason.to_string())));
             }
-            if let Some(seq) = seq {
+            if let Some(seq) = checked.seq {
                 line.push_str(&format!("  [evidence #{seq}]"));
             }
             line.push('\n');
@@ -440,12 +332,14 @@ impl<'a> Report<'a> {
 
     /// Flushes output and the log, and turns the worst outcome into the exit status:
     /// [`EXIT_CLOSED_PIPE`] when standard output was closed before all was written.
-    fn finish(mut self, result: Result<(), CliError>) -> Result<ExitCode, CliError> {
+    fn finish(
+        mut self,
+        result: Result<(), CliError>,
+        engine: &Engine,
+    ) -> Result<ExitCode, CliError> {
         let result = result.and_then(|()| self.out.flush().map_err(CliError::Write));
         // Every decision made is on disk before the exit status says so.
-        if let Some(log) = self.log {
-            log.sync()?;
-        }
+        engine.sync()?;
         match result {
             Ok(()) => {}
             // A closed pipe (`optout check ... | head`): no message, as for a tool killed by

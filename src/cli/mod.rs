@@ -9,7 +9,6 @@
 pub mod check;
 pub mod crawl;
 pub mod fetch;
-mod json_line;
 pub mod log;
 pub mod output;
 
@@ -94,6 +93,9 @@ pub enum CliError {
     /// Reading the evidence log failed.
     #[error(transparent)]
     Export(#[from] crate::evidence::export::ExportError),
+    /// The engine could not decide.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
     /// A task panicked (a bug): its work is lost, so the command failed.
     #[error("internal error: {0}")]
     Internal(String),

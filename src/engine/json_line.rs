@@ -10,7 +10,7 @@ use crate::evidence::canonical::{write_name, write_string, write_u64};
 use crate::policy::{Purpose, Reason};
 
 /// Appends the `--json` line for one input (without the newline) to `out`.
-pub(crate) fn json_line(
+pub fn json_line(
     out: &mut Vec<u8>,
     url: &str,
     agent: &str,
