@@ -36,8 +36,8 @@
 
 use crate::evidence::record::redact_url;
 use crate::fetcher::{Fetcher, Outcome, Refusal};
-use crate::net::FetchError;
 use crate::net::guard::{GuardedResolver, is_forbidden};
+use crate::net::{FetchError, Head};
 use crate::policy::Purpose;
 use http::Extensions;
 use reqwest::{Method, Request, Response};
@@ -142,6 +142,9 @@ impl Middleware for Optout {
                     crate::net::guard::check_host(&hop).await?;
                 }
                 let mut extensions = Extensions::new();
+                // The inner client may have no timeout: this one bounds every hop, its body
+                // included, which the pipeline reads only once the headers pass.
+                let deadline = tokio::time::Instant::now() + timeout;
                 let exchange = async {
                     let response =
                         next.run(request, &mut extensions)
@@ -162,15 +165,16 @@ impl Middleware for Optout {
                             redact_url(response.url())
                         )));
                     }
-                    crate::net::client::read_response(response, limit).await
+                    Ok(Head::pending(response, limit, deadline))
                 };
-                // The inner client may have no timeout: this one bounds every hop.
-                tokio::time::timeout(timeout, exchange).await.map_err(|_| {
-                    FetchError::Timeout(format!(
-                        "no complete response within {} ms",
-                        timeout.as_millis()
-                    ))
-                })?
+                tokio::time::timeout_at(deadline, exchange)
+                    .await
+                    .map_err(|_| {
+                        FetchError::Timeout(format!(
+                            "no complete response within {} ms",
+                            timeout.as_millis()
+                        ))
+                    })?
             }
         };
         match self.fetcher.fetch_with(url, self.purpose, &mut send).await {

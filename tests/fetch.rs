@@ -652,6 +652,76 @@ mod middleware {
         rig.fetcher.log().sync().unwrap();
         assert!(verify_store(rig.fetcher.log().store()).unwrap().records >= 5);
     }
+
+    /// Through the layer too, reserving headers are judged before the body is read: 1 GiB
+    /// behind `X-Robots-Tag: noai` is discarded for the header, not downloaded and cut.
+    #[tokio::test]
+    async fn through_the_middleware_a_body_its_headers_reserve_is_never_read() {
+        let s = Server::start();
+        s.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+        s.route(
+            "/reserved",
+            Reply::Stream {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), "text/html".into()),
+                    ("x-robots-tag".into(), "noai".into()),
+                ],
+                prefix: "<html>reserved text".into(),
+                filler: "x".repeat(64 * 1024).into(),
+                late: "".into(),
+                late_at: usize::MAX,
+                total: 1 << 30,
+            },
+        );
+        let rig = rig(fast());
+        let client = reqwest_middleware::ClientBuilder::new(
+            Optout::client_builder(&rig.fetcher).build().unwrap(),
+        )
+        .with(Optout::new(Arc::clone(&rig.fetcher), Purpose::TrainAi))
+        .build();
+        let discarded = client.get(s.url("/reserved")).send().await.unwrap_err();
+        let text = discarded.to_string();
+        assert!(text.contains("tags.noai"), "{text}");
+        assert!(!text.contains("fetch.truncated"), "{text}");
+        assert!(
+            s.streamed_bytes() < 64 << 20,
+            "{} bytes sent",
+            s.streamed_bytes()
+        );
+    }
+
+    /// The inner client here has no timeout: the layer's total timeout still ends a body
+    /// that never does, now that the body is read after the headers are judged.
+    #[tokio::test]
+    async fn through_the_middleware_an_endless_body_is_cut_off_by_the_total_timeout() {
+        // `rig`: read timeout 2 s, total timeout 5 s; a chunk every 50 ms.
+        let rig = rig(fast());
+        let s = Server::start();
+        s.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
+        s.route(
+            "/endless",
+            Reply::Trickle {
+                every: Duration::from_millis(50),
+                chunk: "<p>more</p>".into(),
+            },
+        );
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let client = reqwest_middleware::ClientBuilder::new(inner)
+            .with(Optout::new(Arc::clone(&rig.fetcher), Purpose::TrainAi))
+            .build();
+        let sent = tokio::time::timeout(
+            Duration::from_secs(30),
+            client.get(s.url("/endless")).send(),
+        )
+        .await
+        .expect("the layer's timeout ends the exchange");
+        let text = sent.unwrap_err().to_string();
+        assert!(text.contains("fetch.failed"), "{text}");
+    }
 }
 
 #[tokio::test]

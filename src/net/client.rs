@@ -42,11 +42,12 @@ pub struct Head {
     body: Body,
 }
 
-/// Where a [`Head`]'s body is: still on the connection, or already read by a caller's own
-/// client (the middleware reads it inside its own timeout).
+/// Where a [`Head`]'s body is: still on the connection (with the most bytes to read, and
+/// when the whole exchange must be over, for a caller's client that has no timeout of its
+/// own), or already read.
 #[derive(Debug)]
 enum Body {
-    Pending(reqwest::Response, usize),
+    Pending(reqwest::Response, usize, Option<tokio::time::Instant>),
     Read(Vec<u8>, bool),
 }
 
@@ -56,7 +57,14 @@ impl Head {
     pub async fn read(self) -> Result<Response, FetchError> {
         let (body, truncated) = match self.body {
             Body::Read(body, truncated) => (body, truncated),
-            Body::Pending(response, limit) => read_body(response, limit).await?,
+            Body::Pending(response, limit, None) => read_body(response, limit).await?,
+            Body::Pending(response, limit, Some(deadline)) => {
+                tokio::time::timeout_at(deadline, read_body(response, limit))
+                    .await
+                    .map_err(|_| {
+                        FetchError::Timeout("the body did not arrive within the time limit".into())
+                    })??
+            }
         };
         Ok(Response {
             status: self.status,
@@ -66,6 +74,21 @@ impl Head {
             remote_addr: self.remote_addr,
             version: self.version,
         })
+    }
+
+    /// The head of a response whose body is still to be read: at most `limit` bytes, and by
+    /// `deadline` (the reqwest-middleware layer's inner client may have no timeout). The
+    /// pipeline judges the head before it reads any of the body.
+    pub fn pending(
+        response: reqwest::Response,
+        limit: usize,
+        deadline: tokio::time::Instant,
+    ) -> Head {
+        let mut head = head(response, limit);
+        if let Body::Pending(_, _, until) = &mut head.body {
+            *until = Some(deadline);
+        }
+        head
     }
 
     /// The head of a response that was read whole.
@@ -293,7 +316,7 @@ fn head(mut response: reqwest::Response, limit: usize) -> Head {
         headers: std::mem::take(response.headers_mut()),
         remote_addr: response.remote_addr(),
         version: version_text(response.version()),
-        body: Body::Pending(response, limit),
+        body: Body::Pending(response, limit, None),
     }
 }
 
