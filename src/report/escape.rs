@@ -23,20 +23,21 @@ pub fn html(text: &str) -> String {
 }
 
 /// `text` as Markdown inline text (also inside a table cell or after a list marker): HTML's
-/// special characters as character references (Markdown passes raw HTML through), the
+/// special characters `& < >` as character references (Markdown passes raw HTML through), the
 /// inline punctuation of CommonMark backslash-escaped (§2.4), and what would start a block at
-/// the start (`#`, `+`, `-`, `=`, `1.`); line breaks and other control characters as U+FFFD,
+/// the start (`#`, `+`, `-`, `=`, `1. `); line breaks and other control characters as U+FFFD,
 /// so a value cannot end a table row or start a block. Dots and dashes inside stay as they
 /// are: `example.com` reads as written.
 pub fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut leading_digits = true;
-    for (i, c) in text.chars().enumerate() {
+    let mut chars = text.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        let before_space = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
@@ -45,7 +46,7 @@ pub fn md(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            '.' | ')' if leading_digits && i > 0 => {
+            '.' | ')' if leading_digits && i > 0 && before_space => {
                 out.push('\\');
                 out.push(c);
             }
@@ -112,11 +113,13 @@ mod tests {
         assert!(h.contains("&lt;script&gt;"));
         let m = md(hostile);
         assert!(!m.contains('<') && !m.contains('\n') && !m.contains('\0'));
+        assert!(m.contains("&lt;script&gt;alert(\"x\")"));
         assert!(!m.replace("\\|", "").contains('|'));
         assert!(m.contains("\\[c\\](d)"));
         assert_eq!(md("www.example.com"), "www.example.com");
         assert_eq!(md("# 1. -x"), "\\# 1. -x");
         assert_eq!(md("12. x"), "12\\. x");
+        assert_eq!(md("127.0.0.1"), "127.0.0.1");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_cell("example.com"), "example.com");
     }

@@ -11,7 +11,7 @@ use std::fmt::Write;
 pub fn markdown(summary: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Public summary of training content: sections 2.3 and 3.1\n");
-    let _ = writeln!(out, "{}.\n", md(t::TEMPLATE));
+    let _ = writeln!(out, "{}.\n", t::TEMPLATE);
     for (what, value) in [("Provider", &summary.provider), ("Model", &summary.model)] {
         let value = value.as_deref().map_or_else(|| t::TO_BE_COMPLETED.to_owned(), md);
         let _ = writeln!(out, "- {what}: {value}");
@@ -30,7 +30,7 @@ pub fn markdown(summary: &Summary) -> String {
             .as_deref()
             .map_or(String::new(), |u| format!(", until {}", md(u))),
     );
-    let _ = writeln!(out, "## {}\n", md(t::SECTION_2_3));
+    let _ = writeln!(out, "## {}\n", t::SECTION_2_3);
     for field in &summary.section_2_3 {
         write_field(&mut out, field);
         if field.label == t::DOMAINS && !summary.domains.is_empty() {
@@ -41,7 +41,7 @@ pub fn markdown(summary: &Summary) -> String {
             out.push('\n');
         }
     }
-    let _ = writeln!(out, "## {}\n", md(t::SECTION_3_1));
+    let _ = writeln!(out, "## {}\n", t::SECTION_3_1);
     for field in &summary.section_3_1 {
         write_field(&mut out, field);
         if field.label == t::MEASURES {
@@ -68,7 +68,8 @@ pub fn markdown(summary: &Summary) -> String {
 }
 
 fn write_field(out: &mut String, field: &Field) {
-    let _ = writeln!(out, "### {}\n", md(field.label));
+    // The labels are the template's, verbatim.
+    let _ = writeln!(out, "### {}\n", field.label);
     // The provider's own prose is Markdown they wrote: it goes in as written. A computed
     // answer holds strings from the log; the domain list is the table below.
     match (&field.answer, field.to_be_completed) {

@@ -174,7 +174,12 @@ pub fn summary(config: &Config, figures: &Figures, cut: Cut) -> Summary {
     let (n, domains) = listed(figures, cut);
     let protocols = honoured(config, figures);
     let names = |map: &std::collections::BTreeMap<String, u64>| -> Vec<String> {
-        map.iter().map(|(k, v)| format!("{k:?}: {v} records")).collect()
+        map.iter()
+            .map(|(k, v)| match k.as_str() {
+                "" => format!("(none): {v} records"),
+                k => format!("{k}: {v} records"),
+            })
+            .collect()
     };
     let used = if figures.responses > 0 { "Yes" } else { "No" };
     let computed_period = match (&figures.first, &figures.last) {
@@ -248,20 +253,12 @@ pub fn summary(config: &Config, figures: &Figures, cut: Cut) -> Summary {
             s.signatory.map(|y| if y { "Yes" } else { "No" }.to_owned()),
             true,
         ),
-        Field::prose(t::MEASURES, &s.measures).with(
-            std::iter::once(format!(
-                "{} decisions recorded: {refused} refused before any request, {discarded} \
-                 discarded after the response (body dropped, never stored)",
-                figures.records
-            ))
-            .chain(protocols.iter().map(|p| {
-                format!(
-                    "{} ({}): {}; {} refusals, {} refusals because it could not be read",
-                    p.protocol, p.version, p.honoured, p.refusals, p.unreachable
-                )
-            }))
-            .collect(),
-        ),
+        Field::prose(t::MEASURES, &s.measures).with(vec![format!(
+            "{} decisions recorded: {refused} refused (nothing collected), {discarded} \
+             discarded after the response (body dropped, never stored); the protocols \
+             honoured, and the refusals each caused, are in the table",
+            figures.records
+        )]),
         Field {
             prose: true,
             ..Field::new(t::COMMENTS, Some(s.comments_reservations.clone()), false)
