@@ -146,8 +146,14 @@ fn server_on(last: u8) -> Server {
 #[test]
 fn report_figures_equal_log_stats_and_export() {
     let log = Log::new("");
-    log.check(&[], &["https://a.example/private/1", "https://a.example/private/2"]);
-    log.check(&[], &["https://www.a.example/private/3", "https://a.example/ok"]);
+    log.check(
+        &[],
+        &["https://a.example/private/1", "https://a.example/private/2"],
+    );
+    log.check(
+        &[],
+        &["https://www.a.example/private/3", "https://a.example/ok"],
+    );
     log.check(
         &["X-Robots-Tag: noai"],
         &["https://b.example/x", "https://www.b.example/y"],
@@ -196,7 +202,12 @@ fn report_figures_equal_log_stats_and_export() {
     let domains = report["domains"].as_array().unwrap();
     let requests: BTreeMap<String, u64> = domains
         .iter()
-        .map(|d| (d["domain"].as_str().unwrap().to_owned(), d["requests"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_owned(),
+                d["requests"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(requests, by_domain);
     assert_eq!(requests["a.example"], 4);
@@ -209,12 +220,21 @@ fn report_figures_equal_log_stats_and_export() {
     assert_eq!((kept.len(), bytes), (3, 6234));
     assert_eq!(report["kept"], 3);
     assert_eq!(report["bytes_kept"], 6234);
-    let names: Vec<&str> = domains.iter().map(|d| d["domain"].as_str().unwrap()).collect();
+    let names: Vec<&str> = domains
+        .iter()
+        .map(|d| d["domain"].as_str().unwrap())
+        .collect();
     assert_eq!(&names[..2], ["127.0.0.2", "127.0.0.1"], "by bytes kept");
     assert_eq!(domains[1]["bytes"], 1234);
     assert_eq!(domains[1]["discarded"], 1);
     // Protocols, as the log was made.
-    for (id, refusals) in [("robots", 3), ("noai", 3), ("aipref", 1), ("tdmrep", 1), ("ai-txt", 0)] {
+    for (id, refusals) in [
+        ("robots", 3),
+        ("noai", 3),
+        ("aipref", 1),
+        ("tdmrep", 1),
+        ("ai-txt", 0),
+    ] {
         assert_eq!(protocol(&report, id)["refusals"], refusals, "{id}");
     }
     let decided: u64 = report["protocols"]
@@ -223,20 +243,33 @@ fn report_figures_equal_log_stats_and_export() {
         .iter()
         .map(|p| p["decided"].as_u64().unwrap())
         .sum();
-    assert_eq!(decided, table("verdict")["refused"] + table("verdict")["discarded"]);
+    assert_eq!(
+        decided,
+        table("verdict")["refused"] + table("verdict")["discarded"]
+    );
     // Offline checks were given a robots.txt: six origins served one; the loopback
     // servers answered 404.
     assert_eq!(protocol(&report, "robots")["origins_using"], 6);
     assert_eq!(protocol(&report, "noai")["origins_using"], 3);
-    let origins: std::collections::BTreeSet<&str> =
-        export.iter().map(|r| r["origin"].as_str().unwrap()).collect();
+    let origins: std::collections::BTreeSet<&str> = export
+        .iter()
+        .map(|r| r["origin"].as_str().unwrap())
+        .collect();
     assert_eq!(report["origins"], origins.len() as u64);
-    assert_eq!(report["top_refused"][0], json!({"domain": "a.example", "records": 3}));
+    assert_eq!(
+        report["top_refused"][0],
+        json!({"domain": "a.example", "records": 3})
+    );
     let per_day: u64 = report["days"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| ["allowed", "refused", "discarded", "other"].iter().map(|k| d[k].as_u64().unwrap()).sum::<u64>())
+        .map(|d| {
+            ["allowed", "refused", "discarded", "other"]
+                .iter()
+                .map(|k| d[k].as_u64().unwrap())
+                .sum::<u64>()
+        })
         .sum();
     assert_eq!(per_day, records);
 
@@ -254,11 +287,19 @@ fn report_figures_equal_log_stats_and_export() {
     let future = log.report(&["--since", "2999-01-01T00:00:00Z"]);
     assert_eq!(future["records"], 0);
     assert_eq!(future["domains"], json!([]));
-    let past = log.report(&["--until", "2999-01-01T00:00:00Z", "--since", "2000-01-01T00:00:00Z"]);
+    let past = log.report(&[
+        "--until",
+        "2999-01-01T00:00:00Z",
+        "--since",
+        "2000-01-01T00:00:00Z",
+    ]);
     assert_eq!(past["records"], records);
     // From the time of the 9th record (the first fetch): what `log export --since` gives.
     let since = export[8]["time"].as_str().unwrap();
-    let exported = log.expect(0, &["log", "export", "--since", since]).lines().count();
+    let exported = log
+        .expect(0, &["log", "export", "--since", since])
+        .lines()
+        .count();
     let later = log.report(&["--since", since]);
     assert_eq!(later["records"], exported as u64);
     assert_eq!(later["since"], since);
@@ -349,14 +390,23 @@ fn the_eu_summary_lists_the_top_domains_by_content_kept() {
             .unwrap()
             .clone()
     };
-    assert_eq!(field("section_2_3", template::CRAWLERS_USED)["answer"], "Yes");
+    assert_eq!(
+        field("section_2_3", template::CRAWLERS_USED)["answer"],
+        "Yes"
+    );
     assert_eq!(field("section_2_3", template::MODALITY)["answer"], "Text");
     assert_eq!(
         field("section_2_3", template::PURPOSES)["answer"],
         "Training *general-purpose* models."
     );
-    assert_eq!(field("section_2_3", template::BEHAVIOUR)["to_be_completed"], true);
-    assert_eq!(field("section_2_3", template::CONTENT)["to_be_completed"], true);
+    assert_eq!(
+        field("section_2_3", template::BEHAVIOUR)["to_be_completed"],
+        true
+    );
+    assert_eq!(
+        field("section_2_3", template::CONTENT)["to_be_completed"],
+        true
+    );
     assert_eq!(field("section_3_1", template::SIGNATORY)["answer"], "Yes");
     assert!(md.contains(&format!(
         "### {}\n\n{}\n",
@@ -380,10 +430,18 @@ fn the_eu_summary_lists_the_top_domains_by_content_kept() {
         "[summary]\nmodalities = [\"Smell\"]\n",
     )
     .unwrap();
-    let out = log.run(&["report", "--eu-summary", "-o", log.path("x").to_str().unwrap()]);
+    let out = log.run(&[
+        "report",
+        "--eu-summary",
+        "-o",
+        log.path("x").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("summary.modalities") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("summary.modalities") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 /// A log written through the library with what only a forger (or a bug) would write:
@@ -391,22 +449,30 @@ fn the_eu_summary_lists_the_top_domains_by_content_kept() {
 fn forged(store: &Path) {
     let store = open_retrying(store);
     let log = EvidenceLog::open(store.clone(), Durability::default()).unwrap();
-    let record = |time: &str, url: &str, agent: &str, purpose: &str, code: &str, bytes: Option<u64>| Record {
-        schema: RECORD_SCHEMA,
-        seq: 0,
-        time: time.to_owned(),
-        url: url.to_owned(),
-        origin: url::Url::parse(url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default(),
-        agent: agent.to_owned(),
-        purpose: purpose.to_owned(),
-        verdict: if bytes.is_some() { "allowed" } else { "refused" }.to_owned(),
-        reasons: json!([{ "code": code }]),
-        sources: vec![SourceRef::offline("robots.txt", "x", b"")],
-        status: bytes.map(|_| 200),
-        bytes,
-    };
+    let record =
+        |time: &str, url: &str, agent: &str, purpose: &str, code: &str, bytes: Option<u64>| {
+            Record {
+                schema: RECORD_SCHEMA,
+                seq: 0,
+                time: time.to_owned(),
+                url: url.to_owned(),
+                origin: url::Url::parse(url)
+                    .map(|u| u.origin().ascii_serialization())
+                    .unwrap_or_default(),
+                agent: agent.to_owned(),
+                purpose: purpose.to_owned(),
+                verdict: if bytes.is_some() {
+                    "allowed"
+                } else {
+                    "refused"
+                }
+                .to_owned(),
+                reasons: json!([{ "code": code }]),
+                sources: vec![SourceRef::offline("robots.txt", "x", b"")],
+                status: bytes.map(|_| 200),
+                bytes,
+            }
+        };
     for r in [
         record(
             "2026-01-01T00:00:00.000Z",
@@ -465,7 +531,10 @@ fn strings_from_the_log_are_escaped_in_html_markdown_and_csv() {
     }
     let (json, summary_md, csv) = log.summary(&[], "eu");
     assert!(!summary_md.contains("<script"), "{summary_md}");
-    assert!(csv.lines().any(|l| l.starts_with("1,'=cmd.example,7,")), "{csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("1,'=cmd.example,7,")),
+        "{csv}"
+    );
     assert!(csv.lines().any(|l| l.contains(",'-2+3.example,")), "{csv}");
     assert_eq!(json["domains"][0]["domain"], "=cmd.example");
     let report = log.report(&[]);

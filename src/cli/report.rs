@@ -70,25 +70,33 @@ pub fn run(config: &Config, store_path: &Path, args: ReportArgs) -> Result<ExitC
     let figures = crate::report::compute(&store, &filter)?;
     drop(store);
     if args.eu_summary {
-        let cut = if args.sme { Cut::Sme } else { Cut::TopTenPercent };
+        let cut = if args.sme {
+            Cut::Sme
+        } else {
+            Cut::TopTenPercent
+        };
         let summary = eu_summary::summary(config, &figures, cut);
         let dir = &args.output;
         std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
-        let json = serde_json::to_vec_pretty(&summary).map_err(|e| CliError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&summary).map_err(|e| CliError::Internal(e.to_string()))?;
         let csv = eu_render::domains_csv(&figures, &summary)
             .map_err(|e| CliError::Internal(e.to_string()))?;
-        write(&dir.join("summary.md"), eu_render::markdown(&summary).as_bytes())?;
+        write(
+            &dir.join("summary.md"),
+            eu_render::markdown(&summary).as_bytes(),
+        )?;
         write(&dir.join("summary.json"), &json)?;
         write(&dir.join("domains.csv"), &csv)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let format = args.format.unwrap_or_else(|| {
-        match args.output.extension().and_then(|e| e.to_str()) {
-            Some("json") => Format::Json,
-            Some("md" | "markdown") => Format::Md,
-            _ => Format::Html,
-        }
-    });
+    let format =
+        args.format
+            .unwrap_or_else(|| match args.output.extension().and_then(|e| e.to_str()) {
+                Some("json") => Format::Json,
+                Some("md" | "markdown") => Format::Md,
+                _ => Format::Html,
+            });
     let bytes = match format {
         Format::Html => render::html_page(&figures).into_bytes(),
         Format::Md => render::markdown(&figures).into_bytes(),
@@ -110,7 +118,10 @@ pub fn run(config: &Config, store_path: &Path, args: ReportArgs) -> Result<ExitC
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> CliError {
-    CliError::Write(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    CliError::Write(std::io::Error::new(
+        e.kind(),
+        format!("{}: {e}", path.display()),
+    ))
 }
 
 /// Writes `path` whole or not at all: into a temporary file beside it, then renamed over it,

@@ -77,7 +77,7 @@ pub fn timeline(id: &str, title: &str, days: &[Day]) -> String {
     let plot_h = height - top - bottom;
     let n = columns.len().max(1) as f64;
     let step = (width - left - 10.0) / n;
-    let bar = (step * 0.8).max(1.0);
+    let bar = (step * 0.8).clamp(1.0, 40.0);
     let max = columns
         .iter()
         .map(|d| d.allowed + d.refused + d.discarded + d.other)

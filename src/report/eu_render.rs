@@ -10,10 +10,15 @@ use std::fmt::Write;
 /// [`t::TO_BE_COMPLETED`], then what the evidence shows.
 pub fn markdown(summary: &Summary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Public summary of training content: sections 2.3 and 3.1\n");
+    let _ = writeln!(
+        out,
+        "# Public summary of training content: sections 2.3 and 3.1\n"
+    );
     let _ = writeln!(out, "{}.\n", t::TEMPLATE);
     for (what, value) in [("Provider", &summary.provider), ("Model", &summary.model)] {
-        let value = value.as_deref().map_or_else(|| t::TO_BE_COMPLETED.to_owned(), md);
+        let value = value
+            .as_deref()
+            .map_or_else(|| t::TO_BE_COMPLETED.to_owned(), md);
         let _ = writeln!(out, "- {what}: {value}");
     }
     let _ = writeln!(
@@ -34,7 +39,10 @@ pub fn markdown(summary: &Summary) -> String {
     for field in &summary.section_2_3 {
         write_field(&mut out, field);
         if field.label == t::DOMAINS && !summary.domains.is_empty() {
-            let _ = writeln!(out, "| rank | domain | content kept (bytes) |\n|---:|---|---:|");
+            let _ = writeln!(
+                out,
+                "| rank | domain | content kept (bytes) |\n|---:|---|---:|"
+            );
             for (i, d) in summary.domains.iter().enumerate() {
                 let _ = writeln!(out, "| {} | {} | {} |", i + 1, md(&d.domain), d.bytes);
             }
@@ -123,7 +131,12 @@ pub fn domains_csv(figures: &Figures, summary: &Summary) -> Result<Vec<u8>, csv:
             d.requests.to_string(),
             d.refused.to_string(),
             d.discarded.to_string(),
-            if listed.contains(d.domain.as_str()) { "yes" } else { "no" }.to_owned(),
+            if listed.contains(d.domain.as_str()) {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_owned(),
         ])?;
     }
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))

@@ -388,4 +388,35 @@ mod tests {
             assert_eq!(Cut::Sme.size(n), five, "SME of {n}");
         }
     }
+
+    #[test]
+    fn the_sme_list_stops_at_1000_domains_of_a_larger_log() {
+        use crate::report::figures::DomainFigures;
+        // 30,000 domains with content (5% = 1,500) and 10 without: the 1,000 largest.
+        let mut figures = Figures {
+            domains: (0..30_010u64)
+                .map(|i| DomainFigures {
+                    domain: format!("d{i:05}.example"),
+                    kept: u64::from(i < 30_000),
+                    bytes: if i < 30_000 { 1_000_000 - i } else { 0 },
+                    ..DomainFigures::default()
+                })
+                .collect(),
+            ..Figures::default()
+        };
+        figures.domains.reverse();
+        figures
+            .domains
+            .sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.domain.cmp(&b.domain)));
+        let (n, sme) = listed(&figures, Cut::Sme);
+        assert_eq!((n, sme.len()), (30_000, 1000));
+        assert_eq!(sme[999].domain, "d00999.example");
+        let (_, ten) = listed(&figures, Cut::TopTenPercent);
+        assert_eq!(ten.len(), 3000);
+        let summary = summary(&Config::default(), &figures, Cut::Sme);
+        assert_eq!(summary.domains.len(), 1000);
+        let modality = &summary.section_2_3[6];
+        assert_eq!(modality.label, t::MODALITY);
+        assert!(modality.to_be_completed && modality.answer.is_none());
+    }
 }

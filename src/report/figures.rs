@@ -250,7 +250,10 @@ impl Tally {
         for (n, code) in codes.enumerate() {
             *self.figures.reasons.entry(code.to_owned()).or_default() += 1;
             let (protocol, role) = classify_text(code);
-            let i = Protocol::ALL.iter().position(|p| *p == protocol).unwrap_or(0);
+            let i = Protocol::ALL
+                .iter()
+                .position(|p| *p == protocol)
+                .unwrap_or(0);
             self.protocols[i].reasons += 1;
             if refusal && n == 0 {
                 self.protocols[i].decided += 1;
@@ -288,9 +291,9 @@ impl Tally {
                 refusals: c.refusals,
                 unreachable: c.unreachable,
                 decided: c.decided,
-                origins_using: p.is_site_signal().then(|| {
-                    self.origins.values().filter(|b| *b & (1 << i) != 0).count() as u64
-                }),
+                origins_using: p
+                    .is_site_signal()
+                    .then(|| self.origins.values().filter(|b| *b & (1 << i) != 0).count() as u64),
             })
             .collect();
         f.days = self

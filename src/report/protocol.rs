@@ -175,9 +175,10 @@ pub const fn classify(code: Code) -> (Protocol, Role) {
         | Code::UrlUserinfo => (P::Other, R::Refuses),
         Code::CachedCopy | Code::RslLicense | Code::PolitenessBackoff => (P::Other, R::Note),
         Code::NoReservation => (P::Other, R::Allows),
-        Code::FetchFailed | Code::FetchBadRedirect | Code::FetchServerError | Code::FetchNotContent => {
-            (P::Other, R::Failed)
-        }
+        Code::FetchFailed
+        | Code::FetchBadRedirect
+        | Code::FetchServerError
+        | Code::FetchNotContent => (P::Other, R::Failed),
     }
 }
 

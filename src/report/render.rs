@@ -17,7 +17,10 @@ pub fn json(f: &Figures) -> serde_json::Result<Vec<u8>> {
     };
     let mut value = serde_json::to_value(f)?;
     if let Some(map) = value.as_object_mut() {
-        map.insert("generator".into(), format!("optout {}", env!("CARGO_PKG_VERSION")).into());
+        map.insert(
+            "generator".into(),
+            format!("optout {}", env!("CARGO_PKG_VERSION")).into(),
+        );
         map.insert("top_refused".into(), top("refused").into());
         map.insert("top_discarded".into(), top("discarded").into());
     }
@@ -126,8 +129,12 @@ pub fn html_page(f: &Figures) -> String {
         f.domains.len()
     );
     out.push_str("<h2>Decisions over time</h2>\n<p class=\"legend\"><span class=\"allowed\"></span>allowed<span class=\"refused\"></span>refused<span class=\"discarded\"></span>discarded</p>\n");
-    out.push_str(&chart::timeline("chart-time", "Decisions over time", &f.days));
-    out.push_str("\n<h2>Decisions by verdict</h2>\n");
+    out.push_str(&chart::timeline(
+        "chart-time",
+        "Decisions over time",
+        &f.days,
+    ));
+    out.push_str("\n<h2>Overview</h2>\n<h3>Decisions by verdict</h3>\n");
     let verdicts: Vec<(String, u64, &str)> = f
         .verdicts
         .iter()
@@ -141,8 +148,12 @@ pub fn html_page(f: &Figures) -> String {
             (k.clone(), *v, class)
         })
         .collect();
-    out.push_str(&chart::bars("chart-verdicts", "Decisions by verdict", &verdicts));
-    out.push_str("\n<h2>Refusals by deciding protocol</h2>\n");
+    out.push_str(&chart::bars(
+        "chart-verdicts",
+        "Decisions by verdict",
+        &verdicts,
+    ));
+    out.push_str("\n<h3>Refused and discarded, by deciding protocol</h3>\n");
     let protocols: Vec<(String, u64, &str)> = f
         .protocols
         .iter()
@@ -180,7 +191,11 @@ fn write_table(out: &mut String, table: &Table) {
     for row in &table.rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
-            let class = if table.column(i).1 { " class=\"n\"" } else { "" };
+            let class = if table.column(i).1 {
+                " class=\"n\""
+            } else {
+                ""
+            };
             let _ = write!(out, "<td{class}>{}</td>", html(cell));
         }
         out.push_str("</tr>\n");

@@ -42,7 +42,8 @@ fn n(v: u64) -> String {
 
 /// Every table of the report, in order.
 pub fn tables(f: &Figures) -> Vec<Table> {
-    let mut tables = vec![
+    let mut tables =
+        vec![
         Table {
             id: "verdicts",
             title: "Decisions by verdict",
