@@ -1,7 +1,7 @@
 //! Sections 2.3 and 3.1 of the public summary of training content (AI Office template,
 //! C(2025) 5235): what the evidence log proves is computed from the report's figures, what
 //! only a person can write comes from `[summary]` in the configuration, and a field nobody
-//! filled in says so ([`template::TO_BE_COMPLETED`]).
+//! filled in says so ([`TO_BE_COMPLETED`](super::template::TO_BE_COMPLETED)).
 
 use super::figures::Figures;
 use super::protocol::Protocol;

@@ -116,11 +116,11 @@ pub fn html_page(f: &Figures) -> String {
         t = html(&title),
         filters = html(&filters(f)),
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<dl class=\"totals\"><dt>Period</dt><dd>{}</dd><dt>Records</dt><dd id=\"records\">{}</dd>\
          <dt>Responses kept</dt><dd id=\"kept\">{}</dd><dt>Bytes kept</dt><dd id=\"bytes-kept\">{}</dd>\
-         <dt>Origins seen</dt><dd id=\"origins\">{}</dd><dt>Domains seen</dt><dd>{}</dd></dl>\n",
+         <dt>Origins seen</dt><dd id=\"origins\">{}</dd><dt>Domains seen</dt><dd>{}</dd></dl>",
         html(&period(f)),
         f.records,
         f.kept,
