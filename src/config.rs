@@ -84,6 +84,8 @@ pub struct Config {
     pub fetch: Fetch,
     /// How `optout crawl` discovers, archives and checkpoints.
     pub crawl: Crawl,
+    /// What a person writes in the EU public summary (`optout report --eu-summary`).
+    pub summary: crate::report::summary_config::SummaryConfig,
 }
 
 /// What a per-host politeness key is.
@@ -393,6 +395,7 @@ struct RawConfig {
     #[serde(default)]
     fetch: Option<Fetch>,
     crawl: Option<Crawl>,
+    summary: Option<crate::report::summary_config::SummaryConfig>,
 }
 
 #[derive(Deserialize, Default)]
@@ -472,6 +475,7 @@ impl Default for Config {
             politeness: raw.politeness.unwrap_or_default(),
             fetch: raw.fetch.unwrap_or_default(),
             crawl: raw.crawl.unwrap_or_default(),
+            summary: raw.summary.unwrap_or_default(),
         }
     }
 }
@@ -524,6 +528,9 @@ impl Config {
         if let Some(fetch) = raw.fetch {
             config.fetch = fetch;
         }
+        if let Some(summary) = raw.summary {
+            config.summary = summary;
+        }
         if let Some(on) = raw.signals.ai_crawler_blocks {
             config.signals.ai_crawler_blocks = on;
         }
@@ -543,6 +550,7 @@ impl Config {
         // another key.
         self.within_maxima()?;
         validate_product_token(&self.crawler.product_token).map_err(ConfigError::Invalid)?;
+        self.summary.validate().map_err(ConfigError::Invalid)?;
         if self.evidence.flush_every.is_zero() || self.evidence.flush_records == 0 {
             return Err(ConfigError::Invalid(
                 "evidence.flush_every_ms and evidence.flush_records must be at least 1".into(),

@@ -11,6 +11,7 @@ pub mod crawl;
 pub mod fetch;
 pub mod log;
 pub mod output;
+pub mod report;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -58,6 +59,9 @@ pub enum Command {
     /// Crawl from seeds politely into WARC files, keeping nothing reserved and evidence
     /// for every URL.
     Crawl(crawl::CrawlArgs),
+    /// Report from the evidence log (html, md, json), or the EU public summary's sections
+    /// 2.3 and 3.1 (--eu-summary).
+    Report(report::ReportArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -130,6 +134,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Check(check) => check::run(&config, &store, check),
         Command::Fetch(fetch) => fetch::run(&config, &store, fetch),
         Command::Log(log) => log::run(&config, &store, log),
+        Command::Report(report) => report::run(&config, &store, report),
     }
 }
 
