@@ -84,6 +84,8 @@ pub struct Config {
     pub fetch: Fetch,
     /// How `optout crawl` discovers, archives and checkpoints.
     pub crawl: Crawl,
+    /// What `optout crawler-info` publishes about the crawler.
+    pub crawler_info: crate::report::crawler_info::Settings,
 }
 
 /// What a per-host politeness key is.
@@ -393,6 +395,7 @@ struct RawConfig {
     #[serde(default)]
     fetch: Option<Fetch>,
     crawl: Option<Crawl>,
+    crawler_info: Option<crate::report::crawler_info::Settings>,
 }
 
 #[derive(Deserialize, Default)]
@@ -472,6 +475,7 @@ impl Default for Config {
             politeness: raw.politeness.unwrap_or_default(),
             fetch: raw.fetch.unwrap_or_default(),
             crawl: raw.crawl.unwrap_or_default(),
+            crawler_info: raw.crawler_info.unwrap_or_default(),
         }
     }
 }
@@ -523,6 +527,9 @@ impl Config {
         }
         if let Some(fetch) = raw.fetch {
             config.fetch = fetch;
+        }
+        if let Some(crawler_info) = raw.crawler_info {
+            config.crawler_info = crawler_info;
         }
         if let Some(on) = raw.signals.ai_crawler_blocks {
             config.signals.ai_crawler_blocks = on;
@@ -599,6 +606,7 @@ impl Config {
                 self.limits.robots_parse_limit, MIN_ROBOTS_PARSE_LIMIT
             )));
         }
+        self.crawler_info.validate()?;
         Ok(())
     }
 

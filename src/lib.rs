@@ -61,4 +61,5 @@ pub mod fetcher;
 pub mod middleware;
 pub mod net;
 pub mod policy;
+pub mod report;
 pub mod store;

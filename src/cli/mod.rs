@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod crawl;
+pub mod crawler_info;
 pub mod fetch;
 mod json_line;
 pub mod log;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Crawl from seeds politely into WARC files, keeping nothing reserved and evidence
     /// for every URL.
     Crawl(crawl::CrawlArgs),
+    /// Write the crawler's public page, its JSON, IP ranges and Atom feed of changes and
+    /// evidence-log checkpoints (needs the store's write lock).
+    CrawlerInfo(crawler_info::CrawlerInfoArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -128,6 +132,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Check(check) => check::run(&config, &store, check),
         Command::Fetch(fetch) => fetch::run(&config, &store, fetch),
         Command::Log(log) => log::run(&config, &store, log),
+        Command::CrawlerInfo(info) => crawler_info::run(&config, &store, info),
     }
 }
 
