@@ -96,9 +96,9 @@ fn opt_out(info: &CrawlerInfo, out: &mut String) {
     ));
     for o in &info.opt_out {
         let collected = if o.collected {
-            "the crawler collects for this purpose"
+            "The crawler collects for this purpose"
         } else {
-            "the crawler does not collect for this purpose at present"
+            "The crawler does not collect for this purpose at present"
         };
         out.push_str(&format!(
             "<h3 id=\"opt-out-{0}\">{0}</h3>\n<p>{1}.</p>\n<pre>{2}</pre>\n",
