@@ -385,4 +385,53 @@ mod tests {
         let err = update(&store, &json!({}), "t").unwrap_err().to_string();
         assert!(err.contains("crawler-info state is unreadable"), "{err}");
     }
+
+    /// A checkpoint is published once per head; a log that no longer holds the published
+    /// one (rewritten, or replaced by a shorter one) publishes nothing.
+    #[test]
+    fn checkpoints_follow_the_head_and_a_rewritten_log_is_refused() {
+        use crate::evidence::{Durability, EvidenceLog, Record, SourceRef};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let log = EvidenceLog::open(store.clone(), Durability::default()).unwrap();
+        let robots = b"User-agent: *\nDisallow: /private/\n";
+        let source = SourceRef::offline("robots.txt", "test", robots);
+        log.put_snapshot_with_hash(&source.sha256, robots).unwrap();
+        let append = |path: &str| {
+            let url = url::Url::parse(&format!("https://example.com{path}")).unwrap();
+            let decision = crate::policy::RobotsTxt::parse(robots).allowed("optout", &url);
+            let record = Record::of_decision(
+                &url,
+                "optout",
+                crate::policy::Purpose::TrainAi,
+                &decision,
+                vec![source.clone()],
+            );
+            log.append(record).unwrap();
+            log.sync().unwrap();
+        };
+        append("/a");
+        let one = update(&store, &json!({}), "t1").unwrap();
+        let published = one.checkpoint.clone().unwrap();
+        assert_eq!(published.seq, 1);
+        assert_eq!(one.entries[0].content, published.line());
+        assert_eq!(update(&store, &json!({}), "t2").unwrap().added, 0);
+        append("/private/b");
+        let two = update(&store, &json!({}), "t3").unwrap();
+        assert_eq!((two.added, two.checkpoint.as_ref().unwrap().seq), (1, 2));
+        assert_eq!(two.entries[0].title, "Evidence log checkpoint: record 2");
+
+        let tree = store.crawler_info().unwrap();
+        for forged in [
+            Checkpoint { hash: "00".repeat(32), ..published.clone() },
+            Checkpoint { seq: 3, ..published.clone() },
+        ] {
+            tree.insert(CHECKPOINT_KEY, json(&forged)).unwrap();
+            let err = update(&store, &json!({"changed": true}), "t4").unwrap_err();
+            assert!(matches!(err, CrawlerInfoError::Rewritten(_)), "{err}");
+            assert!(err.to_string().contains(&forged.line()), "{err}");
+        }
+        // Nothing was stored by the refused runs.
+        assert_eq!(last_index(&store, &tree).unwrap(), Some(2));
+    }
 }
