@@ -28,6 +28,8 @@
 //!   per-host queues on disk behind a trait), discovery ([`crawl::links`],
 //!   [`crawl::sitemap`]), the loop ([`crawl::run`]), WARC/1.1 and CDXJ ([`crawl::warc`]), the
 //!   skip report, checkpoints and resume.
+//! - [`report`]: compliance output from the configuration and the evidence log
+//!   ([`report::crawler_info`]: the crawler page, its IP ranges and its Atom feed).
 //! - `middleware` (feature `reqwest-middleware`): the pipeline as a `reqwest-middleware`
 //!   layer.
 //! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],

@@ -21,7 +21,11 @@ impl Site {
             "# our crawlers\n192.0.2.0/24\n2001:db8:1::/48 # v6\n",
         )
         .unwrap();
-        std::fs::write(site.path("robots.txt"), "User-agent: *\nDisallow: /private/\n").unwrap();
+        std::fs::write(
+            site.path("robots.txt"),
+            "User-agent: *\nDisallow: /private/\n",
+        )
+        .unwrap();
         site.configure("Example AI", "crawler@example.org", "");
         site
     }
@@ -129,7 +133,9 @@ impl Feed {
                 Event::Text(t) => t.xml10_content().into_owned(),
                 Event::GeneralRef(r) => match r.resolve_char_ref().unwrap() {
                     Some(c) => c.to_string(),
-                    None => quick_xml::escape::resolve_xml_entity(&r).unwrap().to_owned(),
+                    None => quick_xml::escape::resolve_xml_entity(&r)
+                        .unwrap()
+                        .to_owned(),
                 },
                 Event::Eof => break,
                 _ => continue,
@@ -137,7 +143,9 @@ impl Feed {
             match stack.iter().map(String::as_str).collect::<Vec<_>>()[..] {
                 ["feed", "entry", "title"] => current.0.push_str(&piece),
                 ["feed", "entry", "content"] => current.1.push_str(&piece),
-                ["feed", "author", "name"] => author.get_or_insert_with(String::new).push_str(&piece),
+                ["feed", "author", "name"] => {
+                    author.get_or_insert_with(String::new).push_str(&piece)
+                }
                 _ => {}
             }
         }
@@ -153,7 +161,9 @@ impl Feed {
 /// `FEEDPARSER_PYTHON` is not set; set, it must run.
 fn feedparser(path: &Path) -> Option<Value> {
     let Some(python) = std::env::var_os("FEEDPARSER_PYTHON") else {
-        eprintln!("FEEDPARSER_PYTHON is not set: the feedparser check is skipped (scripts/test-all sets it)");
+        eprintln!(
+            "FEEDPARSER_PYTHON is not set: the feedparser check is skipped (scripts/test-all sets it)"
+        );
         return None;
     };
     let script = r#"
@@ -190,7 +200,11 @@ fn the_feed_gains_one_entry_per_change_and_none_without() {
 
     // Nothing changed: no entry, and the same bytes in every file.
     let out = site.publish();
-    assert!(text(&out.stdout).contains("0 new feed entries, 1 in all"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("0 new feed entries, 1 in all"),
+        "{}",
+        text(&out.stdout)
+    );
     let after: Vec<String> = files.iter().map(|f| site.read(f)).collect();
     assert_eq!(before, after);
 
@@ -222,10 +236,20 @@ fn the_feed_gains_one_entry_per_change_and_none_without() {
     assert_eq!(checked.entries[0].0, "Evidence log checkpoint: record 2");
     let line = text(&site.run(&["log", "checkpoint"]).stdout);
     let head = line.split(" time=").next().unwrap();
-    assert!(head.starts_with("optout-checkpoint v1 seq=2 hash="), "{line}");
-    assert!(checked.entries[0].1.starts_with(&format!("{head} time=")), "{:?}", checked.entries[0]);
+    assert!(
+        head.starts_with("optout-checkpoint v1 seq=2 hash="),
+        "{line}"
+    );
+    assert!(
+        checked.entries[0].1.starts_with(&format!("{head} time=")),
+        "{:?}",
+        checked.entries[0]
+    );
     let json: Value = serde_json::from_str(&site.read("crawler.json")).unwrap();
-    assert_eq!(json["checkpoint"].as_str(), Some(checked.entries[0].1.as_str()));
+    assert_eq!(
+        json["checkpoint"].as_str(),
+        Some(checked.entries[0].1.as_str())
+    );
     assert!(site.read("index.html").contains(head));
 
     // The log did not move: nothing new.
@@ -247,16 +271,29 @@ fn ranges_json_has_the_operators_shape() {
         serde_json::json!([{"ipv4Prefix": "192.0.2.0/24"}, {"ipv6Prefix": "2001:db8:1::/48"}])
     );
     let page = site.read("index.html");
-    assert!(page.contains("<link rel=\"client-ranges\" type=\"application/json\" href=\"ranges.json\">"));
+    assert!(
+        page.contains(
+            "<link rel=\"client-ranges\" type=\"application/json\" href=\"ranges.json\">"
+        )
+    );
     assert!(page.contains("<link rel=\"alternate\" type=\"application/atom+xml\""));
     let json: Value = serde_json::from_str(&site.read("crawler.json")).unwrap();
-    assert_eq!(json["ip_ranges"], serde_json::json!(["192.0.2.0/24", "2001:db8:1::/48"]));
-    assert_eq!(json["links"]["ranges"], "https://example.org/crawler/ranges.json");
+    assert_eq!(
+        json["ip_ranges"],
+        serde_json::json!(["192.0.2.0/24", "2001:db8:1::/48"])
+    );
+    assert_eq!(
+        json["links"]["ranges"],
+        "https://example.org/crawler/ranges.json"
+    );
     assert_eq!(json["product_tokens"], serde_json::json!(["optout"]));
     let agent = json["user_agent"].as_str().unwrap();
     assert_eq!(
         agent,
-        format!("optout/{} (+https://example.org/optout-crawler)", env!("CARGO_PKG_VERSION"))
+        format!(
+            "optout/{} (+https://example.org/optout-crawler)",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 }
 
@@ -268,7 +305,10 @@ fn a_bad_ranges_line_is_one_error_naming_file_and_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&format!("{} line 3:", site.path("ranges.txt").display())), "{err}");
+    assert!(
+        err.contains(&format!("{} line 3:", site.path("ranges.txt").display())),
+        "{err}"
+    );
     assert!(err.contains("198.51.100.0/24"), "{err}");
     assert!(!site.path("out").exists() && !site.path("store").exists());
 }
@@ -299,7 +339,10 @@ fn hostile_config_strings_are_escaped() {
     site.configure(operator, "crawler@example.org", description);
     site.publish();
     let page = site.read("index.html");
-    assert!(!page.contains("<script") && !page.contains("<img"), "{page}");
+    assert!(
+        !page.contains("<script") && !page.contains("<img"),
+        "{page}"
+    );
     assert!(page.contains("Evil &lt;script&gt;alert(1)&lt;/script&gt; ]]&gt; &quot;quoted&quot; &#39;single&#39; &amp; co"));
     // The feed reads back the exact strings: escaped, not mangled.
     assert_eq!(site.feed().author, operator);
@@ -309,7 +352,13 @@ fn hostile_config_strings_are_escaped() {
     site.configure(operator, "crawler@example.org", "<b>bold</b>");
     site.publish();
     let entries = site.feed().entries;
-    assert_eq!(entries[0], ("Changed: description".into(), "description: <b>bold</b>".into()));
+    assert_eq!(
+        entries[0],
+        (
+            "Changed: description".into(),
+            "description: <b>bold</b>".into()
+        )
+    );
     let json: Value = serde_json::from_str(&site.read("crawler.json")).unwrap();
     assert_eq!(json["operator"], operator);
 }

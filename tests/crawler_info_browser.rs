@@ -47,7 +47,11 @@ fn run_chromium(program: &Path, page: &Path, args: &[&str]) -> Output {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -77,7 +81,11 @@ fn publish(dir: &Path) -> PathBuf {
         .arg(dir.join("out"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir.join("out").join("index.html")
 }
 
@@ -96,7 +104,10 @@ fn the_page_renders_with_every_section_and_no_console_errors() {
     let out = run_chromium(
         &program,
         &page,
-        &["--window-size=1280,2000", &format!("--screenshot={}", shot.display())],
+        &[
+            "--window-size=1280,2000",
+            &format!("--screenshot={}", shot.display()),
+        ],
     );
     assert_eq!(console(&out), Vec::<String>::new());
     let png = std::fs::read(&shot).unwrap();
@@ -136,7 +147,10 @@ fn the_page_renders_with_every_section_and_no_console_errors() {
     ] {
         assert!(dom.contains(text), "{text:?} not in the DOM");
     }
-    assert!(!dom.contains("<b>Ltd"), "markup from the config was rendered");
+    assert!(
+        !dom.contains("<b>Ltd"),
+        "markup from the config was rendered"
+    );
 }
 
 /// The console check sees a console message: without this, an empty list proves nothing.
@@ -145,8 +159,11 @@ fn the_console_check_sees_an_error() {
     let Some(program) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("bad.html");
-    std::fs::write(&page, "<html><body><script>console.error('boom')</script></body></html>")
-        .unwrap();
+    std::fs::write(
+        &page,
+        "<html><body><script>console.error('boom')</script></body></html>",
+    )
+    .unwrap();
     let out = run_chromium(&program, &page, &["--dump-dom"]);
     let seen = console(&out);
     assert!(seen.iter().any(|l| l.contains("boom")), "{seen:?}");

@@ -21,7 +21,9 @@ pub fn atom(publication: &Publication) -> String {
     out.push_str(&format!("  <id>{}</id>\n", text(&journal.feed_id)));
     out.push_str(&format!(
         "  <title>{}</title>\n",
-        text(&format!("{token} crawler: changes and evidence-log checkpoints"))
+        text(&format!(
+            "{token} crawler: changes and evidence-log checkpoints"
+        ))
     ));
     out.push_str(&format!(
         "  <subtitle>{}</subtitle>\n",
@@ -53,7 +55,10 @@ pub fn atom(publication: &Publication) -> String {
         out.push_str("  <entry>\n");
         out.push_str(&format!("    <id>{}</id>\n", text(&entry.id)));
         out.push_str(&format!("    <title>{}</title>\n", text(&entry.title)));
-        out.push_str(&format!("    <updated>{}</updated>\n", text(&entry.updated)));
+        out.push_str(&format!(
+            "    <updated>{}</updated>\n",
+            text(&entry.updated)
+        ));
         out.push_str(&format!(
             "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n",
             text(&info.links.page)

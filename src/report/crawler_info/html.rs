@@ -1,6 +1,6 @@
 //! `index.html`: the crawler page. One self-contained file (inline CSS, no scripts, no
 //! external assets) that links its IP ranges with `rel="client-ranges"` and its feed with
-//! `rel="alternate"`. Every value is escaped ([`super::markup::text`]).
+//! `rel="alternate"`. Every value is escaped (`markup::text`).
 
 use super::markup::text;
 use super::{CrawlerInfo, Publication, files};
@@ -56,11 +56,17 @@ pub fn page(publication: &Publication) -> String {
 }
 
 fn section(out: &mut String, id: &str, heading: &str) {
-    out.push_str(&format!("<section id=\"{id}\">\n<h2>{}</h2>\n", text(heading)));
+    out.push_str(&format!(
+        "<section id=\"{id}\">\n<h2>{}</h2>\n",
+        text(heading)
+    ));
 }
 
 fn row(out: &mut String, key: &str, value: &str) {
-    out.push_str(&format!("<tr><th scope=\"row\">{}</th><td>{value}</td></tr>\n", text(key)));
+    out.push_str(&format!(
+        "<tr><th scope=\"row\">{}</th><td>{value}</td></tr>\n",
+        text(key)
+    ));
 }
 
 fn code(s: &str) -> String {
@@ -75,7 +81,11 @@ fn identification(info: &CrawlerInfo, out: &mut String) {
     section(out, "identification", "Identification");
     out.push_str("<table>\n");
     let tokens: Vec<String> = info.product_tokens.iter().map(|t| code(t)).collect();
-    row(out, "Product token (robots.txt User-agent)", &tokens.join(", "));
+    row(
+        out,
+        "Product token (robots.txt User-agent)",
+        &tokens.join(", "),
+    );
     row(out, "User-Agent header", &code(&info.user_agent));
     let purposes: Vec<String> = info.purposes.iter().map(|p| code(p.as_str())).collect();
     row(out, "Purposes", &purposes.join(", "));
@@ -159,7 +169,11 @@ fn behaviour(info: &CrawlerInfo, out: &mut String) {
         "Least time between requests to one site",
         &text(&format!("{} ms, per {}", p.min_interval_ms, p.per)),
     );
-    row(out, "Requests in flight to one site", &p.in_flight_per_host.to_string());
+    row(
+        out,
+        "Requests in flight to one site",
+        &p.in_flight_per_host.to_string(),
+    );
     row(
         out,
         "robots.txt Crawl-delay",

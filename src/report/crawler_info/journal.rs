@@ -272,7 +272,11 @@ fn change_entry(changes: &[String], info: &Value, now: &str) -> Entry {
                 },
             );
             let quoted: String = value.chars().take(QUOTED_CHARS).collect();
-            let more = if quoted.len() < value.len() { "..." } else { "" };
+            let more = if quoted.len() < value.len() {
+                "..."
+            } else {
+                ""
+            };
             format!("{path}: {quoted}{more}")
         })
         .collect::<Vec<_>>()
@@ -349,13 +353,21 @@ mod tests {
 
     #[test]
     fn changes_name_the_leaves_that_moved() {
-        let before = json!({"contact": {"email": "a@x.example", "url": "u"}, "tokens": ["a"], "gone": 1});
+        let before =
+            json!({"contact": {"email": "a@x.example", "url": "u"}, "tokens": ["a"], "gone": 1});
         let after = json!({"contact": {"email": "b@x.example", "url": "u"}, "tokens": ["a", "b"], "new": {}});
-        assert_eq!(changes(&before, &after), ["contact.email", "gone", "new", "tokens"]);
+        assert_eq!(
+            changes(&before, &after),
+            ["contact.email", "gone", "new", "tokens"]
+        );
         assert!(changes(&after, &after).is_empty());
         let e = change_entry(&changes(&before, &after), &after, "t");
         assert_eq!(e.title, "Changed: contact.email, gone, new and 1 more");
-        assert!(e.content.contains("contact.email: b@x.example"), "{}", e.content);
+        assert!(
+            e.content.contains("contact.email: b@x.example"),
+            "{}",
+            e.content
+        );
         assert!(e.content.contains("gone: (removed)"), "{}", e.content);
     }
 
@@ -381,7 +393,11 @@ mod tests {
     fn a_damaged_state_is_one_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.crawler_info().unwrap().insert(STATE_KEY, &b"{not json"[..]).unwrap();
+        store
+            .crawler_info()
+            .unwrap()
+            .insert(STATE_KEY, &b"{not json"[..])
+            .unwrap();
         let err = update(&store, &json!({}), "t").unwrap_err().to_string();
         assert!(err.contains("crawler-info state is unreadable"), "{err}");
     }
@@ -423,8 +439,14 @@ mod tests {
 
         let tree = store.crawler_info().unwrap();
         for forged in [
-            Checkpoint { hash: "00".repeat(32), ..published.clone() },
-            Checkpoint { seq: 3, ..published.clone() },
+            Checkpoint {
+                hash: "00".repeat(32),
+                ..published.clone()
+            },
+            Checkpoint {
+                seq: 3,
+                ..published.clone()
+            },
         ] {
             tree.insert(CHECKPOINT_KEY, json(&forged)).unwrap();
             let err = update(&store, &json!({"changed": true}), "t4").unwrap_err();

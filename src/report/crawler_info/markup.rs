@@ -32,6 +32,9 @@ mod tests {
             text("<script>alert('x')</script> & \"]]>\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;]]&gt;&quot;"
         );
-        assert_eq!(text("a\u{0}b\u{1b}c\u{85}\u{FFFF}\td"), "a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}\td");
+        assert_eq!(
+            text("a\u{0}b\u{1b}c\u{85}\u{FFFF}\td"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}\td"
+        );
     }
 }

@@ -146,7 +146,10 @@ impl CrawlerInfo {
         let settings = &config.crawler_info;
         settings.required()?;
         let base = settings.base(&config.crawler.contact_url)?;
-        let link = |name: &str| base.join(name).map_or_else(|_| name.to_owned(), String::from);
+        let link = |name: &str| {
+            base.join(name)
+                .map_or_else(|_| name.to_owned(), String::from)
+        };
         let prefixes = settings.ranges()?;
         let purposes = if settings.purposes.is_empty() {
             vec![config.crawler.purpose]

@@ -261,7 +261,11 @@ mod tests {
                         meta: Some(crate::policy::html::PageMeta::parse(page.as_bytes())),
                     };
                     let expected = mine || (tag.contains("tdm-reservation") && tdm(other));
-                    assert_eq!(refused("", Some(&asset), other), expected, "{tag} for {other}");
+                    assert_eq!(
+                        refused("", Some(&asset), other),
+                        expected,
+                        "{tag} for {other}"
+                    );
                 }
             }
         }

@@ -34,7 +34,8 @@ mod tests {
             Prefix::parse("192.0.2.0/24").unwrap(),
             Prefix::parse("2001:db8::/32").unwrap(),
         ];
-        let doc: Value = serde_json::from_str(&json(&prefixes, "2026-01-01T00:00:00.000Z")).unwrap();
+        let doc: Value =
+            serde_json::from_str(&json(&prefixes, "2026-01-01T00:00:00.000Z")).unwrap();
         assert_eq!(
             doc,
             json!({"creationTime": "2026-01-01T00:00:00.000Z",

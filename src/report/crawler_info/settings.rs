@@ -34,9 +34,8 @@ impl Settings {
     /// Checks every value given; an empty value is "not set" and checked when
     /// `optout crawler-info` needs it ([`Settings::required`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, why: String| {
-            ConfigError::Invalid(format!("crawler_info.{key} {why}"))
-        };
+        let invalid =
+            |key: &str, why: String| ConfigError::Invalid(format!("crawler_info.{key} {why}"));
         for (key, value) in [
             ("operator", &self.operator),
             ("contact_email", &self.contact_email),
@@ -236,14 +235,25 @@ mod tests {
 
     #[test]
     fn prefixes_parse_and_host_bits_are_refused() {
-        assert_eq!(Prefix::parse("192.0.2.0/24").unwrap().to_string(), "192.0.2.0/24");
+        assert_eq!(
+            Prefix::parse("192.0.2.0/24").unwrap().to_string(),
+            "192.0.2.0/24"
+        );
         assert_eq!(
             Prefix::parse("2001:0db8:0000::/32").unwrap().to_string(),
             "2001:db8::/32"
         );
         assert_eq!(Prefix::parse("0.0.0.0/0").unwrap().len, 0);
         assert_eq!(Prefix::parse("::1/128").unwrap().len, 128);
-        for bad in ["192.0.2.1/24", "192.0.2.0/33", "192.0.2.0", "example.com/8", "::/129", "1.2.3.4/-1", "/"] {
+        for bad in [
+            "192.0.2.1/24",
+            "192.0.2.0/33",
+            "192.0.2.0",
+            "example.com/8",
+            "::/129",
+            "1.2.3.4/-1",
+            "/",
+        ] {
             assert!(Prefix::parse(bad).is_err(), "{bad}");
         }
         let err = Prefix::parse("192.0.2.1/24").unwrap_err();
@@ -272,13 +282,31 @@ mod tests {
             ..Settings::default()
         };
         ok.validate().unwrap();
-        assert_eq!(ok.base("").unwrap().as_str(), "https://example.org/crawler/");
+        assert_eq!(
+            ok.base("").unwrap().as_str(),
+            "https://example.org/crawler/"
+        );
         for bad in [
-            Settings { contact_email: "not an address".into(), ..ok.clone() },
-            Settings { contact_email: "a@b".into(), ..ok.clone() },
-            Settings { complaint_url: "javascript:alert(1)".into(), ..ok.clone() },
-            Settings { base_url: "ftp://example.org/".into(), ..ok.clone() },
-            Settings { operator: "a\u{1}b".into(), ..ok.clone() },
+            Settings {
+                contact_email: "not an address".into(),
+                ..ok.clone()
+            },
+            Settings {
+                contact_email: "a@b".into(),
+                ..ok.clone()
+            },
+            Settings {
+                complaint_url: "javascript:alert(1)".into(),
+                ..ok.clone()
+            },
+            Settings {
+                base_url: "ftp://example.org/".into(),
+                ..ok.clone()
+            },
+            Settings {
+                operator: "a\u{1}b".into(),
+                ..ok.clone()
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
