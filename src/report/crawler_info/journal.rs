@@ -8,8 +8,7 @@
 //! 8-byte big-endian index (one feed entry each). A run writes all of them in one batch.
 
 use super::CrawlerInfoError;
-use crate::evidence::verify::VerifyError;
-use crate::evidence::{Head, block, verify_store};
+use super::checkpoint::{Checkpoint, verified_head};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,27 +24,6 @@ pub const FEED_ENTRIES: usize = 100;
 
 /// Characters of a changed field's new value quoted in an entry.
 const QUOTED_CHARS: usize = 300;
-
-/// A published head of the evidence log: `optout log checkpoint`'s line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// The last record's sequence number.
-    pub seq: u64,
-    /// Its hash (hex).
-    pub hash: String,
-    /// When it was published.
-    pub time: String,
-}
-
-impl Checkpoint {
-    /// `optout-checkpoint v1 seq=N hash=H time=T`, as `optout log checkpoint` prints it.
-    pub fn line(&self) -> String {
-        format!(
-            "optout-checkpoint v1 seq={} hash={} time={}",
-            self.seq, self.hash, self.time
-        )
-    }
-}
 
 /// One feed entry (RFC 4287 §4.1.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,48 +152,6 @@ pub fn update(store: &Store, info: &Value, now: &str) -> Result<Journal, Crawler
 /// with string keys), which serde_json cannot fail to write.
 fn json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// The log's head as `(seq, hash)`, after verifying the whole log as `optout log
-/// checkpoint` does; `None` for an empty log. The checkpoint published before must still be
-/// in the log, with the same hash.
-fn verified_head(
-    store: &Store,
-    published: Option<&Checkpoint>,
-) -> Result<Option<(u64, String)>, CrawlerInfoError> {
-    verify_store(store).map_err(|e| match e {
-        VerifyError::Broken(broken) => CrawlerInfoError::Broken(broken),
-        VerifyError::Store(e) => e.into(),
-        VerifyError::Io(source) => StoreError::Io {
-            path: store.path().to_owned(),
-            source,
-        }
-        .into(),
-    })?;
-    let head = Head::read(store)?;
-    if let Some(published) = published {
-        let still = (published.seq <= head.seq)
-            .then(|| record_hash(store, published.seq))
-            .transpose()?
-            .flatten();
-        if still.as_deref() != Some(published.hash.as_str()) {
-            return Err(CrawlerInfoError::Rewritten(published.line()));
-        }
-    }
-    Ok((head.seq > 0).then(|| (head.seq, hex::encode(head.hash))))
-}
-
-/// The stored hash of record `seq`.
-fn record_hash(store: &Store, seq: u64) -> Result<Option<String>, StoreError> {
-    let Some(entry) = block::get(store, seq)? else {
-        return Ok(None);
-    };
-    let value: Option<Value> = serde_json::from_slice(entry.bytes()).ok();
-    Ok(value
-        .as_ref()
-        .and_then(|v| v.get("hash"))
-        .and_then(Value::as_str)
-        .map(str::to_owned))
 }
 
 /// The fields that differ between two states, as dotted paths (`contact.email`); arrays are

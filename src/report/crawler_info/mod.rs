@@ -10,6 +10,7 @@
 //! checkpoint, becomes one feed entry. Updating the journal needs the store's write lock:
 //! it cannot run beside a crawl on the same store.
 
+mod checkpoint;
 pub mod feed;
 pub mod html;
 pub mod journal;
@@ -18,7 +19,8 @@ pub mod protocols;
 pub mod ranges;
 mod settings;
 
-pub use journal::{Checkpoint, Entry, Journal};
+pub use checkpoint::Checkpoint;
+pub use journal::{Entry, Journal};
 pub use protocols::{OptOut, Protocol};
 pub use settings::{Prefix, Settings, parse_ranges};
 
