@@ -86,6 +86,8 @@ pub struct Config {
     pub crawl: Crawl,
     /// What a person writes in the EU public summary (`optout report --eu-summary`).
     pub summary: crate::report::summary_config::SummaryConfig,
+    /// What `optout crawler-info` publishes about the crawler.
+    pub crawler_info: crate::report::crawler_info::Settings,
 }
 
 /// What a per-host politeness key is.
@@ -396,6 +398,7 @@ struct RawConfig {
     fetch: Option<Fetch>,
     crawl: Option<Crawl>,
     summary: Option<crate::report::summary_config::SummaryConfig>,
+    crawler_info: Option<crate::report::crawler_info::Settings>,
 }
 
 #[derive(Deserialize, Default)]
@@ -476,6 +479,7 @@ impl Default for Config {
             fetch: raw.fetch.unwrap_or_default(),
             crawl: raw.crawl.unwrap_or_default(),
             summary: raw.summary.unwrap_or_default(),
+            crawler_info: raw.crawler_info.unwrap_or_default(),
         }
     }
 }
@@ -530,6 +534,9 @@ impl Config {
         }
         if let Some(summary) = raw.summary {
             config.summary = summary;
+        }
+        if let Some(crawler_info) = raw.crawler_info {
+            config.crawler_info = crawler_info;
         }
         if let Some(on) = raw.signals.ai_crawler_blocks {
             config.signals.ai_crawler_blocks = on;
@@ -607,6 +614,7 @@ impl Config {
                 self.limits.robots_parse_limit, MIN_ROBOTS_PARSE_LIMIT
             )));
         }
+        self.crawler_info.validate()?;
         Ok(())
     }
 

@@ -33,8 +33,9 @@
 //!   skip report, checkpoints and resume.
 //! - `middleware` (feature `reqwest-middleware`): the pipeline as a `reqwest-middleware`
 //!   layer.
-//! - [`report`]: compliance output from the evidence log: `optout report` and the EU
-//!   public summary (`--eu-summary`).
+//! - [`report`]: compliance output from the configuration and the evidence log:
+//!   `optout report`, the EU public summary (`--eu-summary`), and the crawler page with its
+//!   IP ranges and Atom feed ([`report::crawler_info`]).
 //! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],
 //!   [`cli::log`]), thin
 //!   over the library.

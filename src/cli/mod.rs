@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod crawl;
+pub mod crawler_info;
 pub mod fetch;
 pub mod log;
 pub mod output;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Report from the evidence log (html, md, json), or the EU public summary's sections
     /// 2.3 and 3.1 (--eu-summary).
     Report(report::ReportArgs),
+    /// Write the crawler's public page, its JSON, IP ranges and Atom feed of changes and
+    /// evidence-log checkpoints (needs the store's write lock).
+    CrawlerInfo(crawler_info::CrawlerInfoArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -135,6 +139,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Fetch(fetch) => fetch::run(&config, &store, fetch),
         Command::Log(log) => log::run(&config, &store, log),
         Command::Report(report) => report::run(&config, &store, report),
+        Command::CrawlerInfo(info) => crawler_info::run(&config, &store, info),
     }
 }
 

@@ -9,8 +9,11 @@
 //! - [`domain`]: the registrable domain a record counts under.
 //! - [`render`], [`tables`], [`chart`], [`escape`]: writing the report.
 //! - [`eu_summary`], [`eu_render`], [`template`], [`summary_config`]: the EU summary.
+//! - [`crawler_info`]: `optout crawler-info`, the crawler's public page, its IP ranges and
+//!   the Atom feed of changes and checkpoints.
 
 pub mod chart;
+pub mod crawler_info;
 pub mod domain;
 pub mod escape;
 pub mod eu_render;

@@ -10,7 +10,9 @@
 //!   longer than [`SNAPSHOT_CHUNK`] are stored in chunks under the hash followed by the
 //!   chunk's 4-byte big-endian index ([`Store::put_snapshot`]);
 //! - `policy`: `<kind> NUL <origin>` → what is known of one policy file of one origin (the
-//!   live-source cache, [`crate::net`]); its bytes are snapshots.
+//!   live-source cache, [`crate::net`]); its bytes are snapshots;
+//! - `crawler-info`: what `optout crawler-info` last published and its feed's entries
+//!   ([`crate::report::crawler_info`]), opened by [`Store::crawler_info`] when first used.
 //!
 //! Beside sled's files the directory holds [`acknowledged::FILE`], the head as of the last
 //! flush. Commands that only read open a private copy ([`Store::open_read_only`]).
@@ -328,6 +330,11 @@ impl Store {
     /// The policy-source cache tree.
     pub fn policy(&self) -> &sled::Tree {
         &self.policy
+    }
+
+    /// The tree of what `optout crawler-info` published (its previous state and its feed).
+    pub fn crawler_info(&self) -> Result<sled::Tree, StoreError> {
+        self.db.open_tree("crawler-info").map_err(|e| self.error(e))
     }
 
     /// Stores `bytes` under their SHA-256 `hash` (raw 32 bytes), once. Bytes longer than
