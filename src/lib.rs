@@ -30,6 +30,9 @@
 //!   skip report, checkpoints and resume.
 //! - `middleware` (feature `reqwest-middleware`): the pipeline as a `reqwest-middleware`
 //!   layer.
+//! - [`audit`]: replay, re-deciding evidence records from their snapshots with today's
+//!   engine (over `policy`, `net::compile` and `evidence`); the auditor's bundle itself is
+//!   [`evidence::bundle`].
 //! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],
 //!   [`cli::log`]), thin
 //!   over the library.
@@ -52,6 +55,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crawl;
