@@ -4,10 +4,10 @@
 //! named by both, a filtered bundle verifies and says what it proves, and a damaged or
 //! foreign file is one line, never a panic.
 
-#[path = "support/server.rs"]
-mod server;
 #[path = "support/audit_log.rs"]
 mod audit_log;
+#[path = "support/server.rs"]
+mod server;
 
 use audit_log::{Logged, Out, RECORDS, logged, python_verify};
 use sha2::{Digest, Sha256};
@@ -63,12 +63,21 @@ fn assert_broken(log: &Logged, bundle: &Path, prefix: &str) {
     assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
     if let Some(py) = python_verify(bundle) {
         assert_eq!(py.code, Some(1), "{py:?}");
-        assert!(py.stdout.starts_with(&want), "python, want {want:?}: {py:?}");
+        assert!(
+            py.stdout.starts_with(&want),
+            "python, want {want:?}: {py:?}"
+        );
     }
 }
 
 /// A copy of `bundle` with the byte at the `nth` (from 0) occurrence of `needle` changed.
-fn flipped(log: &Logged, bundle: &Path, needle: &[u8], nth: usize, name: &str) -> std::path::PathBuf {
+fn flipped(
+    log: &Logged,
+    bundle: &Path,
+    needle: &[u8],
+    nth: usize,
+    name: &str,
+) -> std::path::PathBuf {
     let mut bytes = std::fs::read(bundle).unwrap();
     let at = bytes
         .windows(needle.len())
@@ -91,7 +100,10 @@ fn a_bundle_holds_the_export_every_snapshot_and_the_checkpoint_and_verifies() {
     assert_intact(&log, &bundle, RECORDS, "the whole log to the checkpoint");
     // The records exactly as `log export` writes them.
     let export = log.export();
-    assert_eq!(String::from_utf8(entry(&bundle, "records.jsonl")).unwrap(), export);
+    assert_eq!(
+        String::from_utf8(entry(&bundle, "records.jsonl")).unwrap(),
+        export
+    );
     // Every snapshot a record names, under the SHA-256 of its bytes, and no other.
     let mut named: Vec<String> = export
         .lines()
@@ -140,7 +152,10 @@ fn a_bundle_holds_the_export_every_snapshot_and_the_checkpoint_and_verifies() {
         .unwrap();
     if let Some(py) = python_verify(&dir.join("optout-bundle")) {
         assert_eq!(py.code, Some(0), "{py:?}");
-        assert!(py.stdout.starts_with("ok: bundle intact, 9 records"), "{py:?}");
+        assert!(
+            py.stdout.starts_with("ok: bundle intact, 9 records"),
+            "{py:?}"
+        );
     }
 }
 
@@ -148,10 +163,22 @@ fn a_bundle_holds_the_export_every_snapshot_and_the_checkpoint_and_verifies() {
 fn one_changed_byte_of_a_record_a_snapshot_or_the_checkpoint_is_named() {
     let log = logged();
     let bundle = log.bundle("all.tar", &[]);
-    let record = flipped(&log, &bundle, b"\"url\":\"https://e.com/private/b", 0, "record.tar");
+    let record = flipped(
+        &log,
+        &bundle,
+        b"\"url\":\"https://e.com/private/b",
+        0,
+        "record.tar",
+    );
     assert_broken(&log, &record, "record 2: content does not match its hash");
     let robots_sha = hex::encode(Sha256::digest(audit_log::ROBOTS));
-    let snapshot = flipped(&log, &bundle, b"Disallow: /private/\nAllow", 0, "snapshot.tar");
+    let snapshot = flipped(
+        &log,
+        &bundle,
+        b"Disallow: /private/\nAllow",
+        0,
+        "snapshot.tar",
+    );
     assert_broken(
         &log,
         &snapshot,
@@ -162,10 +189,18 @@ fn one_changed_byte_of_a_record_a_snapshot_or_the_checkpoint_is_named() {
     let last: serde_json::Value = serde_json::from_str(export.lines().last().unwrap()).unwrap();
     let hash = format!("hash={}", last["hash"].as_str().unwrap());
     let checkpoint = flipped(&log, &bundle, hash.as_bytes(), 1, "checkpoint.tar");
-    assert_broken(&log, &checkpoint, &format!("checkpoint: its hash is not record {RECORDS}'s"));
+    assert_broken(
+        &log,
+        &checkpoint,
+        &format!("checkpoint: its hash is not record {RECORDS}'s"),
+    );
     // In the manifest only: the two no longer agree.
     let manifest = flipped(&log, &bundle, hash.as_bytes(), 0, "manifest.tar");
-    assert_broken(&log, &manifest, "checkpoint: checkpoint.txt is not the checkpoint");
+    assert_broken(
+        &log,
+        &manifest,
+        "checkpoint: checkpoint.txt is not the checkpoint",
+    );
 }
 
 #[test]
@@ -174,10 +209,17 @@ fn a_filtered_bundle_verifies_and_says_what_it_proves() {
     let bundle = log.bundle("e.tar", &["--host", "e.com"]);
     assert_intact(&log, &bundle, 2, "records 1..2, filtered");
     let out = verify(&log, &bundle);
-    assert!(out.stdout.contains("does not reach the checkpoint"), "{out:?}");
+    assert!(
+        out.stdout.contains("does not reach the checkpoint"),
+        "{out:?}"
+    );
     let records = String::from_utf8(entry(&bundle, "records.jsonl")).unwrap();
     assert_eq!(records.lines().count(), 2);
-    assert!(records.lines().all(|l| l.contains("\"origin\":\"https://e.com\"")));
+    assert!(
+        records
+            .lines()
+            .all(|l| l.contains("\"origin\":\"https://e.com\""))
+    );
     // Only the snapshot those records name.
     let snapshots = entries(&bundle)
         .iter()
@@ -187,7 +229,11 @@ fn a_filtered_bundle_verifies_and_says_what_it_proves() {
     // A filtered bundle whose checkpoint is not reached still catches a changed checkpoint
     // (manifest.json names it too).
     let cut = flipped(&log, &bundle, b"optout-checkpoint v1 seq=9", 1, "cut.tar");
-    assert_broken(&log, &cut, "checkpoint: checkpoint.txt is not the checkpoint");
+    assert_broken(
+        &log,
+        &cut,
+        "checkpoint: checkpoint.txt is not the checkpoint",
+    );
     // Refusals only: gaps between the records it holds.
     let refused = log.bundle("refused.tar", &["--verdict", "refused"]);
     let out = verify(&log, &refused);
@@ -209,13 +255,21 @@ fn a_damaged_or_foreign_file_is_one_line_never_a_panic() {
     let bytes = std::fs::read(&bundle).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.tar", Vec::new(), "BROKEN: bundle: no optout-bundle/"),
-        ("junk.tar", b"not a tar archive at all\n".repeat(40), "BROKEN: bundle: "),
+        (
+            "junk.tar",
+            b"not a tar archive at all\n".repeat(40),
+            "BROKEN: bundle: ",
+        ),
         ("half.tar", bytes[..bytes.len() / 2].to_vec(), "BROKEN: "),
-        ("header.tar", {
-            let mut b = bytes.clone();
-            b[0] ^= 0x20; // the first entry's name: the header checksum no longer holds
-            b
-        }, "BROKEN: bundle: not a readable tar archive"),
+        (
+            "header.tar",
+            {
+                let mut b = bytes.clone();
+                b[0] ^= 0x20; // the first entry's name: the header checksum no longer holds
+                b
+            },
+            "BROKEN: bundle: not a readable tar archive",
+        ),
     ];
     for (name, content, want) in cases {
         let path = log.path(name);

@@ -4,12 +4,12 @@
 //! without re-hashing fails verification and replay refuses it; a changed configuration
 //! shows what it would change.
 
-#[path = "support/server.rs"]
-mod server;
 #[path = "support/audit_log.rs"]
 mod audit_log;
+#[path = "support/server.rs"]
+mod server;
 
-use audit_log::{Logged, REDECIDED, RECORDS, logged, python_verify};
+use audit_log::{Logged, RECORDS, REDECIDED, logged, python_verify};
 use optout::evidence::canonical;
 use optout::evidence::record::chain_hash;
 use serde_json::Value;
@@ -47,7 +47,9 @@ fn a_log_written_by_this_version_replays_without_differences() {
         // The two fetches that got a response: their headers and page are not in the record.
         assert!(
             out.stdout.contains("not re-decidable: 2 records (record ")
-                && out.stdout.contains("the response's headers and page are not in the record"),
+                && out
+                    .stdout
+                    .contains("the response's headers and page are not in the record"),
             "{out:?}"
         );
     }
@@ -139,7 +141,9 @@ fn forge(log: &Logged, bundle: &Path, edit: impl Fn(&str) -> String) -> PathBuf 
 fn a_forged_and_rehashed_snapshot_verifies_but_replay_shows_the_changed_verdict() {
     let log = logged();
     let bundle = log.bundle("all.tar", &[]);
-    let forged = forge(&log, &bundle, |robots| robots.replace("Disallow:", "Allow:"));
+    let forged = forge(&log, &bundle, |robots| {
+        robots.replace("Disallow:", "Allow:")
+    });
     // Self-consistent: both verifiers accept it.
     let out = log.run(&["log", "verify", "--bundle", forged.to_str().unwrap()]);
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -149,7 +153,11 @@ fn a_forged_and_rehashed_snapshot_verifies_but_replay_shows_the_changed_verdict(
     // But the decision it records is not what its snapshot says.
     let out = replay(&log, Some(&forged));
     assert_eq!(out.code, Some(1), "{out:?}");
-    let differs: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("differs:")).collect();
+    let differs: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("differs:"))
+        .collect();
     assert_eq!(
         differs,
         [
@@ -157,7 +165,10 @@ fn a_forged_and_rehashed_snapshot_verifies_but_replay_shows_the_changed_verdict(
         ],
         "{out:?}"
     );
-    assert_eq!(out.stdout.lines().last(), Some(summary(RECORDS, REDECIDED, 1).as_str()));
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some(summary(RECORDS, REDECIDED, 1).as_str())
+    );
 }
 
 #[test]
@@ -168,7 +179,9 @@ fn a_snapshot_changed_without_rehashing_fails_verification_and_replay_refuses_it
     let mut files = unpack(&bundle);
     for (name, bytes) in &mut files {
         if name.ends_with(&sha) {
-            *bytes = audit_log::ROBOTS.replace("Disallow:", "Allow:").into_bytes();
+            *bytes = audit_log::ROBOTS
+                .replace("Disallow:", "Allow:")
+                .into_bytes();
         }
     }
     let changed = log.path("changed.tar");
@@ -176,8 +189,9 @@ fn a_snapshot_changed_without_rehashing_fails_verification_and_replay_refuses_it
     let out = log.run(&["log", "verify", "--bundle", changed.to_str().unwrap()]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(
-        out.stdout
-            .starts_with(&format!("BROKEN: snapshot {sha}: its bytes no longer match their name")),
+        out.stdout.starts_with(&format!(
+            "BROKEN: snapshot {sha}: its bytes no longer match their name"
+        )),
         "{out:?}"
     );
     let out = replay(&log, Some(&changed));
@@ -203,7 +217,11 @@ fn a_changed_configuration_shows_what_it_would_change() {
     .unwrap();
     let out = replay(&log, None);
     assert_eq!(out.code, Some(1), "{out:?}");
-    let differs: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("differs:")).collect();
+    let differs: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("differs:"))
+        .collect();
     assert_eq!(differs.len(), 2, "{out:?}");
     assert!(differs[0].starts_with("differs: record 1 https://e.com/a: recorded allowed robots.allow line 3 \"/\"; today refused excluded-domain"), "{out:?}");
     assert!(differs[1].starts_with("differs: record 2 https://e.com/private/b: recorded refused robots.disallow line 2 \"/private/\"; today refused excluded-domain"), "{out:?}");

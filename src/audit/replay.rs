@@ -43,7 +43,10 @@ impl Deciding {
         let field = |k: &str| first.and_then(|r| r.get(k));
         Deciding {
             verdict: verdict.to_owned(),
-            code: field("code").and_then(Value::as_str).unwrap_or("").to_owned(),
+            code: field("code")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
             line: field("line").and_then(Value::as_u64),
             rule: field("rule").and_then(Value::as_str).map(str::to_owned),
         }
@@ -137,10 +140,14 @@ impl<'a> Replayer<'a> {
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice);
         let recorded = Deciding::of_reasons(text("verdict"), reasons.first());
-        let url = parse_url(text("url")).map_err(|r| format!("its URL cannot be judged ({})", r.code))?;
-        let purpose: Purpose = text("purpose")
-            .parse()
-            .map_err(|_| format!("its purpose {:?} is unknown to this optout", text("purpose")))?;
+        let url =
+            parse_url(text("url")).map_err(|r| format!("its URL cannot be judged ({})", r.code))?;
+        let purpose: Purpose = text("purpose").parse().map_err(|_| {
+            format!(
+                "its purpose {:?} is unknown to this optout",
+                text("purpose")
+            )
+        })?;
         let agent = text("agent");
         let rebuilt = self.rebuilt(record, reasons, lookup)?;
         let judge = Judge {
@@ -149,11 +156,15 @@ impl<'a> Replayer<'a> {
             excluded: self.excluded,
             ai_crawler_blocks: self.ai_crawler_blocks,
         };
-        let today = Deciding::of_decision(&judge.decide(&rebuilt.site, rebuilt.asset.as_ref(), &url));
+        let today =
+            Deciding::of_decision(&judge.decide(&rebuilt.site, rebuilt.asset.as_ref(), &url));
         let first_source = reasons.first().and_then(|r| r.get("source"));
         let step = STEP_PREFIXES.iter().any(|p| recorded.code.starts_with(p))
             || (first_source.is_none()
-                && matches!(recorded.code.as_str(), "network.private-address" | "url.userinfo"));
+                && matches!(
+                    recorded.code.as_str(),
+                    "network.private-address" | "url.userinfo"
+                ));
         let response = record.get("status").is_some_and(|s| !s.is_null());
         if (step || response) && today.verdict != Verdict::Refused.as_str() {
             return Err(if response {
@@ -180,15 +191,21 @@ impl<'a> Replayer<'a> {
         reasons: &[Value],
         lookup: &mut Lookup<'_>,
     ) -> Result<Arc<super::site::Rebuilt>, String> {
-        let sources_json = record.get("sources").cloned().unwrap_or(Value::Array(vec![]));
+        let sources_json = record
+            .get("sources")
+            .cloned()
+            .unwrap_or(Value::Array(vec![]));
         let origin = record.get("origin").and_then(Value::as_str).unwrap_or("");
         // Unreadable files are rebuilt from the record's reasons, so those records are
         // not shared.
         let key = format!("{origin} {sources_json}");
         let cacheable = !reasons.iter().any(|r| {
-            r.get("code")
-                .and_then(Value::as_str)
-                .is_some_and(|c| c.ends_with(".unreachable") || c.ends_with("redirect-limit") || c == "network.private-address" || c == "url.userinfo")
+            r.get("code").and_then(Value::as_str).is_some_and(|c| {
+                c.ends_with(".unreachable")
+                    || c.ends_with("redirect-limit")
+                    || c == "network.private-address"
+                    || c == "url.userinfo"
+            })
         });
         if cacheable && let Some(hit) = self.compiled.get(&key) {
             return Ok(Arc::clone(hit));

@@ -92,7 +92,11 @@ pub fn rebuild(
                 asset = true;
                 continue;
             }
-            other => return Err(format!("a source of kind {other:?} is unknown to this optout")),
+            other => {
+                return Err(format!(
+                    "a source of kind {other:?} is unknown to this optout"
+                ));
+            }
         };
         files.push((kind, file(kind, source, reasons, lookup, limits)?));
     }
@@ -151,7 +155,9 @@ fn file(
     }
     let (state, detail) = match (told, status) {
         (Some(told), _) => told,
-        (None, Some(400..=428 | 430..=499)) => (State::Unavailable, format!("HTTP {}", status.unwrap_or(0))),
+        (None, Some(400..=428 | 430..=499)) => {
+            (State::Unavailable, format!("HTTP {}", status.unwrap_or(0)))
+        }
         (None, _) => {
             return Err(format!(
                 "{} was not read ({}) and the record does not say why",
@@ -180,12 +186,12 @@ fn told_state(kind: Kind, reasons: &[Value]) -> Option<(State, String)> {
             .unwrap_or("")
             .to_owned();
         let state = match reason.get("code").and_then(Value::as_str)? {
-            "robots.unreachable" | "tdmrep.unreachable" | "aitxt.unreachable" => {
-                State::Unreachable
-            }
+            "robots.unreachable" | "tdmrep.unreachable" | "aitxt.unreachable" => State::Unreachable,
             "robots.redirect-limit" => State::RedirectLimit,
             "network.private-address" => State::PrivateAddress,
-            "url.userinfo" => return Some((State::Unreachable, format!("{USERINFO_REFUSED}{detail}"))),
+            "url.userinfo" => {
+                return Some((State::Unreachable, format!("{USERINFO_REFUSED}{detail}")));
+            }
             _ => return None,
         };
         Some((state, detail))
@@ -195,16 +201,20 @@ fn told_state(kind: Kind, reasons: &[Value]) -> Option<(State, String)> {
 /// The bytes of `source`'s snapshot, checked against its name.
 fn snapshot(source: &SourceRef, lookup: &mut Lookup<'_>) -> Result<Vec<u8>, String> {
     let sha = &source.sha256;
-    let bytes = lookup(sha)?.ok_or_else(|| format!("the snapshot of {} ({sha}) is missing", source.kind))?;
+    let bytes = lookup(sha)?
+        .ok_or_else(|| format!("the snapshot of {} ({sha}) is missing", source.kind))?;
     if sha256_hex(&bytes) != *sha {
-        return Err(format!("the snapshot {sha} does not match its name (run a verification)"));
+        return Err(format!(
+            "the snapshot {sha} does not match its name (run a verification)"
+        ));
     }
     Ok(bytes)
 }
 
 /// The headers an offline check recorded, `Name: value` a line, as it wrote them.
 fn parse_headers(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "the headers snapshot is not UTF-8".to_owned())?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| "the headers snapshot is not UTF-8".to_owned())?;
     text.lines()
         .map(|line| {
             line.split_once(':')

@@ -241,10 +241,16 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             out.flush().map_err(CliError::Write)?;
             Ok(ExitCode::SUCCESS)
         }
-        LogCommand::Bundle { filter, output } => audit::write(store_path, &filter.filter()?, &output),
-        LogCommand::Replay { bundle, filter } => {
-            audit::replay(config, store_path, bundle.as_deref(), &filter.filter()?, &mut out)
+        LogCommand::Bundle { filter, output } => {
+            audit::write(store_path, &filter.filter()?, &output)
         }
+        LogCommand::Replay { bundle, filter } => audit::replay(
+            config,
+            store_path,
+            bundle.as_deref(),
+            &filter.filter()?,
+            &mut out,
+        ),
         LogCommand::AppendSynthetic { count } => append_synthetic(config, store_path, count),
     }
 }

@@ -456,7 +456,10 @@ fn next_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, Ver
         }
         .into());
     }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| VerifyError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")))
+    String::from_utf8(buf).map(Some).map_err(|_| {
+        VerifyError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }

@@ -100,7 +100,10 @@ pub fn logged() -> Logged {
     )
     .unwrap();
     let server = Server::start();
-    server.route("/robots.txt", Reply::ok("User-agent: *\nDisallow: /private/\n"));
+    server.route(
+        "/robots.txt",
+        Reply::ok("User-agent: *\nDisallow: /private/\n"),
+    );
     server.route("/page", Reply::ok("<p>a page</p>"));
     server.route(
         "/noai",
@@ -119,8 +122,14 @@ pub fn logged() -> Logged {
         r#"<html><head><meta name="robots" content="noai"></head><body>x</body></html>"#,
     );
     let checks: [(&[&str], &[&str]); 4] = [
-        (&["--robots", &robots], &["https://e.com/a", "https://e.com/private/b"]),
-        (&["--robots", &robots, "--header", "X-Robots-Tag: noai"], &["https://f.com/x"]),
+        (
+            &["--robots", &robots],
+            &["https://e.com/a", "https://e.com/private/b"],
+        ),
+        (
+            &["--robots", &robots, "--header", "X-Robots-Tag: noai"],
+            &["https://f.com/x"],
+        ),
         (&["--tdmrep", &tdmrep], &["https://g.com/z"]),
         (&["--html", &page], &["https://h.com/p"]),
     ];
@@ -164,7 +173,10 @@ pub fn python3() -> Option<Command> {
 }
 
 /// The standalone verifier, as the repository holds it.
-pub const VERIFIER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/evidence/verify_bundle.py");
+pub const VERIFIER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/evidence/verify_bundle.py"
+);
 
 /// Runs the standalone verifier on `target` (a bundle file or directory); `None` without
 /// python3.

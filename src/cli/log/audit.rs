@@ -105,11 +105,17 @@ impl<W: Write> Listing<'_, W> {
                     printable(&recorded.to_string()),
                     printable(&today.to_string())
                 );
-                self.out.write_all(line.as_bytes()).map_err(CliError::Write)?;
+                self.out
+                    .write_all(line.as_bytes())
+                    .map_err(CliError::Write)?;
             }
             Replayed::NotRedecidable(why) => {
                 let full = self.whys.len() >= MAX_WHYS && !self.whys.contains_key(&why);
-                let key = if full { "other reasons".to_owned() } else { why };
+                let key = if full {
+                    "other reasons".to_owned()
+                } else {
+                    why
+                };
                 let (n, seqs) = self.whys.entry(key).or_default();
                 *n += 1;
                 if seqs.len() < 5 {
@@ -132,7 +138,9 @@ impl<W: Write> Listing<'_, W> {
             ));
         }
         text.push_str(&format!("{}\n", self.tally));
-        self.out.write_all(text.as_bytes()).map_err(CliError::Write)?;
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(CliError::Write)?;
         self.out.flush().map_err(CliError::Write)?;
         Ok(ExitCode::from(u8::from(self.tally.differ > 0)))
     }
@@ -164,11 +172,7 @@ pub(super) fn replay(
                     file.display()
                 ))
             })?;
-            let mut lookup = |sha: &str| {
-                bundle
-                    .snapshot(sha, largest)
-                    .map_err(|e| e.to_string())
-            };
+            let mut lookup = |sha: &str| bundle.snapshot(sha, largest).map_err(|e| e.to_string());
             for line in bundle.records()?.lines() {
                 let line = line.map_err(|source| CliError::Read {
                     path: file.to_owned(),

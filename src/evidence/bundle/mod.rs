@@ -86,7 +86,11 @@ impl Checkpoint {
             .map_err(|_| bad("`seq` is not a number"))?;
         let hash = field("hash")?;
         let time = field("time")?;
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hash.len() != 64
+            || !hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("`hash` is not 64 lower-case hex digits"));
         }
         if words.next().is_some() {
@@ -119,4 +123,32 @@ pub enum BundleError {
     /// The bundle is not intact (or not a bundle).
     #[error(transparent)]
     Broken(#[from] Broken),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_line_round_trips_and_anything_else_is_named() {
+        let line = format!(
+            "optout-checkpoint v1 seq=12 hash={} time=2026-12-01T00:00:00.000Z",
+            "ab".repeat(32)
+        );
+        let checkpoint = Checkpoint::parse(&format!("{line}\n")).unwrap();
+        assert_eq!(checkpoint.seq, 12);
+        assert_eq!(checkpoint.to_string(), line);
+        for bad in [
+            "",
+            "optout-checkpoint v2 seq=1 hash=00 time=t",
+            &line.replace("seq=12", "seq=x"),
+            &line.replace("hash=ab", "hash=AB"),
+            &line.replace("hash=", "hash=0"),
+            &format!("{line} more"),
+            &line.replace(" time=", " when="),
+        ] {
+            let e = Checkpoint::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with("checkpoint: "), "{bad:?}: {e}");
+        }
+    }
 }

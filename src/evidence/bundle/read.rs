@@ -219,8 +219,13 @@ struct Walk {
 pub fn verify_bundle(bundle: &BundleFile) -> Result<BundleVerified, BundleError> {
     let names: Vec<String> = bundle.entries.keys().cloned().collect();
     for name in &names {
-        let known = ["README.txt", "manifest.json", "checkpoint.txt", "records.jsonl"]
-            .contains(&name.as_str())
+        let known = [
+            "README.txt",
+            "manifest.json",
+            "checkpoint.txt",
+            "records.jsonl",
+        ]
+        .contains(&name.as_str())
             || name == "verify_bundle.py"
             || name.strip_prefix("snapshots/").is_some_and(is_sha256);
         if !known {
@@ -305,9 +310,8 @@ pub fn verify_bundle(bundle: &BundleFile) -> Result<BundleVerified, BundleError>
         )
         .into());
     }
-    let complete = walk.gapless
-        && walk.range.is_none_or(|(first, _)| first == 1)
-        && reached == Reached::Yes;
+    let complete =
+        walk.gapless && walk.range.is_none_or(|(first, _)| first == 1) && reached == Reached::Yes;
     let verifier = bundle
         .part("verify_bundle.py")
         .and_then(|p| bundle.read("verify_bundle.py", p, MAX_SMALL));
@@ -363,5 +367,8 @@ fn walk_records(bundle: &BundleFile, checkpoint: &Checkpoint) -> Result<Walk, Bu
 }
 
 fn is_sha256(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -135,12 +135,10 @@ pub fn write_bundle(store: &Store, filter: &Filter, out: &Path) -> Result<Writte
     tar.add("verify_bundle.py", VERIFIER.as_bytes())?;
     let mut writer = tar.builder.into_inner().map_err(io(&partial_path))?;
     writer.flush().map_err(io(&partial_path))?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| BundleError::Io {
-            path: partial_path.clone(),
-            source: e.into_error(),
-        })?;
+    let file = writer.into_inner().map_err(|e| BundleError::Io {
+        path: partial_path.clone(),
+        source: e.into_error(),
+    })?;
     file.sync_all().map_err(io(&partial_path))?;
     std::fs::rename(&partial_path, out).map_err(io(out))?;
     partial.0 = None;
