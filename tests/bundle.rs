@@ -298,3 +298,33 @@ fn a_damaged_or_foreign_file_is_one_line_never_a_panic() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_log_that_does_not_verify_gets_no_bundle() {
+    let log = logged();
+    {
+        // Record 1 changed through sled, as a damaged or rewritten store would hold it.
+        let store = optout::store::Store::open(&log.store).unwrap();
+        let (key, value) = store
+            .records()
+            .iter()
+            .map(Result::unwrap)
+            .find(|(_, v)| v.starts_with(b"{"))
+            .unwrap();
+        let text = String::from_utf8(value.to_vec()).unwrap();
+        assert!(text.contains("https://e.com/a"), "{text}");
+        let changed = text.replacen("https://e.com/a", "https://e.com/b", 1);
+        store.records().insert(key, changed.as_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    let path = log.path("never.tar");
+    let out = log.run(&["log", "bundle", "-o", path.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("the log does not verify (record 1: "),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("no bundle written"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(!path.exists());
+}
