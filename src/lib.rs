@@ -36,9 +36,11 @@
 //! - [`report`]: compliance output from the configuration and the evidence log:
 //!   `optout report`, the EU public summary (`--eu-summary`), and the crawler page with its
 //!   IP ranges and Atom feed ([`report::crawler_info`]).
+//! - [`audit`]: replay, re-deciding evidence records from their snapshots with today's
+//!   engine (over `policy`, `net::compile` and `evidence`); the auditor's bundle itself is
+//!   [`evidence::bundle`].
 //! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],
-//!   [`cli::log`]), thin
-//!   over the library.
+//!   [`cli::log`], [`cli::report`], [`cli::crawler_info`]), thin over the library.
 //!
 //! # Example
 //!
@@ -58,6 +60,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crawl;

@@ -1,4 +1,5 @@
-//! `optout log`: verify, show, export, count and checkpoint the evidence log.
+//! `optout log`: verify, show, export, count and checkpoint the evidence log; bundle it for
+//! an auditor and replay it (`log/audit.rs`).
 //!
 //! Every subcommand but the hidden `append-synthetic` only reads, and reads a private copy of
 //! the store ([`Store::open_read_only`]): the store's files are left byte for byte as they
@@ -16,6 +17,8 @@ use serde_json::Value;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod audit;
 
 /// Arguments of `optout log`.
 #[derive(Debug, Args)]
@@ -37,6 +40,10 @@ pub enum LogCommand {
         /// The export was made with filters: accept skipped sequence numbers.
         #[arg(long, requires = "export")]
         allow_gaps: bool,
+        /// Verify an auditor's bundle (`optout log bundle`) instead of the store: records,
+        /// links, snapshots and checkpoint, offline.
+        #[arg(long, value_name = "FILE", conflicts_with = "export")]
+        bundle: Option<PathBuf>,
     },
     /// Print one record and the snapshot lines that decided it.
     Show {
@@ -54,6 +61,27 @@ pub enum LogCommand {
     },
     /// Count records by verdict, reason code and host.
     Stats {
+        /// Which records.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Write an auditor's bundle: the selected records, every snapshot they name, the
+    /// checkpoint and a standalone verifier, in one tar file (a damaged log gets none: exit
+    /// 2).
+    Bundle {
+        /// Which records.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// The bundle file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Re-decide every record from its snapshots with today's engine and list each whose
+    /// verdict or deciding rule differs. Exit 0 when none differs, 1 when some do.
+    Replay {
+        /// Replay an auditor's bundle instead of the store.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
         /// Which records.
         #[command(flatten)]
         filter: FilterArgs,
@@ -120,8 +148,15 @@ impl FilterArgs {
 /// Runs `optout log`.
 pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode, CliError> {
     if let LogCommand::Verify {
+        bundle: Some(file), ..
+    } = &args.command
+    {
+        return audit::verify(file);
+    }
+    if let LogCommand::Verify {
         export: Some(file),
         allow_gaps,
+        ..
     } = &args.command
     {
         let reader = std::fs::File::open(file).map_err(|source| CliError::Read {
@@ -196,16 +231,26 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             })?;
             let head = Head::read(&store)?;
             debug_assert_eq!(verified.head.0, head.seq);
-            let line = format!(
-                "optout-checkpoint v1 seq={} hash={} time={}\n",
-                head.seq,
-                hex::encode(head.hash),
-                crate::evidence::record::now_rfc3339()
-            );
+            let checkpoint = crate::evidence::bundle::Checkpoint {
+                seq: head.seq,
+                hash: hex::encode(head.hash),
+                time: crate::evidence::record::now_rfc3339(),
+            };
+            let line = format!("{checkpoint}\n");
             out.write_all(line.as_bytes()).map_err(CliError::Write)?;
             out.flush().map_err(CliError::Write)?;
             Ok(ExitCode::SUCCESS)
         }
+        LogCommand::Bundle { filter, output } => {
+            audit::write(store_path, &filter.filter()?, &output)
+        }
+        LogCommand::Replay { bundle, filter } => audit::replay(
+            config,
+            store_path,
+            bundle.as_deref(),
+            &filter.filter()?,
+            &mut out,
+        ),
         LogCommand::AppendSynthetic { count } => append_synthetic(config, store_path, count),
     }
 }

@@ -20,7 +20,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn keeps(&self, record: &Value) -> bool {
+    /// Whether `record` (a parsed record) is one the filter selects.
+    pub fn keeps(&self, record: &Value) -> bool {
         let field = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or("");
         let time = field("time");
         if self.since.as_deref().is_some_and(|s| time < s) {

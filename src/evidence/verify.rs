@@ -6,7 +6,7 @@ use super::log::Head;
 use super::record::{chain_hash, sha256_hex};
 use crate::store::{Store, StoreError};
 use serde_json::Value;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 /// An intact log or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,12 @@ pub enum Broken {
         /// What is wrong.
         what: String,
     },
+    /// A bundle's checkpoint is unreadable, or does not match the record it names.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// A bundle is not a readable bundle: not a tar archive, a file missing or unexpected.
+    #[error("bundle: {0}")]
+    Bundle(String),
 }
 
 /// Why verification could not run.
@@ -366,10 +372,25 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
 /// lines with consecutive numbers are checked for their link, so a removed line can then
 /// only be told from a filtered one by comparing with the store or a checkpoint.
 pub fn verify_export(reader: impl BufRead, allow_gaps: bool) -> Result<Verified, VerifyError> {
+    verify_export_with(reader, allow_gaps, |_, _, _| Ok(()))
+}
+
+/// The longest record line an export or bundle may hold: optout writes records of a few
+/// KiB, and a line without an end (a damaged or hostile file) must not be gathered into
+/// memory whole.
+pub const MAX_RECORD_LINE: usize = 64 << 20;
+
+/// [`verify_export`], calling `each` with every record's sequence number, hash and the
+/// snapshots it names once the record checks (a bundle verifies its snapshots and
+/// checkpoint against them); an error from `each` stops the walk.
+pub fn verify_export_with(
+    mut reader: impl BufRead,
+    allow_gaps: bool,
+    mut each: impl FnMut(u64, &[u8; 32], Vec<String>) -> Result<(), Broken>,
+) -> Result<Verified, VerifyError> {
     let mut prev: Option<(u64, [u8; 32])> = None;
     let mut count = 0u64;
-    for line in reader.lines() {
-        let line = line?;
+    while let Some(line) = next_line(&mut reader, count + 1)? {
         if line.trim().is_empty() {
             continue;
         }
@@ -379,7 +400,7 @@ pub fn verify_export(reader: impl BufRead, allow_gaps: bool) -> Result<Verified,
         let own_seq = serde_json::from_str::<Value>(&line)
             .ok()
             .and_then(|v| v.get("seq").and_then(Value::as_u64));
-        let (seq, hash, _) = match prev {
+        let (seq, hash, snapshots) = match prev {
             None => {
                 let name = own_seq.unwrap_or(count);
                 let link = (own_seq == Some(1)).then_some(&[0u8; 32]);
@@ -404,6 +425,7 @@ pub fn verify_export(reader: impl BufRead, allow_gaps: bool) -> Result<Verified,
             }
             .into());
         }
+        each(seq, &hash, snapshots)?;
         prev = Some((seq, hash));
     }
     let head = prev.map_or((0, hex::encode([0u8; 32])), |(s, h)| (s, hex::encode(h)));
@@ -411,5 +433,33 @@ pub fn verify_export(reader: impl BufRead, allow_gaps: bool) -> Result<Verified,
         records: count,
         snapshots: 0,
         head,
+    })
+}
+
+/// The next line of `reader` without its `\n` (or `\r\n`), as [`BufRead::lines`] gives it,
+/// but at most [`MAX_RECORD_LINE`] bytes long; `line` (counting from 1) names it if too long.
+fn next_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, VerifyError> {
+    let mut buf = Vec::new();
+    let room = MAX_RECORD_LINE as u64 + 1;
+    if Read::take(&mut *reader, room).read_until(b'\n', &mut buf)? == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_RECORD_LINE {
+        return Err(Broken::Record {
+            seq: line,
+            what: format!("line {line} is longer than {MAX_RECORD_LINE} bytes (not a record)"),
+        }
+        .into());
+    }
+    String::from_utf8(buf).map(Some).map_err(|_| {
+        VerifyError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
     })
 }
