@@ -421,7 +421,10 @@ fn the_eu_summary_lists_the_top_domains_by_content_kept() {
         .iter()
         .find(|p| p["protocol"] == "robots.txt")
         .unwrap();
-    assert_eq!(robots["version"], "RFC 9309 (September 2022)");
+    assert_eq!(
+        robots["version"],
+        "RFC 9309, Robots Exclusion Protocol (September 2022)"
+    );
     assert_eq!(robots["refusals"], 1);
 
     // A config field the template does not offer is refused with one line.

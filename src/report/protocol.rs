@@ -85,14 +85,22 @@ impl Protocol {
     /// The specification and version this build implements (what section 3.1 asks for).
     pub const fn version(self) -> &'static str {
         match self {
-            Protocol::Robots => "RFC 9309 (September 2022)",
-            Protocol::Tdmrep => "W3C TDM Reservation Protocol, Community Group Final Report",
-            Protocol::Aipref => "draft-ietf-aipref-vocab-07, draft-ietf-aipref-attach-05",
-            Protocol::ContentSignals => "draft-romm-aipref-contentsignals-00",
-            Protocol::Noai => "X-Robots-Tag / robots meta directives noai, noimageai",
+            Protocol::Robots => "RFC 9309, Robots Exclusion Protocol (September 2022)",
+            Protocol::Tdmrep => {
+                "TDM Reservation Protocol (TDMRep), W3C Community Group Final Report (2024)"
+            }
+            Protocol::Aipref => {
+                "draft-ietf-aipref-vocab-07 (A Vocabulary For Expressing AI Usage Preferences) and draft-ietf-aipref-attach-05 (Associating AI Usage Preferences with Content in HTTP)"
+            }
+            Protocol::ContentSignals => {
+                "draft-romm-aipref-contentsignals-00 (Vocabulary For Expressing Content Signals)"
+            }
+            Protocol::Noai => {
+                "the noai and noimageai robots directives (no formal specification; as deployed since 2022), in X-Robots-Tag and robots meta tags"
+            }
             Protocol::AiTxt => "Spawning ai.txt",
             Protocol::AiCrawlerBlocks => {
-                "robots.txt groups naming known AI-training crawlers (config/ai-crawlers.txt)"
+                "a robots.txt group that disallows a known AI-training crawler (list derived from ai-robots-txt/ai.robots.txt) counts as a training opt-out"
             }
             Protocol::ExcludedDomains => "GPAI Code of Practice, Copyright chapter, Measure 1.2",
             Protocol::AccessControl => {

@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::policy::Purpose;
+use crate::report::protocol::Protocol as ReportProtocol;
 use serde::{Deserialize, Serialize};
 
 /// One opt-out protocol the crawler reads (Code of Practice, Measure 1.3(1)).
@@ -39,9 +40,11 @@ pub struct OptOut {
     pub html: Vec<String>,
 }
 
+/// One protocol; its specification and version are the ones the report and the EU summary
+/// name ([`ReportProtocol::version`]), written in one place.
 fn protocol(
     name: &str,
-    specification: &str,
+    specification: ReportProtocol,
     url: &str,
     read_from: &[&str],
     purposes: &[Purpose],
@@ -49,7 +52,7 @@ fn protocol(
 ) -> Protocol {
     Protocol {
         name: name.into(),
-        specification: specification.into(),
+        specification: specification.version().into(),
         url: url.into(),
         read_from: read_from.iter().map(|s| (*s).to_owned()).collect(),
         purposes: purposes.to_vec(),
@@ -75,7 +78,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
     vec![
         protocol(
             "robots.txt",
-            "RFC 9309, Robots Exclusion Protocol (September 2022)",
+            ReportProtocol::Robots,
             "https://www.rfc-editor.org/rfc/rfc9309",
             &["/robots.txt: Allow, Disallow, Crawl-delay"],
             &Purpose::ALL,
@@ -83,7 +86,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
         ),
         protocol(
             "AI-crawler blocks",
-            "a robots.txt group that disallows a known AI-training crawler (list derived from ai-robots-txt/ai.robots.txt) counts as a training opt-out",
+            ReportProtocol::AiCrawlerBlocks,
             "https://github.com/ai-robots-txt/ai.robots.txt",
             &["/robots.txt"],
             &[TrainAi],
@@ -91,7 +94,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
         ),
         protocol(
             "TDMRep",
-            "TDM Reservation Protocol (TDMRep), W3C Community Group Final Report (2024)",
+            ReportProtocol::Tdmrep,
             "https://www.w3.org/community/reports/tdmrep/",
             tdmrep_from,
             &[TrainAi, AiInput],
@@ -99,7 +102,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
         ),
         protocol(
             "IETF AI preferences",
-            "draft-ietf-aipref-vocab-07 (A Vocabulary For Expressing AI Usage Preferences) and draft-ietf-aipref-attach-05 (Associating AI Usage Preferences with Content in HTTP)",
+            ReportProtocol::Aipref,
             "https://datatracker.ietf.org/wg/aipref/documents/",
             &[
                 "Content-Usage lines in /robots.txt",
@@ -110,7 +113,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
         ),
         protocol(
             "Content Signals",
-            "draft-romm-aipref-contentsignals-00 (Vocabulary For Expressing Content Signals)",
+            ReportProtocol::ContentSignals,
             "https://datatracker.ietf.org/doc/draft-romm-aipref-contentsignals/",
             &["Content-Signal lines in /robots.txt"],
             &[TrainAi, AiInput, Search],
@@ -118,7 +121,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
         ),
         protocol(
             "noai, noimageai",
-            "the noai and noimageai robots directives (no formal specification; as deployed since 2022)",
+            ReportProtocol::Noai,
             "https://www.deviantart.com/team/journal/UPDATE-All-Deviations-Are-Opted-Out-of-AI-Datasets-934500371",
             &[
                 "X-Robots-Tag response header",
@@ -129,7 +132,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
         ),
         protocol(
             "ai.txt",
-            "Spawning ai.txt",
+            ReportProtocol::AiTxt,
             "https://site.spawning.ai/spawning-ai-txt",
             &["/ai.txt"],
             &[TrainAi],
