@@ -145,7 +145,7 @@ def test_async_twins(site_factory, tmp_path: Path) -> None:
         assert [d.verdict for d in many] == ["allowed", "error", "refused"]
         assert one.allowed
         assert fetched.decision.verdict == "discarded" and fetched.body is None
-        assert response.verdict == "refused" and response.reasons[0].code == "tags.noai"
+        assert response.verdict == "discarded" and response.reasons[0].code == "tags.noai"
         assert delay == pytest.approx(0.1)
         e.log.verify()
     assert "/private/a" not in site.requested()

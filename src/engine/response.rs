@@ -3,7 +3,7 @@
 //! caller's own pacing.
 
 use super::{Ask, Checked, Decided, Engine, EngineError};
-use crate::policy::parse_url;
+use crate::policy::{Verdict, parse_url};
 
 impl Engine {
     /// Decides on a response to `input` fetched by the caller, and records the decision:
@@ -31,7 +31,7 @@ impl Engine {
             return self.check(ask, input).await;
         }
         let policy = self.sources.for_url(&url).await?;
-        let decision = crate::fetcher::judge_content(
+        let mut decision = crate::fetcher::judge_content(
             &self.config,
             &judge,
             &policy.site,
@@ -39,6 +39,11 @@ impl Engine {
             headers,
             body,
         );
+        // As the fetcher's re-check records it: a response that may not be kept is
+        // discarded (it was received), whichever signal refused it.
+        if decision.verdict != Verdict::Allowed {
+            decision.verdict = Verdict::Discarded;
+        }
         self.record(
             ask,
             Decided::Online(input.to_owned(), url, decision, Some(policy)),
