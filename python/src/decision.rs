@@ -201,7 +201,8 @@ impl Decision {
             "Decision(url={:?}, verdict={:?}, reasons={codes:?}, seq={})",
             self.url,
             self.verdict,
-            self.seq.map_or_else(|| "None".to_owned(), |s| s.to_string())
+            self.seq
+                .map_or_else(|| "None".to_owned(), |s| s.to_string())
         )
     }
 }
@@ -286,7 +287,8 @@ impl FetchResult {
             headers.set_item(name.as_str(), joined.join(", "))?;
         }
         let url = optout::evidence::record::redact_url(&page.url).into_owned();
-        let decision = Decision::of_fetch(url.clone(), "allowed", &page.reasons, Some(page.seq), ask);
+        let decision =
+            Decision::of_fetch(url.clone(), "allowed", &page.reasons, Some(page.seq), ask);
         Ok(FetchResult {
             url,
             status: Some(page.status),
@@ -310,11 +312,13 @@ impl FetchResult {
         format!(
             "FetchResult(url={:?}, status={}, verdict={:?}, body={})",
             self.url,
-            self.status.map_or_else(|| "None".to_owned(), |s| s.to_string()),
+            self.status
+                .map_or_else(|| "None".to_owned(), |s| s.to_string()),
             d.verdict,
-            self.body
-                .as_ref()
-                .map_or_else(|| "None".to_owned(), |b| format!("<{} bytes>", b.bind(py).as_bytes().len()))
+            self.body.as_ref().map_or_else(
+                || "None".to_owned(),
+                |b| format!("<{} bytes>", b.bind(py).as_bytes().len())
+            )
         )
     }
 }

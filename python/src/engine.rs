@@ -28,7 +28,9 @@ struct Core {
 
 impl Core {
     fn runtime(&self) -> &Runtime {
-        self.runtime.as_ref().expect("the runtime lives as long as the core")
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the core")
     }
 
     /// Who asks, for `purpose` (the engine's when `None`).
@@ -118,7 +120,11 @@ async fn fetch_many(
 }
 
 /// Converts fetch outcomes to Python.
-fn fetch_results(py: Python<'_>, fetched: Vec<Fetched>, ask: &Arc<Ask>) -> PyResult<Vec<FetchResult>> {
+fn fetch_results(
+    py: Python<'_>,
+    fetched: Vec<Fetched>,
+    ask: &Arc<Ask>,
+) -> PyResult<Vec<FetchResult>> {
     fetched
         .into_iter()
         .map(|f| FetchResult::of(py, f, ask))
@@ -281,7 +287,12 @@ impl Engine {
     /// (fetched once per origin, cached as the CLI does), and records the decision (durable
     /// on return). A string that is not a URL optout can judge is an `error` decision.
     #[pyo3(signature = (url, *, purpose=None))]
-    fn check(&self, py: Python<'_>, url: &Bound<'_, PyAny>, purpose: Option<&str>) -> PyResult<Decision> {
+    fn check(
+        &self,
+        py: Python<'_>,
+        url: &Bound<'_, PyAny>,
+        purpose: Option<&str>,
+    ) -> PyResult<Decision> {
         let urls = vec![input::url(url)?];
         let mut out = self.check_many_inner(py, urls, purpose)?;
         Ok(out.remove(0))
@@ -291,7 +302,12 @@ impl Engine {
     /// decision per input in input order, once every record is durable. An input that is not
     /// a URL is an `error` decision in its place.
     #[pyo3(signature = (urls, *, purpose=None))]
-    fn check_many(&self, py: Python<'_>, urls: &Bound<'_, PyAny>, purpose: Option<&str>) -> PyResult<Vec<Decision>> {
+    fn check_many(
+        &self,
+        py: Python<'_>,
+        urls: &Bound<'_, PyAny>,
+        purpose: Option<&str>,
+    ) -> PyResult<Vec<Decision>> {
         let urls = input::urls(urls)?;
         self.check_many_inner(py, urls, purpose)
     }
@@ -299,7 +315,12 @@ impl Engine {
     /// Fetches one URL through the whole pipeline (pre-check, politeness, fetch, re-check of
     /// headers and meta tags, record). The body is present only when allowed.
     #[pyo3(signature = (url, *, purpose=None))]
-    fn fetch(&self, py: Python<'_>, url: &Bound<'_, PyAny>, purpose: Option<&str>) -> PyResult<FetchResult> {
+    fn fetch(
+        &self,
+        py: Python<'_>,
+        url: &Bound<'_, PyAny>,
+        purpose: Option<&str>,
+    ) -> PyResult<FetchResult> {
         let urls = vec![input::url(url)?];
         let mut out = self.fetch_many_inner(py, urls, purpose)?;
         Ok(out.remove(0))
@@ -308,7 +329,12 @@ impl Engine {
     /// Fetches every URL concurrently through the pipeline (each host paced politely), one
     /// result per input in input order, once every record is durable.
     #[pyo3(signature = (urls, *, purpose=None))]
-    fn fetch_many(&self, py: Python<'_>, urls: &Bound<'_, PyAny>, purpose: Option<&str>) -> PyResult<Vec<FetchResult>> {
+    fn fetch_many(
+        &self,
+        py: Python<'_>,
+        urls: &Bound<'_, PyAny>,
+        purpose: Option<&str>,
+    ) -> PyResult<Vec<FetchResult>> {
         let urls = input::urls(urls)?;
         self.fetch_many_inner(py, urls, purpose)
     }
@@ -326,7 +352,11 @@ impl Engine {
         purpose: Option<&str>,
     ) -> PyResult<Decision> {
         let core = self.core()?;
-        let (url, headers, body) = (input::url(url)?, input::headers(headers)?, input::bytes("body", body)?);
+        let (url, headers, body) = (
+            input::url(url)?,
+            input::headers(headers)?,
+            input::bytes("body", body)?,
+        );
         let ask = core.ask(purpose)?;
         let engine = Arc::clone(&core.engine);
         Engine::block_on(py, &core, check_response(engine, ask, url, headers, body))
@@ -392,7 +422,12 @@ impl Engine {
     // The async bridge: `optout/__init__.py` wraps these into coroutines.
 
     #[pyo3(signature = (urls, purpose, callback))]
-    fn _start_check_many(&self, urls: &Bound<'_, PyAny>, purpose: Option<&str>, callback: Py<PyAny>) -> PyResult<()> {
+    fn _start_check_many(
+        &self,
+        urls: &Bound<'_, PyAny>,
+        purpose: Option<&str>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
         let core = self.core()?;
         let urls = input::urls(urls)?;
         let ask = core.ask(purpose)?;
@@ -404,13 +439,21 @@ impl Engine {
     }
 
     #[pyo3(signature = (urls, purpose, callback))]
-    fn _start_fetch_many(&self, urls: &Bound<'_, PyAny>, purpose: Option<&str>, callback: Py<PyAny>) -> PyResult<()> {
+    fn _start_fetch_many(
+        &self,
+        urls: &Bound<'_, PyAny>,
+        purpose: Option<&str>,
+        callback: Py<PyAny>,
+    ) -> PyResult<()> {
         let core = self.core()?;
         let urls = input::urls(urls)?;
         let ask = core.ask(purpose)?;
         let work = fetch_many(Arc::clone(&core.engine), ask.purpose, urls);
         Engine::spawn(&core, callback, work, move |py, fetched| {
-            Ok(fetch_results(py, fetched, &ask)?.into_pyobject(py)?.into_any().unbind())
+            Ok(fetch_results(py, fetched, &ask)?
+                .into_pyobject(py)?
+                .into_any()
+                .unbind())
         });
         Ok(())
     }
@@ -425,7 +468,11 @@ impl Engine {
         callback: Py<PyAny>,
     ) -> PyResult<()> {
         let core = self.core()?;
-        let (url, headers, body) = (input::url(url)?, input::headers(headers)?, input::bytes("body", body)?);
+        let (url, headers, body) = (
+            input::url(url)?,
+            input::headers(headers)?,
+            input::bytes("body", body)?,
+        );
         let ask = core.ask(purpose)?;
         let work = check_response(Arc::clone(&core.engine), ask, url, headers, body);
         Engine::spawn(&core, callback, work, |py, decision| {
@@ -447,16 +494,30 @@ impl Engine {
 }
 
 impl Engine {
-    fn check_many_inner(&self, py: Python<'_>, urls: Vec<String>, purpose: Option<&str>) -> PyResult<Vec<Decision>> {
+    fn check_many_inner(
+        &self,
+        py: Python<'_>,
+        urls: Vec<String>,
+        purpose: Option<&str>,
+    ) -> PyResult<Vec<Decision>> {
         let core = self.core()?;
         let ask = core.ask(purpose)?;
         Engine::block_on(py, &core, check_many(Arc::clone(&core.engine), ask, urls))
     }
 
-    fn fetch_many_inner(&self, py: Python<'_>, urls: Vec<String>, purpose: Option<&str>) -> PyResult<Vec<FetchResult>> {
+    fn fetch_many_inner(
+        &self,
+        py: Python<'_>,
+        urls: Vec<String>,
+        purpose: Option<&str>,
+    ) -> PyResult<Vec<FetchResult>> {
         let core = self.core()?;
         let ask = core.ask(purpose)?;
-        let fetched = Engine::block_on(py, &core, fetch_many(Arc::clone(&core.engine), ask.purpose, urls))?;
+        let fetched = Engine::block_on(
+            py,
+            &core,
+            fetch_many(Arc::clone(&core.engine), ask.purpose, urls),
+        )?;
         fetch_results(py, fetched, &ask)
     }
 

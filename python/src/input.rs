@@ -15,9 +15,11 @@ pub fn urls(iterable: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     }
     let mut out = Vec::with_capacity(iterable.len().unwrap_or(0));
     for (i, item) in iterable.try_iter()?.enumerate() {
-        out.push(url(&item?).map_err(|_| {
-            PyTypeError::new_err(format!("urls[{i}]: a URL must be str or bytes"))
-        })?);
+        out.push(
+            url(&item?).map_err(|_| {
+                PyTypeError::new_err(format!("urls[{i}]: a URL must be str or bytes"))
+            })?,
+        );
     }
     Ok(out)
 }
@@ -89,5 +91,7 @@ fn text(value: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(b.as_bytes().iter().map(|&c| char::from(c)).collect());
     }
-    Err(PyTypeError::new_err("header names and values must be str or bytes"))
+    Err(PyTypeError::new_err(
+        "header names and values must be str or bytes",
+    ))
 }

@@ -73,7 +73,9 @@ fn time(py: Python<'_>, name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResul
         let text: String = aware.call_method0("isoformat")?.extract()?;
         text.replace("+00:00", "Z")
     } else {
-        return Err(PyTypeError::new_err(format!("{name} must be str or datetime")));
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be str or datetime"
+        )));
     };
     export::normalize_time(&text)
         .map(Some)
@@ -97,7 +99,10 @@ impl PyFile<'_> {
         let end = if all {
             self.buf.len()
         } else {
-            self.buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+            self.buf
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
         };
         if end == 0 {
             return Ok(());
@@ -243,7 +248,11 @@ impl Log {
     fn __repr__(&self) -> PyResult<String> {
         let engine = self.engine.get().library()?;
         Ok(match engine.log() {
-            Some(log) => format!("Log(store={:?}, head={})", log.store().path(), log.head().seq),
+            Some(log) => format!(
+                "Log(store={:?}, head={})",
+                log.store().path(),
+                log.head().seq
+            ),
             None => "Log(none)".to_owned(),
         })
     }

@@ -37,7 +37,12 @@ fn ask(agent: Option<&str>, purpose: &str) -> PyResult<Arc<Ask>> {
 }
 
 /// Judges `urls` against `given` with the GIL released; one decision per URL, in order.
-fn judge_all(py: Python<'_>, given: Given, urls: Vec<String>, ask: Arc<Ask>) -> PyResult<Vec<Decision>> {
+fn judge_all(
+    py: Python<'_>,
+    given: Given,
+    urls: Vec<String>,
+    ask: Arc<Ask>,
+) -> PyResult<Vec<Decision>> {
     let (config, lists) = defaults()?;
     py.detach(|| {
         let evaluation = given

@@ -31,14 +31,8 @@ impl Engine {
             return self.check(ask, input).await;
         }
         let policy = self.sources.for_url(&url).await?;
-        let mut decision = crate::fetcher::judge_content(
-            &self.config,
-            &judge,
-            &policy.site,
-            &url,
-            headers,
-            body,
-        );
+        let mut decision =
+            crate::fetcher::judge_content(&self.config, &judge, &policy.site, &url, headers, body);
         // As the fetcher's re-check records it: a response that may not be kept is
         // discarded (it was received), whichever signal refused it.
         if decision.verdict != Verdict::Allowed {

@@ -5,8 +5,7 @@
 //! returns it as the outcome; a step that lets it go on returns what the next one needs.
 
 use super::response::{
-    RETRIED, access_control, charged, failed, gave_up, not_content,
-    redirect_target,
+    RETRIED, access_control, charged, failed, gave_up, not_content, redirect_target,
 };
 use super::{Fetcher, FetcherError, Outcome, Page, Refusal};
 use crate::evidence::Record;
