@@ -114,7 +114,9 @@ pub struct Decision {
     /// The evidence record's sequence number; `None` when nothing was recorded.
     #[pyo3(get)]
     pub seq: Option<u64>,
-    pub reasons: Vec<Reason>,
+    /// The library's reasons, converted to [`Reason`] objects only when asked for (a
+    /// batch of decisions whose reasons are never read costs no conversions).
+    pub reasons: Vec<optout::policy::Reason>,
     pub ask: Arc<Ask>,
 }
 
@@ -123,7 +125,7 @@ impl Decision {
     pub fn of_checked(checked: Checked, ask: &Arc<Ask>) -> Decision {
         Decision {
             verdict: checked.verdict_str(),
-            reasons: checked.reasons.iter().map(Reason::from).collect(),
+            reasons: checked.reasons,
             url: checked.input,
             seq: checked.seq,
             ask: Arc::clone(ask),
@@ -141,7 +143,7 @@ impl Decision {
         Decision {
             url,
             verdict,
-            reasons: reasons.iter().map(Reason::from).collect(),
+            reasons: reasons.to_vec(),
             seq,
             ask: Arc::clone(ask),
         }
@@ -159,7 +161,7 @@ impl Decision {
     /// Why: the refusing reasons first, then notes.
     #[getter]
     fn reasons(&self) -> Vec<Reason> {
-        self.reasons.clone()
+        self.reasons.iter().map(Reason::from).collect()
     }
 
     /// The product token decided for.
@@ -184,7 +186,7 @@ impl Decision {
         d.set_item("verdict", self.verdict)?;
         let reasons = PyList::empty(py);
         for r in &self.reasons {
-            reasons.append(r.to_dict(py)?)?;
+            reasons.append(Reason::from(r).to_dict(py)?)?;
         }
         d.set_item("reasons", reasons)?;
         d.set_item("seq", self.seq)?;
@@ -196,7 +198,7 @@ impl Decision {
     }
 
     fn __repr__(&self) -> String {
-        let codes: Vec<&str> = self.reasons.iter().map(|r| r.code).collect();
+        let codes: Vec<&str> = self.reasons.iter().map(|r| r.code.as_str()).collect();
         format!(
             "Decision(url={:?}, verdict={:?}, reasons={codes:?}, seq={})",
             self.url,
