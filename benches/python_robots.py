@@ -6,7 +6,8 @@ robots.txt files and the same URLs. Not a test: run by ``benches/python.sh``.
 
 DIR holds robots.txt files named after their host (default ``tests/data/robots``, the
 vendored corpus; ``../shared/corpus/robots`` has 3,015). For every file the same work is
-timed for each library: parse the file once, then decide each of ``PATHS`` for ``AGENT``.
+timed for each library: parse the file once, then decide each of ``PATHS`` (or
+``--per-file N`` URLs: ``PATHS`` then numbered variants of them) for ``AGENT``.
 Each library runs ``--rounds`` times over the whole set, interleaved; the best round is
 reported (the machine may be shared). Also printed: how often each library's answer
 differs from optout's (urllib lets the first matching rule win, not the longest: it is not
@@ -36,11 +37,12 @@ PATHS = [
 Corpus = List[Tuple[bytes, str, List[str]]]
 
 
-def load(directory: Path) -> Corpus:
+def load(directory: Path, per_file: int = len(PATHS)) -> Corpus:
     corpus = []
     for file in sorted(directory.iterdir()):
         data = file.read_bytes()
-        urls = [f"https://{file.name}{p}" for p in PATHS]
+        paths = [PATHS[i % len(PATHS)] + (f"{i}" if i >= len(PATHS) else "") for i in range(per_file)]
+        urls = [f"https://{file.name}{p}" for p in paths]
         corpus.append((data, data.decode("utf-8", errors="replace"), urls))
     return corpus
 
@@ -73,8 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dir", nargs="?", default=str(Path(__file__).resolve().parents[1] / "tests" / "data" / "robots"))
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--per-file", type=int, default=len(PATHS), help="URLs per file (PATHS, then numbered variants)")
     args = parser.parse_args()
-    corpus = load(Path(args.dir))
+    corpus = load(Path(args.dir), args.per_file)
     decisions = sum(len(urls) for _, _, urls in corpus)
     runners: Dict[str, Callable[[Corpus], List[bool]]] = {
         "optout.evaluate_robots": run_optout,
@@ -89,7 +92,7 @@ def main() -> None:
             answers[name] = run(corpus)
             best[name] = min(best[name], time.perf_counter() - start)
     load1 = os.getloadavg()[0]
-    print(f"{len(corpus)} robots.txt files × {len(PATHS)} URLs = {decisions} decisions, agent {AGENT!r}, "
+    print(f"{len(corpus)} robots.txt files × {args.per_file} URLs = {decisions} decisions, agent {AGENT!r}, "
           f"best of {args.rounds} rounds, load average {load1:.1f}")
     base = best["protego"]
     print(f"{'library':<24} {'decisions/s':>12} {'µs/decision':>12} {'vs protego':>11} {'differs from optout':>20}")
