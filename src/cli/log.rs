@@ -9,9 +9,8 @@ use super::CliError;
 use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable};
 use crate::config::Config;
 use crate::evidence::export::{self, Filter};
-use crate::evidence::verify::VerifyError;
-use crate::evidence::{Head, Record, SourceRef, verify_export, verify_store};
-use crate::store::{Store, StoreError};
+use crate::evidence::{Record, SourceRef, verify_export, verify_store};
+use crate::store::Store;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 use std::io::{BufReader, Write};
@@ -130,8 +129,7 @@ impl FilterArgs {
         let time = |flag: &str, t: &Option<String>| -> Result<Option<String>, CliError> {
             t.as_deref()
                 .map(|t| {
-                    humantime::parse_rfc3339_weak(t)
-                        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+                    export::normalize_time(t)
                         .map_err(|e| CliError::Usage(format!("{flag} {t:?}: {e}")))
                 })
                 .transpose()
@@ -216,28 +214,9 @@ pub fn run(config: &Config, store_path: &Path, args: LogArgs) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         LogCommand::Checkpoint => {
-            let store = Store::open_read_only(store_path)?;
-            // A checkpoint says the log up to its head is intact: never print one for a log
-            // that is not.
-            let verified = verify_store(&store).map_err(|e| match e {
-                VerifyError::Broken(broken) => store.damaged(format!(
-                    "{broken}; no checkpoint printed (run `optout log verify`)"
-                )),
-                VerifyError::Store(e) => e,
-                VerifyError::Io(source) => StoreError::Io {
-                    path: store_path.to_owned(),
-                    source,
-                },
-            })?;
-            let head = Head::read(&store)?;
-            debug_assert_eq!(verified.head.0, head.seq);
-            let checkpoint = crate::evidence::bundle::Checkpoint {
-                seq: head.seq,
-                hash: hex::encode(head.hash),
-                time: crate::evidence::record::now_rfc3339(),
-            };
-            let line = format!("{checkpoint}\n");
-            out.write_all(line.as_bytes()).map_err(CliError::Write)?;
+            let checkpoint = crate::evidence::checkpoint(&Store::open_read_only(store_path)?)?;
+            out.write_all(format!("{checkpoint}\n").as_bytes())
+                .map_err(CliError::Write)?;
             out.flush().map_err(CliError::Write)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -197,6 +197,19 @@ impl Evaluation {
         decision
     }
 
+    /// The outcome for one input, not recorded: [`Evaluation::decide`] on it, or an `error`
+    /// [`super::Checked`] for an input that is not a URL optout can judge. The pure path
+    /// (no store at all) of the Python `evaluate_robots` and `evaluate`.
+    pub fn check(&self, judge: &Judge<'_>, input: &str) -> super::Checked {
+        match crate::policy::parse_url(input) {
+            Ok(url) => {
+                let decision = self.decide(judge, &url);
+                super::Checked::decided(input, url, decision, None)
+            }
+            Err(reason) => super::Checked::error(input, reason),
+        }
+    }
+
     /// The inputs as the evidence names them, with the bytes kept of each (the snapshots).
     pub fn sources(&self) -> &[(SourceRef, Vec<u8>)] {
         &self.sources

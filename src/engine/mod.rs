@@ -19,6 +19,7 @@
 mod checked;
 mod given;
 pub mod json_line;
+mod response;
 
 pub use checked::{Ask, Checked};
 pub use given::{BadHeader, Evaluation, Given, GivenFile, GivenKind, check_header};

@@ -51,6 +51,13 @@ impl Filter {
     }
 }
 
+/// A time as the filters compare it: `text` (RFC 3339, or the date and time without the
+/// zone, read as UTC) written as records write their `time` (UTC, milliseconds), so that
+/// comparing the strings compares the times.
+pub fn normalize_time(text: &str) -> Result<String, humantime::TimestampError> {
+    humantime::parse_rfc3339_weak(text).map(|t| humantime::format_rfc3339_millis(t).to_string())
+}
+
 /// Why reading failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

@@ -8,6 +8,7 @@
 pub mod block;
 pub mod bundle;
 pub mod canonical;
+pub mod checkpoint;
 mod encode;
 pub mod export;
 pub mod log;
@@ -16,6 +17,7 @@ pub mod verify;
 mod writer;
 
 pub use block::{BLOCK, BLOCK_BYTES};
+pub use checkpoint::{Checkpoint, checkpoint};
 pub use log::{Appended, Durability, EvidenceLog, Head};
 pub use record::{Record, SourceRef};
 pub use verify::{Broken, Verified, verify_export, verify_store};

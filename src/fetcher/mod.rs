@@ -34,8 +34,11 @@ use std::time::Duration;
 use tracing::Instrument;
 use url::Url;
 
+mod content;
 mod response;
 mod steps;
+
+pub(crate) use content::judge_content;
 
 /// A fetched page the policy allows.
 #[derive(Clone, Debug)]
@@ -458,7 +461,7 @@ impl Fetcher {
                 Ok(response) => response,
                 Err(outcome) => return ended(outcome),
             };
-            return self.re_check(hop, response, purpose).map(HopOutcome::Ended);
+            return self.re_check(hop, response).map(HopOutcome::Ended);
         }
     }
 }

@@ -5,19 +5,17 @@
 //! returns it as the outcome; a step that lets it go on returns what the next one needs.
 
 use super::response::{
-    RETRIED, access_control, charged, failed, gave_up, looks_like_markup, not_content,
-    redirect_target,
+    RETRIED, access_control, charged, failed, gave_up, not_content, redirect_target,
 };
 use super::{Fetcher, FetcherError, Outcome, Page, Refusal};
 use crate::evidence::Record;
 use crate::evidence::record::redact_url;
 use crate::net::client::{Head, Response};
 use crate::net::{FetchError, OriginPolicy};
-use crate::policy::html::PageMeta;
 use crate::policy::judge::{Asset, Judge};
 use crate::policy::target::names_userinfo;
-use crate::policy::{Code, Decision, Purpose, Reason, Verdict, parse_url};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
+use crate::policy::{Code, Decision, Reason, Verdict, parse_url};
+use reqwest::header::{HeaderMap, LOCATION};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use url::Url;
@@ -342,36 +340,18 @@ impl Fetcher {
         &self,
         hop: Hop<'_>,
         response: Response,
-        purpose: Purpose,
     ) -> Result<Outcome, FetcherError> {
-        let content_type = response
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let is_html = content_type.map_or_else(
-            || looks_like_markup(&response.body),
-            |t| t.to_ascii_lowercase().contains("html"),
-        );
-        let meta = is_html.then(|| PageMeta::scan_encoded(&response.body, content_type));
-        let asset = Asset {
-            headers: asset_headers(&response.headers),
-            meta,
-        };
         let Decision {
             verdict,
             mut reasons,
-        } = hop.judge.decide(&hop.policy.site, Some(&asset), &hop.url);
-        let paywalled = purpose == Purpose::TrainAi
-            && self.config.fetch.discard_paywalled
-            && asset.meta.as_ref().is_some_and(PageMeta::paywalled);
-        if paywalled {
-            reasons.insert(
-                0,
-                Reason::new(Code::AccessPaywalled)
-                    .with_source("html")
-                    .with_detail("JSON-LD isAccessibleForFree: false; not collected for training"),
-            );
-        }
+        } = super::content::judge_content(
+            &self.config,
+            hop.judge,
+            &hop.policy.site,
+            &hop.url,
+            asset_headers(&response.headers),
+            &response.body,
+        );
         if response.truncated {
             // What the unread rest says (a late meta tag, JSON-LD at the end) is unknown:
             // the part read is not collected.
@@ -383,7 +363,7 @@ impl Fetcher {
                 )),
             );
         }
-        if verdict != Verdict::Allowed || paywalled || response.truncated {
+        if verdict != Verdict::Allowed || response.truncated {
             return self.stop(&hop, Verdict::Discarded, reasons, Some((&response).into()));
         }
         let seq = self.record_hop(
