@@ -33,6 +33,8 @@
 //!   skip report, checkpoints and resume.
 //! - `middleware` (feature `reqwest-middleware`): the pipeline as a `reqwest-middleware`
 //!   layer.
+//! - [`serve`]: `optout serve`, the engine as an HTTP service (checks, fetches, evidence,
+//!   metrics) for many workers in any language.
 //! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],
 //!   [`cli::log`]), thin
 //!   over the library.
@@ -65,4 +67,5 @@ pub mod fetcher;
 pub mod middleware;
 pub mod net;
 pub mod policy;
+pub mod serve;
 pub mod store;

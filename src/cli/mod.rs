@@ -11,6 +11,7 @@ pub mod crawl;
 pub mod fetch;
 pub mod log;
 pub mod output;
+pub mod serve;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -58,6 +59,8 @@ pub enum Command {
     /// Crawl from seeds politely into WARC files, keeping nothing reserved and evidence
     /// for every URL.
     Crawl(crawl::CrawlArgs),
+    /// Serve checks, fetches and the evidence log over HTTP, for many workers at once.
+    Serve(serve::ServeArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -130,6 +133,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Check(check) => check::run(&config, &store, check),
         Command::Fetch(fetch) => fetch::run(&config, &store, fetch),
         Command::Log(log) => log::run(&config, &store, log),
+        Command::Serve(serve) => serve::run(&config, &store, serve),
     }
 }
 

@@ -11,6 +11,7 @@ mod encode;
 pub mod export;
 pub mod log;
 pub mod record;
+pub mod show;
 pub mod verify;
 mod writer;
 

@@ -34,8 +34,11 @@ use std::time::Duration;
 use tracing::Instrument;
 use url::Url;
 
+mod line;
 mod response;
 mod steps;
+
+pub use line::{OutcomeLine, label};
 
 /// A fetched page the policy allows.
 #[derive(Clone, Debug)]
