@@ -28,7 +28,29 @@ impl Service {
     /// `optout --store STORE --allow-private-addresses serve --listen 127.0.0.1:0 ARGS...`
     /// with `env` set; waits for its address line.
     pub fn start(store: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
+        Service::start_configured(store, None, args, env)
+    }
+
+    /// [`Service::start`] with `--config CONFIG`.
+    pub fn start_with_config(
+        store: &Path,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
+        Service::start_configured(store, Some(config), args, env)
+    }
+
+    fn start_configured(
+        store: &Path,
+        config: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
         let mut command = Command::new(bin());
+        if let Some(config) = config {
+            command.args(["--config", config]);
+        }
         command
             .arg("--store")
             .arg(store)
