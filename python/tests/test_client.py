@@ -7,6 +7,7 @@ import importlib.util
 import os
 import pathlib
 import subprocess
+import sys
 import tempfile
 import threading
 
@@ -16,6 +17,7 @@ CLIENT = pathlib.Path(__file__).resolve().parents[1] / "optout" / "client.py"
 # The client alone, without the package's native engine.
 _spec = importlib.util.spec_from_file_location("optout_client", CLIENT)
 client_module = importlib.util.module_from_spec(_spec)
+sys.modules["optout_client"] = client_module
 _spec.loader.exec_module(client_module)
 Client, ServeError = client_module.Client, client_module.ServeError
 

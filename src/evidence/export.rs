@@ -50,11 +50,7 @@ impl Filter {
     }
 }
 
-/// A time given as a filter bound (RFC 3339, e.g. `2026-11-28T10:00:00Z`; `T` or a space,
-/// seconds optional) in the form records write it, so that bounds compare as text.
-pub fn time_bound(text: &str) -> Result<String, humantime::TimestampError> {
-    humantime::parse_rfc3339_weak(text).map(|t| humantime::format_rfc3339_millis(t).to_string())
-}
+pub use super::bound::time_bound;
 
 /// Why reading failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@
 //! covers the one before, so a change, removal or reordering shows.
 
 pub mod block;
+mod bound;
 pub mod canonical;
 mod encode;
 pub mod export;

@@ -19,11 +19,13 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The URLs, at most 10,000; answered in this order.
-    #[schema(max_items = 10000)]
+    #[schema(min_items = 1, max_items = 10000)]
     pub urls: Vec<String>,
     /// `train-ai`, `ai-input` or `search` (default: `crawler.purpose` of the config).
+    #[schema(value_type = Option<super::openapi::PurposeName>)]
     pub purpose: Option<String>,
     /// The product token to decide for (default: `crawler.product_token`).
+    #[schema(pattern = "^[A-Za-z_-]+$")]
     pub agent: Option<String>,
 }
 
@@ -34,8 +36,10 @@ pub struct CheckQuery {
     /// The URL.
     pub url: String,
     /// `train-ai`, `ai-input` or `search`.
+    #[param(value_type = Option<super::openapi::PurposeName>)]
     pub purpose: Option<String>,
     /// The product token to decide for.
+    #[param(pattern = "^[A-Za-z_-]+$")]
     pub agent: Option<String>,
 }
 
@@ -43,9 +47,11 @@ pub struct CheckQuery {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderField {
-    /// The field name (an HTTP token).
+    /// The field name (an HTTP token, RFC 9110 §5.6.2).
+    #[schema(pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
     pub name: String,
-    /// The value (no control characters but HTAB).
+    /// The value (no control characters but HTAB, RFC 9110 §5.5).
+    #[schema(pattern = "^[^\\x00-\\x08\\x0A-\\x1F\\x7F]*$")]
     pub value: String,
 }
 
@@ -55,11 +61,13 @@ pub struct HeaderField {
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
     /// The URLs, at most 10,000.
-    #[schema(max_items = 10000)]
+    #[schema(min_items = 1, max_items = 10000)]
     pub urls: Vec<String>,
     /// `train-ai`, `ai-input` or `search`.
+    #[schema(value_type = Option<super::openapi::PurposeName>)]
     pub purpose: Option<String>,
     /// The product token to decide for.
+    #[schema(pattern = "^[A-Za-z_-]+$")]
     pub agent: Option<String>,
     /// The site's robots.txt.
     pub robots: Option<String>,

@@ -25,16 +25,29 @@ use std::sync::Arc;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// Records at or after this time (RFC 3339).
+    /// Records at or after this time (RFC 3339 date-time).
+    #[param(format = DateTime)]
     pub since: Option<String>,
-    /// Records before this time (RFC 3339).
+    /// Records before this time (RFC 3339 date-time).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Records for this host or its subdomains.
     pub host: Option<String>,
-    /// Records with this verdict (allowed, refused, discarded).
+    /// Records with this verdict (allowed, refused, discarded; any other matches none).
     pub verdict: Option<String>,
     /// `jsonl` (default: each record as stored, with `hash` and `prev_hash`) or `csv`.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
+}
+
+/// An export format.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One record per line.
+    Jsonl,
+    /// RFC 4180 CSV.
+    Csv,
 }
 
 /// The log of the engine (serve always records).

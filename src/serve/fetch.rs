@@ -34,9 +34,10 @@ pub struct FetchRequest {
     /// One URL: the answer is its body, or its refusal.
     pub url: Option<String>,
     /// A batch of at most 10,000 URLs: the answer is NDJSON, one line per URL.
-    #[schema(max_items = 10000)]
+    #[schema(min_items = 1, max_items = 10000)]
     pub urls: Option<Vec<String>>,
     /// `train-ai`, `ai-input` or `search`.
+    #[schema(value_type = Option<super::openapi::PurposeName>)]
     pub purpose: Option<String>,
     /// In a batch, each allowed body as `body_base64` on its line.
     #[serde(default)]

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 use serde::Serialize;
+use serde_json::json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -136,6 +137,62 @@ pub struct ShownSchema {
     sources: Vec<ShownSourceSchema>,
 }
 
+/// A purpose.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PurposeName {
+    /// Training AI models.
+    TrainAi,
+    /// Input to an AI model at inference time.
+    AiInput,
+    /// A search index.
+    Search,
+}
+
+/// What the types alone cannot say, added to their schemas: `/v1/evaluate` needs at least
+/// one input (`422` otherwise), `/v1/fetch` exactly one of `url` and `urls`.
+struct Alternatives;
+
+impl Modify for Alternatives {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let text = |name: &str| {
+            json!({"type": "object", "required": [name], "properties": {name: {"type": "string"}}})
+        };
+        let evaluate = json!({"anyOf": [
+            text("robots"), text("tdmrep"), text("aitxt"), text("html"),
+            {"type": "object", "required": ["headers"],
+             "properties": {"headers": {"type": "array", "minItems": 1,
+                 "items": {"$ref": "#/components/schemas/HeaderField"}}}},
+        ]});
+        let fetch = json!({"oneOf": [
+            {"type": "object", "required": ["url"],
+             "properties": {"url": {"type": "string"}, "urls": {"type": "null"}}},
+            {"type": "object", "required": ["urls"],
+             "properties": {"urls": {"type": "array"}, "url": {"type": "null"}}},
+        ]});
+        for (name, extra) in [("EvaluateRequest", evaluate), ("FetchRequest", fetch)] {
+            let Some(schema) = components.schemas.get(name) else {
+                continue;
+            };
+            let Ok(original) = serde_json::to_value(schema) else {
+                continue;
+            };
+            let both = json!({"allOf": [original, extra]});
+            match serde_json::from_value(both) {
+                Ok(schema) => {
+                    components.schemas.insert(name.to_owned(), schema);
+                }
+                // A test compares the description with docs/openapi.json: a change that
+                // lost the alternatives shows there.
+                Err(e) => tracing::error!("openapi: {name}: {e}"),
+            }
+        }
+    }
+}
+
 struct Bearer;
 
 impl Modify for Bearer {
@@ -164,8 +221,8 @@ impl Modify for Bearer {
         super::metrics::metrics,
         serve,
     ),
-    components(schemas(super::errors::ErrorBody, super::errors::ErrorDetail, super::errors::ErrorCode)),
-    modifiers(&Bearer),
+    components(schemas(super::errors::ErrorBody, super::errors::ErrorDetail, super::errors::ErrorCode, super::evidence::ExportFormat, PurposeName)),
+    modifiers(&Bearer, &Alternatives),
 )]
 pub struct ApiDoc;
 
@@ -183,4 +240,16 @@ pub fn json() -> String {
     responses((status = 200, description = "This description", body = Object)))]
 pub async fn serve() -> axum::response::Response {
     super::check::json(json().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alternatives_are_in_the_description() {
+        let api: serde_json::Value = serde_json::from_str(&super::json()).unwrap();
+        let schemas = &api["components"]["schemas"];
+        let inputs = &schemas["EvaluateRequest"]["allOf"][1]["anyOf"];
+        assert_eq!(inputs[4]["properties"]["headers"]["minItems"], 1);
+        assert!(schemas["FetchRequest"]["allOf"][1]["oneOf"].is_array());
+    }
 }
