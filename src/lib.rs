@@ -39,6 +39,8 @@
 //! - [`audit`]: replay, re-deciding evidence records from their snapshots with today's
 //!   engine (over `policy`, `net::compile` and `evidence`); the auditor's bundle itself is
 //!   [`evidence::bundle`].
+//! - [`serve`]: `optout serve`, the engine as an HTTP service (checks, fetches, evidence,
+//!   metrics) for many workers in any language.
 //! - [`cli`]: one module per subcommand ([`cli::check`], [`cli::fetch`], [`cli::crawl`],
 //!   [`cli::log`], [`cli::report`], [`cli::crawler_info`]), thin over the library.
 //!
@@ -72,4 +74,5 @@ pub mod middleware;
 pub mod net;
 pub mod policy;
 pub mod report;
+pub mod serve;
 pub mod store;

@@ -42,7 +42,10 @@ from ._optout import (
     evaluate_robots,
 )
 
+from .client import Client
+
 __all__ = [
+    "Client",
     "ConfigError",
     "Decision",
     "Engine",

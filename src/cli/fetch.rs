@@ -18,11 +18,10 @@ use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable, write_json_line
 use super::{CliError, EXIT_USAGE};
 use crate::config::Config;
 use crate::evidence::EvidenceLog;
-use crate::fetcher::{Fetcher, Outcome};
-use crate::policy::{Code, Purpose, Reason, Verdict};
+use crate::fetcher::{Fetcher, Outcome, OutcomeLine, label};
+use crate::policy::Purpose;
 use clap::Args;
 use futures_util::StreamExt;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,22 +48,6 @@ pub struct FetchArgs {
     /// URLs to fetch; when none are given, one per line from standard input.
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
-}
-
-/// One line of `--json` output.
-#[derive(Serialize)]
-struct Line<'a> {
-    url: &'a str,
-    verdict: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bytes: Option<u64>,
-    reasons: &'a [Reason],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<String>,
 }
 
 /// Runs `optout fetch`.
@@ -159,24 +142,6 @@ fn print_single(
                 1
             }))
         }
-    }
-}
-
-/// The word printed for an outcome: a request that was allowed but brought no content
-/// (`fetch.failed`, `fetch.bad-redirect`, `fetch.server-error`, ...) is `failed`, not
-/// `allowed`.
-fn label(verdict: Verdict, reasons: &[Reason]) -> &'static str {
-    if verdict == Verdict::Allowed {
-        "failed"
-    } else if reasons.first().is_some_and(|r| {
-        matches!(
-            r.code,
-            Code::UrlInvalid | Code::UrlUnsupportedScheme | Code::UrlUserinfo
-        )
-    }) {
-        "error"
-    } else {
-        verdict.as_str()
     }
 }
 
@@ -296,70 +261,42 @@ fn print_outcome(
     outcome: &Outcome,
     exit: &mut u8,
 ) -> Result<(), CliError> {
-    let (verdict, status, bytes, reasons, seq, file) = match outcome {
-        Outcome::Fetched(page) => {
-            // A body is written only once its record is on disk.
-            let file = match &args.output_dir {
-                Some(dir) => {
-                    fetcher.log().sync()?;
-                    Some(save(dir, page.url.as_str(), &page.body)?)
-                }
-                None => None,
-            };
-            (
-                "allowed",
-                Some(page.status),
-                Some(page.body.len() as u64),
-                &page.reasons,
-                Some(page.seq),
-                file,
-            )
+    // A body is written only once its record is on disk.
+    let file = match (&args.output_dir, outcome) {
+        (Some(dir), Outcome::Fetched(page)) => {
+            fetcher.log().sync()?;
+            Some(save(dir, page.url.as_str(), &page.body)?)
         }
-        Outcome::NotFetched(r) => {
-            *exit = (*exit).max(if r.seq.is_none() { EXIT_USAGE } else { 1 });
-            (
-                label(r.verdict, &r.reasons),
-                r.status,
-                None,
-                &r.reasons,
-                r.seq,
-                None,
-            )
-        }
+        _ => None,
     };
+    if let Outcome::NotFetched(r) = outcome {
+        *exit = (*exit).max(if r.seq.is_none() { EXIT_USAGE } else { 1 });
+    }
     // Never a password on the output (a URL with credentials is refused anyway).
     let input = crate::evidence::record::redact_input(input.trim());
-    let input = &*input;
+    let mut line = OutcomeLine::new(&input, outcome);
+    line.file = file.map(|f| f.display().to_string());
     let written = if args.json {
-        let line = Line {
-            url: input,
-            verdict,
-            status,
-            bytes,
-            reasons,
-            seq,
-            file: file.map(|f| f.display().to_string()),
-        };
         write_json_line(out, &line)
     } else {
-        let mut line = format!("{verdict:<9} {}", printable(input));
-        if let Some(status) = status {
-            line.push_str(&format!("  HTTP {status}"));
+        let mut text = format!("{:<9} {}", line.verdict, printable(line.url));
+        if let Some(status) = line.status {
+            text.push_str(&format!("  HTTP {status}"));
         }
-        if let Some(bytes) = bytes {
-            line.push_str(&format!(", {bytes} bytes"));
+        if let Some(bytes) = line.bytes {
+            text.push_str(&format!(", {bytes} bytes"));
         }
-        if let Some(file) = &file {
-            line.push_str(&format!(" -> {}", printable(&file.display().to_string())));
+        if let Some(file) = &line.file {
+            text.push_str(&format!(" -> {}", printable(file)));
         }
-        for reason in reasons {
-            line.push_str(&format!("  {}", printable(&reason.to_string())));
+        for reason in line.reasons {
+            text.push_str(&format!("  {}", printable(&reason.to_string())));
         }
-        if let Some(seq) = seq {
-            line.push_str(&format!("  [evidence #{seq}]"));
+        if let Some(seq) = line.seq {
+            text.push_str(&format!("  [evidence #{seq}]"));
         }
-        line.push('\n');
-        out.write_all(line.as_bytes())
+        text.push('\n');
+        out.write_all(text.as_bytes())
     };
     written.map_err(CliError::Write)
 }

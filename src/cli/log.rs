@@ -12,7 +12,6 @@ use crate::evidence::export::{self, Filter};
 use crate::evidence::{Record, SourceRef, verify_export, verify_store};
 use crate::store::Store;
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::Value;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -258,64 +257,39 @@ fn report<E: std::fmt::Display>(
 }
 
 fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliError> {
-    let Some(entry) = crate::evidence::block::get(store, seq)? else {
+    let Some(shown) = crate::evidence::show::show(store, seq)? else {
         return Err(CliError::Usage(format!("no record {seq} in the log")));
     };
-    // What stands at the record's place must be that record: in a damaged log it may not be.
-    let value = serde_json::from_slice::<Value>(entry.bytes())
-        .ok()
-        .filter(|v| v.get("seq").and_then(Value::as_u64) == Some(seq))
-        .ok_or(export::ExportError::Unreadable(seq))?;
     // The record as JSON, with C1 controls escaped too (`output::JsonSafe`); the snapshot
     // lines below are the site's bytes, escaped for the terminal (`output::printable`).
     let mut json = super::output::JsonSafe::new(Vec::new());
-    serde_json::to_writer_pretty(&mut json, &value)
+    serde_json::to_writer_pretty(&mut json, &shown.record)
         .map_err(std::io::Error::from)
         .map_err(CliError::Write)?;
     let mut text = String::from_utf8_lossy(&json.finish().map_err(CliError::Write)?).into_owned();
     text.push('\n');
-    let reasons = value.get("reasons").and_then(Value::as_array);
-    let sources: Vec<SourceRef> = value
-        .get("sources")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .unwrap_or_default();
-    for source in sources {
-        let marked: Vec<u64> = reasons
-            .into_iter()
-            .flatten()
-            .filter(|r| r.get("source").and_then(Value::as_str) == Some(source.kind.as_str()))
-            .filter_map(|r| r.get("line").and_then(Value::as_u64))
-            .collect();
+    for shown in shown.sources {
+        let source = &shown.source;
         text.push_str(&format!(
             "\n--- {} {} (sha256 {})\n",
             printable(&source.kind),
             printable(&source.url),
             printable(&source.sha256)
         ));
-        let key = hex::decode(&source.sha256).unwrap_or_default();
-        let snapshot = store.snapshot(&key)?;
-        let Some(snapshot) = snapshot else {
+        if !shown.present {
             text.push_str("(snapshot missing: run `optout log verify`)\n");
             continue;
-        };
-        let body = String::from_utf8_lossy(&snapshot);
-        // Numbered as the robots.txt parser numbers them: CR, LF and CRLF end a line.
-        let lines: Vec<&str> = crate::policy::robots::line_numbering(&body).collect();
-        let near = |n: u64| marked.iter().any(|&m| n + 3 >= m && n <= m + 3);
-        let whole = lines.len() <= 60;
-        let mut skipped = false;
-        for (i, line) in lines.iter().enumerate() {
-            let n = i as u64 + 1;
-            if !(whole || near(n)) {
-                skipped = true;
-                continue;
-            }
-            if skipped {
+        }
+        for line in shown.lines {
+            if line.after_gap {
                 text.push_str("     ...\n");
-                skipped = false;
             }
-            let mark = if marked.contains(&n) { ">>" } else { "  " };
-            text.push_str(&format!("{mark}{n:>5}  {}\n", printable(line)));
+            let mark = if line.deciding { ">>" } else { "  " };
+            text.push_str(&format!(
+                "{mark}{:>5}  {}\n",
+                line.line,
+                printable(&line.text)
+            ));
         }
     }
     out.write_all(text.as_bytes()).map_err(CliError::Write)?;

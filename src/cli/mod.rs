@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod log;
 pub mod output;
 pub mod report;
+pub mod serve;
 
 use crate::config::{Config, ConfigError};
 use clap::{Parser, Subcommand};
@@ -66,6 +67,8 @@ pub enum Command {
     /// Write the crawler's public page, its JSON, IP ranges and Atom feed of changes and
     /// evidence-log checkpoints (needs the store's write lock).
     CrawlerInfo(crawler_info::CrawlerInfoArgs),
+    /// Serve checks, fetches and the evidence log over HTTP, for many workers at once.
+    Serve(serve::ServeArgs),
 }
 
 /// A failure that stops a command. Its message is one line a user can act on.
@@ -140,6 +143,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Log(log) => log::run(&config, &store, log),
         Command::Report(report) => report::run(&config, &store, report),
         Command::CrawlerInfo(info) => crawler_info::run(&config, &store, info),
+        Command::Serve(serve) => serve::run(&config, &store, serve),
     }
 }
 

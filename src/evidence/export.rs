@@ -57,6 +57,7 @@ impl Filter {
 pub fn normalize_time(text: &str) -> Result<String, humantime::TimestampError> {
     humantime::parse_rfc3339_weak(text).map(|t| humantime::format_rfc3339_millis(t).to_string())
 }
+pub use super::bound::time_bound;
 
 /// Why reading failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@
 //! covers the one before, so a change, removal or reordering shows.
 
 pub mod block;
+mod bound;
 pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
@@ -13,6 +14,7 @@ mod encode;
 pub mod export;
 pub mod log;
 pub mod record;
+pub mod show;
 pub mod verify;
 mod writer;
 

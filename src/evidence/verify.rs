@@ -268,6 +268,18 @@ pub(super) fn check_last(entry: &Entry, head: &Head) -> Result<(), Broken> {
 /// gaps, every block's key against its first record, the head, the acknowledged head, and
 /// every snapshot's bytes.
 pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
+    verify_until(store, None)
+}
+
+/// [`verify_store`] on a store that a running log appends to (`optout serve`): only the
+/// records up to `head` (read from the store with [`Head::read`], after a sync) are walked,
+/// and the head compared is `head`; records appended since are left for the next walk. An
+/// acknowledged head newer than `head` is not held against it.
+pub fn verify_store_until(store: &Store, head: &Head) -> Result<Verified, VerifyError> {
+    verify_until(store, Some(head))
+}
+
+fn verify_until(store: &Store, until: Option<&Head>) -> Result<Verified, VerifyError> {
     let mut prev = [0u8; 32];
     let mut count = 0u64;
     let mut last_block = None;
@@ -276,6 +288,9 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
     let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for entry in block::records(store) {
         let position = count + 1;
+        if until.is_some_and(|h| position > h.seq) {
+            break;
+        }
         let entry = entry.map_err(|e| match e {
             // sled could not read the next block: name where the walk stopped.
             ReadError::Store(StoreError::Corrupt { message, .. }) => Broken::Record {
@@ -302,7 +317,11 @@ pub fn verify_store(store: &Store) -> Result<Verified, VerifyError> {
             acked_found = Some(hash);
         }
     }
-    let head = Head::read(store)?;
+    let head = match until {
+        Some(head) => head.clone(),
+        None => Head::read(store)?,
+    };
+    let acked = acked.filter(|a| until.is_none() || a.seq <= head.seq);
     if head.seq > count {
         return Err(Broken::Head(format!(
             "the head says record {} but the log ends at record {count} (records were removed from the end)",
@@ -462,4 +481,15 @@ fn next_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, Ver
             "stream did not contain valid UTF-8",
         ))
     })
+}
+
+/// A line to publish or timestamp elsewhere: the log up to `seq` is intact and ends at
+/// `hash` (`optout log checkpoint`, `GET /v1/checkpoint`).
+pub fn checkpoint_line(head: &Head) -> String {
+    super::checkpoint::Checkpoint {
+        seq: head.seq,
+        hash: head.hash,
+        time: super::record::now_rfc3339(),
+    }
+    .to_string()
 }

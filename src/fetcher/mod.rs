@@ -35,10 +35,12 @@ use tracing::Instrument;
 use url::Url;
 
 mod content;
+mod line;
 mod response;
 mod steps;
 
 pub(crate) use content::judge_content;
+pub use line::{OutcomeLine, label};
 
 /// A fetched page the policy allows.
 #[derive(Clone, Debug)]

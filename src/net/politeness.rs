@@ -14,6 +14,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -50,6 +51,32 @@ struct Pace {
 struct Host {
     in_flight: Arc<Semaphore>,
     pace: Mutex<Pace>,
+    /// Requests waiting for this host's slot now.
+    waiters: AtomicUsize,
+}
+
+/// A request waiting for its host's slot: counts the host as waiting while any does
+/// ([`Politeness::waiting_hosts`]).
+struct Waiting<'a> {
+    host: &'a Host,
+    hosts: &'a AtomicUsize,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(host: &'a Host, hosts: &'a AtomicUsize) -> Waiting<'a> {
+        if host.waiters.fetch_add(1, Ordering::Relaxed) == 0 {
+            hosts.fetch_add(1, Ordering::Relaxed);
+        }
+        Waiting { host, hosts }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.host.waiters.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.hosts.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The right to send one request to a host now. Dropping it ends the request.
@@ -85,6 +112,8 @@ pub struct Politeness {
     clock: TokioClock,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
     global: Arc<Semaphore>,
+    /// Hosts with a request waiting for its slot now.
+    waiting_hosts: AtomicUsize,
 }
 
 /// Hosts kept before idle ones are swept.
@@ -125,6 +154,7 @@ impl Politeness {
             },
             hosts: Mutex::new(HashMap::new()),
             global: Arc::new(Semaphore::new(permits(config.max_in_flight))),
+            waiting_hosts: AtomicUsize::new(0),
         }
     }
 
@@ -190,6 +220,12 @@ impl Politeness {
         Ok(delay)
     }
 
+    /// Hosts with at least one request waiting for its slot now (`/metrics` of `optout
+    /// serve`).
+    pub fn waiting_hosts(&self) -> usize {
+        self.waiting_hosts.load(Ordering::Relaxed)
+    }
+
     /// Hosts whose state is held now.
     pub fn hosts(&self) -> usize {
         self.lock_hosts().len()
@@ -225,6 +261,7 @@ impl Politeness {
                 backoffs: 0,
                 last_used: Instant::now(),
             }),
+            waiters: AtomicUsize::new(0),
         });
         hosts.insert(key.to_owned(), Arc::clone(&host));
         host
@@ -249,6 +286,7 @@ impl Politeness {
             };
         }
         let host = self.host(key);
+        let _waiting = Waiting::new(&host, &self.waiting_hosts);
         let host_permit = Arc::clone(&host.in_flight)
             .acquire_owned()
             .await

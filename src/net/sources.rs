@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::policy::crawlers::AiCrawlers;
 use crate::store::{Store, StoreError};
 use lru::LruCache;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
@@ -75,6 +75,10 @@ pub struct PolicySources {
     max_entries: usize,
     max_bytes: usize,
     cache: Mutex<Cache>,
+    /// Lookups answered from memory, fresh ([`PolicySources::cache_counts`]).
+    hits: AtomicU64,
+    /// Lookups that had to load or fetch (missing or expired in memory).
+    misses: AtomicU64,
 }
 
 impl PolicySources {
@@ -112,7 +116,18 @@ impl PolicySources {
                 slots: LruCache::unbounded(),
                 bytes: 0,
             }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
+    }
+
+    /// Lookups so far answered from memory (hits) and not (misses: loaded from the store
+    /// or fetched), for `/metrics` of `optout serve`.
+    pub fn cache_counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Uses `clock` instead of the system clock (tests).
@@ -168,8 +183,10 @@ impl PolicySources {
         if let Some(entry) = guard.as_ref()
             && entry.expires_at() > now
         {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Arc::clone(&entry.policy));
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let mut files = match guard.take() {
             Some(entry) => entry.files,
             None => self.load(origin)?,
