@@ -31,10 +31,16 @@ async fn main() {
     let seconds: u64 = arg("--seconds").map_or(20, |s| s.parse().unwrap());
     let concurrency: usize = arg("--concurrency").map_or(16, |s| s.parse().unwrap());
     let engine = Arc::new(
-        Engine::open(&config, Some(std::path::Path::new(&store)), EngineOptions::default()).unwrap(),
+        Engine::open(
+            &config,
+            Some(std::path::Path::new(&store)),
+            EngineOptions::default(),
+        )
+        .unwrap(),
     );
     let ask = Arc::new(engine.ask(None, None).unwrap());
-    let batches: Arc<Vec<Vec<String>>> = Arc::new(urls.chunks(100).map(<[String]>::to_vec).collect());
+    let batches: Arc<Vec<Vec<String>>> =
+        Arc::new(urls.chunks(100).map(<[String]>::to_vec).collect());
     // Warm: every origin's policy in memory.
     for batch in batches.iter() {
         engine.check_many(&ask, batch.clone()).await.unwrap();

@@ -31,7 +31,8 @@ fn site(ip: [u8; 4]) -> Server {
             .header("Content-Type", "application/json"),
     );
     server.route("/ai.txt", Reply::status(404));
-    server.fallback(Reply::ok("<html><body>page</body></html>").header("Content-Type", "text/html"));
+    server
+        .fallback(Reply::ok("<html><body>page</body></html>").header("Content-Type", "text/html"));
     server
 }
 
@@ -90,7 +91,8 @@ fn assert_only_policy_files(sites: &[&Server]) {
     for site in sites {
         for seen in site.requests() {
             assert!(
-                ["/robots.txt", "/.well-known/tdmrep.json", "/ai.txt"].contains(&seen.path.as_str()),
+                ["/robots.txt", "/.well-known/tdmrep.json", "/ai.txt"]
+                    .contains(&seen.path.as_str()),
                 "a check requested {}",
                 seen.path
             );
@@ -155,10 +157,16 @@ async fn checks_equal_the_cli_and_request_only_policy_files() {
     assert_only_policy_files(&[&a, &b]);
     let (_, _, metrics) = get(&service.url("/metrics")).await;
     let metrics = String::from_utf8(metrics).unwrap();
-    assert!(metrics.contains("optout_decisions_total{verdict=\"refused\"}"), "{metrics}");
+    assert!(
+        metrics.contains("optout_decisions_total{verdict=\"refused\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("optout_decision_reasons_total{code=\"robots.disallow\"}"));
     assert!(metrics.contains("optout_policy_cache_hits_total"));
-    assert!(!metrics.contains("optout_policy_cache_misses_total 0\n"), "{metrics}");
+    assert!(
+        !metrics.contains("optout_policy_cache_misses_total 0\n"),
+        "{metrics}"
+    );
     assert!(service.stop().success());
 }
 
@@ -227,16 +235,27 @@ async fn fetches_equal_the_cli_and_never_request_a_refused_path() {
     let dir = tempfile::tempdir().unwrap();
     let service = start(dir.path());
     // One allowed URL: the body, with the verdict and the record in headers.
-    let (status, headers, body) = post(&service.url("/v1/fetch"), &json!({"url": a.url("/a")})).await;
+    let (status, headers, body) =
+        post(&service.url("/v1/fetch"), &json!({"url": a.url("/a")})).await;
     assert_eq!(status, 200);
     assert_eq!(body, b"<html><body>page</body></html>");
     assert_eq!(headers["optout-verdict"], "allowed");
     assert_eq!(headers["optout-status"], "200");
     assert_eq!(headers["content-type"], "text/html");
-    assert!(headers["optout-seq"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        headers["optout-seq"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     // One refused URL: its line as JSON, nothing requested.
-    let (status, headers, body) =
-        post(&service.url("/v1/fetch"), &json!({"url": a.url("/private/x")})).await;
+    let (status, headers, body) = post(
+        &service.url("/v1/fetch"),
+        &json!({"url": a.url("/private/x")}),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(headers["optout-verdict"], "refused");
     let line: Value = serde_json::from_slice(&body).unwrap();
@@ -252,7 +271,9 @@ async fn fetches_equal_the_cli_and_never_request_a_refused_path() {
         .map(|l| without_seq(serde_json::from_str(l).unwrap()))
         .collect();
     assert_eq!(
-        got.iter().map(|l| l["url"].as_str().unwrap()).collect::<Vec<_>>(),
+        got.iter()
+            .map(|l| l["url"].as_str().unwrap())
+            .collect::<Vec<_>>(),
         urls.iter().map(|u| u.trim()).collect::<Vec<_>>()
     );
     let mut args = vec!["fetch", "--json"];
@@ -275,12 +296,18 @@ async fn fetches_equal_the_cli_and_never_request_a_refused_path() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines[0]["body_base64"], "PGh0bWw+PGJvZHk+cGFnZTwvYm9keT48L2h0bWw+");
+    assert_eq!(
+        lines[0]["body_base64"],
+        "PGh0bWw+PGJvZHk+cGFnZTwvYm9keT48L2h0bWw+"
+    );
     assert!(lines[1].get("body_base64").is_none());
     assert_no_refused_path(&[&a, &b]);
     let (_, _, metrics) = get(&service.url("/metrics")).await;
     let metrics = String::from_utf8(metrics).unwrap();
-    assert!(!metrics.contains("optout_fetch_duration_seconds_count 0\n"), "{metrics}");
+    assert!(
+        !metrics.contains("optout_fetch_duration_seconds_count 0\n"),
+        "{metrics}"
+    );
     assert!(service.stop().success());
 }
 
@@ -334,7 +361,10 @@ async fn evidence_endpoints_read_the_log_the_cli_reads() {
 async fn sigterm_during_a_batch_answers_it_and_loses_no_record() {
     // The policy files come slowly, so the batch is in flight when SIGTERM comes.
     let slow = Server::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
-    slow.route("/robots.txt", Reply::ok(ROBOTS).delayed(Duration::from_millis(1500)));
+    slow.route(
+        "/robots.txt",
+        Reply::ok(ROBOTS).delayed(Duration::from_millis(1500)),
+    );
     slow.fallback(Reply::status(404));
     let dir = tempfile::tempdir().unwrap();
     let service = start(dir.path());
@@ -364,10 +394,17 @@ async fn sigterm_during_a_batch_answers_it_and_loses_no_record() {
     let export = String::from_utf8(optout(&["--store", store, "log", "export"]).stdout).unwrap();
     let stored: std::collections::HashSet<u64> = export
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     for seq in seqs {
-        assert!(stored.contains(&seq), "answered record {seq} is not in the log");
+        assert!(
+            stored.contains(&seq),
+            "answered record {seq} is not in the log"
+        );
     }
 }
 
@@ -387,7 +424,16 @@ async fn openapi_json_is_the_file_in_docs() {
         "docs/openapi.json is not what /openapi.json serves: regenerate it with OPTOUT_BLESS_OPENAPI=1 cargo test --test serve openapi"
     );
     let api: Value = serde_json::from_slice(&served).unwrap();
-    for path in ["/v1/check", "/v1/evaluate", "/v1/fetch", "/v1/evidence", "/v1/evidence/{seq}", "/v1/checkpoint", "/healthz", "/metrics"] {
+    for path in [
+        "/v1/check",
+        "/v1/evaluate",
+        "/v1/fetch",
+        "/v1/evidence",
+        "/v1/evidence/{seq}",
+        "/v1/checkpoint",
+        "/healthz",
+        "/metrics",
+    ] {
         assert!(api["paths"].get(path).is_some(), "{path}");
     }
     assert!(service.stop().success());

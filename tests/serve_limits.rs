@@ -47,7 +47,10 @@ fn a_non_loopback_bind_without_a_token_is_refused() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("--token-file") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("--token-file") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +61,8 @@ async fn bearer_tokens_from_a_file_or_the_environment() {
     let by_env = Service::start(&dir.path().join("b"), &[], &[("OPTOUT_SERVE_TOKEN", TOKEN)]);
     for service in [&by_file, &by_env] {
         let url = service.url("/v1/evaluate");
-        let body = json!({"urls": ["https://e.com/"], "robots": "User-agent: *\nAllow: /\n"}).to_string();
+        let body =
+            json!({"urls": ["https://e.com/"], "robots": "User-agent: *\nAllow: /\n"}).to_string();
         let send = |auth: Option<String>| {
             let mut request = client()
                 .post(&url)
@@ -69,7 +73,11 @@ async fn bearer_tokens_from_a_file_or_the_environment() {
             }
             request.send()
         };
-        for auth in [None, Some("Bearer wrong-token-0123456789".into()), Some(format!("Basic {TOKEN}"))] {
+        for auth in [
+            None,
+            Some("Bearer wrong-token-0123456789".into()),
+            Some(format!("Basic {TOKEN}")),
+        ] {
             let response = send(auth.clone()).await.unwrap();
             assert_eq!(response.status(), 401, "{auth:?}");
             assert!(
@@ -97,40 +105,95 @@ async fn bearer_tokens_from_a_file_or_the_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_has_the_one_shape_and_its_code() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::start(&dir.path().join("store"), &["--max-body-bytes", "4096"], &[]);
+    let service = Service::start(
+        &dir.path().join("store"),
+        &["--max-body-bytes", "4096"],
+        &[],
+    );
     let check = service.url("/v1/check");
     let robots = "User-agent: *\nDisallow: /\n";
     let cases: Vec<(serde_json::Value, &str, &str)> = vec![
         (json!({"urls": "nope"}), "bad-request", "/v1/check"),
-        (json!({"urls": [], "purpose": "train-ai"}), "invalid", "/v1/check"),
-        (json!({"urls": ["https://e.com/"], "purpose": "world-domination"}), "invalid", "/v1/check"),
-        (json!({"urls": ["https://e.com/"], "agent": "bad agent"}), "invalid", "/v1/check"),
-        (json!({"urls": ["https://e.com/"], "unknown": 1}), "bad-request", "/v1/check"),
-        (json!({"urls": ["https://e.com/"]}), "invalid", "/v1/evaluate"),
-        (json!({"urls": ["https://e.com/"], "robots": robots,
-                "headers": [{"name": "X-Robots-Tag", "value": "all\r\nX-Robots-Tag: noai"}]}), "invalid", "/v1/evaluate"),
-        (json!({"url": "https://e.com/", "urls": ["https://e.com/"]}), "invalid", "/v1/fetch"),
-        (json!({"urls": vec!["x"; 4000]}), "body-too-large", "/v1/check"),
+        (
+            json!({"urls": [], "purpose": "train-ai"}),
+            "invalid",
+            "/v1/check",
+        ),
+        (
+            json!({"urls": ["https://e.com/"], "purpose": "world-domination"}),
+            "invalid",
+            "/v1/check",
+        ),
+        (
+            json!({"urls": ["https://e.com/"], "agent": "bad agent"}),
+            "invalid",
+            "/v1/check",
+        ),
+        (
+            json!({"urls": ["https://e.com/"], "unknown": 1}),
+            "bad-request",
+            "/v1/check",
+        ),
+        (
+            json!({"urls": ["https://e.com/"]}),
+            "invalid",
+            "/v1/evaluate",
+        ),
+        (
+            json!({"urls": ["https://e.com/"], "robots": robots,
+                "headers": [{"name": "X-Robots-Tag", "value": "all\r\nX-Robots-Tag: noai"}]}),
+            "invalid",
+            "/v1/evaluate",
+        ),
+        (
+            json!({"url": "https://e.com/", "urls": ["https://e.com/"]}),
+            "invalid",
+            "/v1/fetch",
+        ),
+        (
+            json!({"urls": vec!["x"; 4000]}),
+            "body-too-large",
+            "/v1/check",
+        ),
     ];
     for (body, code, path) in cases {
         let (status, headers, answer) = post(&service.url(path), &body).await;
         assert_eq!(error_code(status, &headers, &answer), code, "{path} {body}");
     }
     // Not JSON at all, and not said to be JSON.
-    let response = client().post(&check).header("content-type", "application/json").body("{").send().await.unwrap();
+    let response = client()
+        .post(&check)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
-    assert_eq!(error_code(status, &headers, &response.bytes().await.unwrap()), "bad-request");
+    assert_eq!(
+        error_code(status, &headers, &response.bytes().await.unwrap()),
+        "bad-request"
+    );
     let response = client().post(&check).body("{}").send().await.unwrap();
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
     assert_eq!(status, 415);
-    assert_eq!(error_code(status, &headers, &response.bytes().await.unwrap()), "unsupported-media-type");
+    assert_eq!(
+        error_code(status, &headers, &response.bytes().await.unwrap()),
+        "unsupported-media-type"
+    );
     let (status, headers, body) = get(&service.url("/no/such/path")).await;
     assert_eq!(error_code(status, &headers, &body), "not-found");
     let response = client().delete(&check).send().await.unwrap();
     let (status, headers) = (response.status().as_u16(), response.headers().clone());
-    assert_eq!(error_code(status, &headers, &response.bytes().await.unwrap()), "method-not-allowed");
+    assert_eq!(
+        error_code(status, &headers, &response.bytes().await.unwrap()),
+        "method-not-allowed"
+    );
     let (status, headers, body) = get(&check).await;
-    assert_eq!(error_code(status, &headers, &body), "bad-request", "GET without url");
+    assert_eq!(
+        error_code(status, &headers, &body),
+        "bad-request",
+        "GET without url"
+    );
     let (status, headers, body) = get(&service.url("/v1/evidence?since=yesterday")).await;
     assert_eq!(error_code(status, &headers, &body), "invalid");
 }
@@ -141,12 +204,20 @@ async fn a_batch_has_at_most_ten_thousand_urls() {
     let service = Service::start(&dir.path().join("store"), &[], &[]);
     let robots = "User-agent: *\nDisallow: /private/\n";
     let urls: Vec<String> = (0..10_000).map(|i| format!("https://e.com/{i}")).collect();
-    let (status, _, body) = post(&service.url("/v1/evaluate"), &json!({"urls": urls, "robots": robots})).await;
+    let (status, _, body) = post(
+        &service.url("/v1/evaluate"),
+        &json!({"urls": urls, "robots": robots}),
+    )
+    .await;
     assert_eq!(status, 200);
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(answer["results"].as_array().unwrap().len(), 10_000);
     let urls: Vec<String> = (0..10_001).map(|i| format!("https://e.com/{i}")).collect();
-    let (status, headers, body) = post(&service.url("/v1/evaluate"), &json!({"urls": urls, "robots": robots})).await;
+    let (status, headers, body) = post(
+        &service.url("/v1/evaluate"),
+        &json!({"urls": urls, "robots": robots}),
+    )
+    .await;
     assert_eq!(error_code(status, &headers, &body), "invalid");
     assert!(String::from_utf8_lossy(&body).contains("10000"));
 }
@@ -169,7 +240,11 @@ async fn requests_in_flight_per_client_and_time_per_request_are_bounded() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The first is in flight: a second from the same client is turned away.
-    let (status, headers, body) = post(&service.url("/v1/check"), &json!({"urls": ["https://e.com/"]})).await;
+    let (status, headers, body) = post(
+        &service.url("/v1/check"),
+        &json!({"urls": ["https://e.com/"]}),
+    )
+    .await;
     assert_eq!(error_code(status, &headers, &body), "too-many-requests");
     assert!(headers.contains_key("retry-after"));
     let (status, headers, body) = first.await.unwrap();

@@ -254,7 +254,11 @@ fn show(store: &Store, seq: u64, out: &mut impl Write) -> Result<ExitCode, CliEr
                 text.push_str("     ...\n");
             }
             let mark = if line.deciding { ">>" } else { "  " };
-            text.push_str(&format!("{mark}{:>5}  {}\n", line.line, printable(&line.text)));
+            text.push_str(&format!(
+                "{mark}{:>5}  {}\n",
+                line.line,
+                printable(&line.text)
+            ));
         }
     }
     out.write_all(text.as_bytes()).map_err(CliError::Write)?;

@@ -19,7 +19,10 @@ pub fn time_bound(text: &str) -> Result<String, String> {
 
 fn number(text: &str, at: usize, len: usize) -> Option<i64> {
     let digits = text.get(at..at + len)?;
-    digits.bytes().all(|b| b.is_ascii_digit()).then(|| digits.parse().ok())?
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())?
 }
 
 /// RFC 3339 §5.6 `date-time`.
@@ -31,8 +34,16 @@ fn parse(text: &str) -> Option<String> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (year, month, day) = (number(text, 0, 4)?, number(text, 5, 2)?, number(text, 8, 2)?);
-    let (hour, minute, second) = (number(text, 11, 2)?, number(text, 14, 2)?, number(text, 17, 2)?);
+    let (year, month, day) = (
+        number(text, 0, 4)?,
+        number(text, 5, 2)?,
+        number(text, 8, 2)?,
+    );
+    let (hour, minute, second) = (
+        number(text, 11, 2)?,
+        number(text, 14, 2)?,
+        number(text, 17, 2)?,
+    );
     let mut rest = &text[19..];
     let mut millis = 0;
     if let Some(frac) = rest.strip_prefix('.') {
@@ -68,7 +79,11 @@ fn parse(text: &str) -> Option<String> {
     if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let (second, millis) = if second == 60 { (59, 999) } else { (second, millis) };
+    let (second, millis) = if second == 60 {
+        (59, 999)
+    } else {
+        (second, millis)
+    };
     let seconds =
         days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     let (days, secs) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
@@ -119,15 +134,24 @@ mod tests {
         let ok = |t: &str| time_bound(t).unwrap();
         assert_eq!(ok("2026-11-28T10:00:00Z"), "2026-11-28T10:00:00.000Z");
         assert_eq!(ok("2026-11-28 10:00:00"), "2026-11-28T10:00:00.000Z");
-        assert_eq!(ok("2026-11-28T10:00:00.123456+01:30"), "2026-11-28T08:30:00.123Z");
+        assert_eq!(
+            ok("2026-11-28T10:00:00.123456+01:30"),
+            "2026-11-28T08:30:00.123Z"
+        );
         assert_eq!(ok("2026-03-01T00:30:00+01:00"), "2026-02-28T23:30:00.000Z");
         assert_eq!(ok("2024-02-29T23:00:00-02:00"), "2024-03-01T01:00:00.000Z");
         assert_eq!(ok("1900-01-01T00:00:00Z"), "1900-01-01T00:00:00.000Z");
         assert_eq!(ok("0001-01-01T00:00:00+01:00"), "0000-12-31T23:00:00.000Z");
         assert_eq!(ok("9999-12-31T23:59:59-01:00"), "9999-12-31T23:59:59.999Z");
         assert_eq!(ok("2016-12-31T23:59:60Z"), "2016-12-31T23:59:59.999Z");
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2023-02-29T00:00:00Z",
-                    "2026-11-28T24:00:00Z", "2026-11-28T10:00:00+24:00"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T10:00:00+24:00",
+        ] {
             assert!(time_bound(bad).is_err(), "{bad}");
         }
     }

@@ -90,8 +90,11 @@ pub async fn require_token(
         });
     match offered {
         Some(offered) if token.matches(offered) => next.run(request).await,
-        Some(_) => ApiError::new(ErrorCode::Unauthorized, "the bearer token is not the configured one")
-            .into_response(),
+        Some(_) => ApiError::new(
+            ErrorCode::Unauthorized,
+            "the bearer token is not the configured one",
+        )
+        .into_response(),
         None => ApiError::new(
             ErrorCode::Unauthorized,
             "a bearer token is needed: Authorization: Bearer TOKEN",

@@ -192,7 +192,11 @@ pub async fn evaluate(
         tdmrep: file(body.tdmrep, "tdmrep"),
         aitxt: file(body.aitxt, "aitxt"),
         html: file(body.html, "html"),
-        headers: body.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+        headers: body
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect(),
         headers_name: "request:headers".into(),
     };
     if given.is_empty() {

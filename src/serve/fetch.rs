@@ -89,10 +89,16 @@ pub async fn fetch(
     };
     let fetcher = state.engine.fetcher()?;
     match (body.url, body.urls) {
-        (Some(url), None) => one(&state, &fetcher, url, purpose).await,
+        (Some(url), None) => one(&state, fetcher, url, purpose).await,
         (None, Some(urls)) => {
             batch_length(urls.len())?;
-            Ok(batch(Arc::clone(&state), Arc::clone(fetcher), urls, purpose, body.bodies))
+            Ok(batch(
+                Arc::clone(&state),
+                Arc::clone(fetcher),
+                urls,
+                purpose,
+                body.bodies,
+            ))
         }
         _ => Err(ApiError::invalid("give either url (one) or urls (a batch)")),
     }
@@ -176,7 +182,10 @@ async fn one(
         HeaderValue::from_static(verdict),
     );
     if let Some(seq) = seq {
-        headers.insert(HeaderName::from_static("optout-seq"), HeaderValue::from(seq));
+        headers.insert(
+            HeaderName::from_static("optout-seq"),
+            HeaderValue::from(seq),
+        );
     }
     Ok(response)
 }

@@ -102,8 +102,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         state.options.request_timeout,
     );
     // A backstop under our own reading limit: a body past it is cut off wherever it is read.
-    let body_limit =
-        tower_http::limit::RequestBodyLimitLayer::new(state.options.max_body_bytes.saturating_add(1));
+    let body_limit = tower_http::limit::RequestBodyLimitLayer::new(
+        state.options.max_body_bytes.saturating_add(1),
+    );
     Router::new()
         .route("/v1/check", post(check::check_batch).get(check::check_one))
         .route("/v1/evaluate", post(check::evaluate))

@@ -158,9 +158,7 @@ impl Modify for Alternatives {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        let text = |name: &str| {
-            json!({"type": "object", "required": [name], "properties": {name: {"type": "string"}}})
-        };
+        let text = |name: &str| json!({"type": "object", "required": [name], "properties": {name: {"type": "string"}}});
         let evaluate = json!({"anyOf": [
             text("robots"), text("tdmrep"), text("aitxt"), text("html"),
             {"type": "object", "required": ["headers"],
