@@ -6,6 +6,7 @@
 #   benches/serve.sh                  # 100 hosts × 100 pages, 20 s, 16 connections, 2 threads
 #   HOSTS=20 SECONDS_=5 benches/serve.sh
 #   OPTOUT_BIN=/tmp/old/optout BUILD=0 benches/serve.sh
+#   PROFILE=/tmp/serve.perf benches/serve.sh   # perf record of the service during the wrk run
 #
 # The hosts are the loopback site farm of examples/site_farm.rs (robots.txt allows all; every
 # URL is a page on a farm host), so checks only read robots.txt, tdmrep.json and ai.txt once
@@ -102,7 +103,11 @@ cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TICKS=$(getconf CLK_TCK)
 LOAD_SERVE=$(cut -d' ' -f1 /proc/loadavg)
 CPU0=$(cpu_of "$SERVE_PID")
+if [ -n "${PROFILE:-}" ]; then
+    perf record -F 499 -g -p "$SERVE_PID" -o "$PROFILE" -- sleep "$SECONDS_" 2>/dev/null &
+fi
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_}s" --latency -s "$WORK/post.lua" "$BASE" >"$WORK/wrk.out"
+if [ -n "${PROFILE:-}" ]; then wait %1 || true; fi
 CPU1=$(cpu_of "$SERVE_PID")
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" || { echo "optout serve did not exit 0" >&2; exit 1; }
