@@ -87,7 +87,13 @@ fn flipped(
         .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(needle)))
         .0;
     let last = at + needle.len() - 1;
-    bytes[last] ^= 0x01;
+    // A hex digit becomes another hex digit (a flipped bit could make `f` a `g`, which is a
+    // malformed hash rather than a changed one); anything else gets a bit flipped.
+    bytes[last] = match bytes[last] {
+        b'0' => b'1',
+        b'1'..=b'9' | b'a'..=b'f' => b'0',
+        other => other ^ 0x01,
+    };
     let path = log.path(name);
     std::fs::write(&path, bytes).unwrap();
     path
