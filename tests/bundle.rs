@@ -87,11 +87,11 @@ fn flipped(
         .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(needle)))
         .0;
     let last = at + needle.len() - 1;
-    // A hex digit becomes another hex digit (a flipped bit could make `f` a `g`, which is a
-    // malformed hash rather than a changed one); anything else gets a bit flipped.
+    // A hex letter becomes its neighbour (`a`<->`b`, `c`<->`d`, `e`<->`f`): a flipped bit
+    // would make `f` a `g`, a malformed hash rather than a changed one. Anything else (a
+    // digit stays a digit) gets its lowest bit flipped.
     bytes[last] = match bytes[last] {
-        b'0' => b'1',
-        b'1'..=b'9' | b'a'..=b'f' => b'0',
+        b @ b'a'..=b'f' => ((b - b'a') ^ 1) + b'a',
         other => other ^ 0x01,
     };
     let path = log.path(name);
