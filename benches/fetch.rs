@@ -1006,7 +1006,10 @@ fn politeness_alone(hosts: usize, window: Duration) -> (Duration, Duration, Dura
                 tasks.push(tokio::spawn(async move {
                     let key = format!("127.0.0.{}", host + 2);
                     while Instant::now() < deadline {
-                        let slot = politeness.acquire(&key, INTERVAL).await;
+                        let slot = politeness
+                            .acquire(&key, INTERVAL)
+                            .await
+                            .expect("never blocked");
                         // When the layer granted the slot, not when this task got to note
                         // it: a task preempted in between would show a gap never given.
                         slots[host]

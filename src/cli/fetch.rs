@@ -85,13 +85,16 @@ pub fn run(config: &Config, store: &Path, args: FetchArgs) -> Result<ExitCode, C
     );
     let single = first.len() == 1 && !args.json && args.output_dir.is_none();
     let result = runtime.block_on(async {
+        let stop = Stop::on_signals();
         if single {
-            let outcome = fetcher.fetch(&first[0], purpose).await;
-            return print_single(&first[0], outcome, &log);
+            let outcome = stop.or_interrupted(&fetcher, &first[0], purpose).await;
+            return print_single(&first[0], outcome, &log).map(|code| stop.exit(code));
         }
         let inputs = first.into_iter().map(Ok).chain(inputs);
         let per_host = config.politeness.in_flight_per_host;
-        fetch_many(&fetcher, inputs, purpose, &args, per_host).await
+        fetch_many(&fetcher, inputs, purpose, &args, per_host, &stop)
+            .await
+            .map(|code| stop.exit(code))
     });
     // Fetches still running (standard output was closed) stop here, so that every record
     // they appended is in the log synced below.
@@ -157,6 +160,7 @@ async fn fetch_many(
     purpose: Purpose,
     args: &FetchArgs,
     per_host: usize,
+    stop: &Stop,
 ) -> Result<ExitCode, CliError> {
     let (line_tx, mut lines) = tokio::sync::mpsc::channel(1024);
     std::thread::spawn(move || {
@@ -168,9 +172,17 @@ async fn fetch_many(
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<Fetched, CliError>>();
     let dispatch = Arc::clone(fetcher);
+    let dispatch_stop = stop.clone();
     tokio::spawn(async move {
         let mut queues: HashMap<String, UnboundedSender<String>> = HashMap::new();
-        while let Some(input) = lines.recv().await {
+        loop {
+            // Once stopped, no more input is read: what was read is recorded interrupted.
+            let input = tokio::select! {
+                biased;
+                () = dispatch_stop.stopped() => break,
+                input = lines.recv() => input,
+            };
+            let Some(input) = input else { break };
             let url = match input {
                 Ok(url) => url,
                 Err(e) => {
@@ -184,7 +196,7 @@ async fn fetch_many(
                 .unwrap_or_default();
             let queue = queues
                 .entry(host)
-                .or_insert_with(|| host_queue(&dispatch, &tx, purpose, per_host));
+                .or_insert_with(|| host_queue(&dispatch, &tx, purpose, per_host, &dispatch_stop));
             let _ = queue.send(url);
         }
     });
@@ -228,16 +240,19 @@ fn host_queue(
     tx: &UnboundedSender<Result<Fetched, CliError>>,
     purpose: Purpose,
     per_host: usize,
+    stop: &Stop,
 ) -> UnboundedSender<String> {
     let (queue, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
     let fetcher = Arc::clone(fetcher);
     let tx = tx.clone();
+    let stop = stop.clone();
     tokio::spawn(async move {
         let mut results = futures_util::stream::poll_fn(move |cx| urls.poll_recv(cx))
             .map(|url| {
                 let fetcher = Arc::clone(&fetcher);
+                let stop = stop.clone();
                 async move {
-                    let outcome = fetcher.fetch(&url, purpose).await;
+                    let outcome = stop.or_interrupted(&fetcher, &url, purpose).await;
                     super::test_panic("task");
                     (url, outcome)
                 }
@@ -251,6 +266,74 @@ fn host_queue(
     });
     queue
 }
+
+/// Ctrl-C or SIGTERM: fetches still waiting (a polite slot, a server's `Retry-After`) or
+/// running end at once, each recorded as `fetch.interrupted`, no more input is read, and
+/// the command exits 130 once every line is printed and the log is synced.
+#[derive(Clone)]
+struct Stop(tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    /// Watches for Ctrl-C and SIGTERM (needs a runtime).
+    fn on_signals() -> Stop {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async {
+                match term.as_mut() {
+                    Some(term) => {
+                        term.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = terminated => {}
+            }
+            let _ = tx.send(true);
+        });
+        Stop(rx)
+    }
+
+    /// Resolves once a stop was asked for.
+    async fn stopped(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+
+    /// Whether a stop was asked for.
+    fn asked(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Fetches `input`, or records it interrupted if a stop comes first.
+    async fn or_interrupted(
+        &self,
+        fetcher: &Fetcher,
+        input: &str,
+        purpose: Purpose,
+    ) -> Result<Outcome, crate::fetcher::FetcherError> {
+        tokio::select! {
+            biased;
+            () = self.stopped() => fetcher.interrupted(input, purpose),
+            outcome = fetcher.fetch(input, purpose) => outcome,
+        }
+    }
+
+    /// The exit status: 130 (128 + SIGINT) when stopped, else `code`.
+    fn exit(&self, code: ExitCode) -> ExitCode {
+        if self.asked() {
+            ExitCode::from(EXIT_INTERRUPTED)
+        } else {
+            code
+        }
+    }
+}
+
+/// The exit status of a command stopped by Ctrl-C or SIGTERM.
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// Prints one outcome (saving an allowed body with `-o`) and keeps the exit status.
 fn print_outcome(

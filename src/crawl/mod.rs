@@ -57,7 +57,9 @@ pub enum CrawlError {
 }
 
 /// Ctrl-C and SIGTERM as the crawl loop sees them: the first asks it to stop scheduling and
-/// finish what is in flight, the second to stop at once. Shared by the signal handler and
+/// finish the requests in flight (a URL still waiting for its polite slot or a server's
+/// `Retry-After` is abandoned at once, its lease left for `--resume`), the second to stop at
+/// once. Shared by the signal handler and
 /// the loop; the count only grows.
 #[derive(Clone, Default)]
 pub struct Shutdown {
@@ -85,5 +87,18 @@ impl Shutdown {
     /// Waits for the next request to stop.
     pub async fn asked(&self) {
         self.notify.notified().await
+    }
+
+    /// Resolves once a stop was asked (at once if it was already).
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.stopping() {
+                return;
+            }
+            notified.await;
+        }
     }
 }

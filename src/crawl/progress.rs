@@ -29,14 +29,28 @@ impl Progress {
         }
     }
 
-    /// Shows the counts, if it is time to.
-    pub fn show(&mut self, tally: &Tally, frontier: FrontierStats, in_flight: usize) {
+    /// Shows the counts, if it is time to. `blocked`: hosts whose server asked them to wait
+    /// (`Retry-After`, back-off), and the latest time one is blocked until.
+    pub fn show(
+        &mut self,
+        tally: &Tally,
+        frontier: FrontierStats,
+        in_flight: usize,
+        blocked: (usize, Option<std::time::SystemTime>),
+    ) {
         if self.last.elapsed() < self.every {
             return;
         }
         self.last = Instant::now();
+        let blocked = match blocked {
+            (0, _) | (_, None) => String::new(),
+            (n, Some(until)) => format!(
+                " blocked {n} (until {})",
+                crate::net::politeness::rfc3339(until)
+            ),
+        };
         let line = format!(
-            "kept {} refused {} discarded {} failed {} skipped {} | queued {} in flight {} hosts due {} waiting {} | {:.1} pages/s {} bytes",
+            "kept {} refused {} discarded {} failed {} skipped {} | queued {} in flight {} hosts due {} waiting {}{blocked} | {:.1} pages/s {} bytes",
             tally.kept,
             tally.refused,
             tally.discarded,

@@ -24,6 +24,7 @@ use crate::fetcher::{Fetcher, FetcherError, Page, Refusal};
 use crate::policy::{Purpose, Verdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use url::Url;
@@ -58,7 +59,12 @@ const MAX_NOFOLLOW: usize = 100_000;
 /// A finished task: a URL visited, or an origin's sitemaps read.
 #[allow(clippy::large_enum_variant)] // one per task, moved once, as `fetcher::Outcome`
 enum Finished {
-    Url(Lease, Result<Visit, FetcherError>),
+    /// A URL visited, with the politeness key of its host (the host, its domain or its IP:
+    /// the key the fetcher paced and blocked it by).
+    Url(Lease, Result<Visit, FetcherError>, String),
+    /// A URL abandoned on a stop while it waited for its polite slot: nothing was sent for
+    /// the page, and its lease stays out for `--resume`.
+    Abandoned,
     Sitemaps(Result<Vec<Url>, FetcherError>),
 }
 
@@ -89,6 +95,10 @@ pub struct Crawl {
     /// Links found only with nofollow so far (bounded): reported skipped at the end unless
     /// a followed link queues them first.
     nofollow: HashMap<String, Candidate>,
+    /// The politeness key of each queue host whose key is not the host itself
+    /// (`politeness.key = "domain"` or `"ip"`): the frontier schedules a host at its key's
+    /// next slot.
+    keys: HashMap<String, String>,
     last_checkpoint: Instant,
     progress: Option<Progress>,
 }
@@ -127,6 +137,7 @@ impl Crawl {
             pending_since: None,
             visiting: 0,
             nofollow: HashMap::new(),
+            keys: HashMap::new(),
             last_checkpoint: Instant::now(),
             progress: None,
         }
@@ -198,7 +209,7 @@ impl Crawl {
                 }
                 while tasks.len() < max_in_flight && !self.limit_reached() {
                     match self.frontier.next(Instant::now())? {
-                        Next::Ready(lease) => self.spawn_visit(&mut tasks, lease)?,
+                        Next::Ready(lease) => self.spawn_visit(&mut tasks, lease, shutdown)?,
                         Next::Wait(d) => {
                             wake = wake.min(d.max(Duration::from_millis(1)));
                             break;
@@ -245,7 +256,8 @@ impl Crawl {
                 self.checkpoint()?;
             }
             if let Some(progress) = &mut self.progress {
-                progress.show(&self.tally, self.frontier.stats(), tasks.len());
+                let blocked = self.fetcher.politeness().blocked_hosts();
+                progress.show(&self.tally, self.frontier.stats(), tasks.len(), blocked);
             }
         }
         if let Some(progress) = &mut self.progress {
@@ -300,6 +312,7 @@ impl Crawl {
         &mut self,
         tasks: &mut JoinSet<Finished>,
         lease: Lease,
+        shutdown: &Shutdown,
     ) -> Result<(), CrawlError> {
         if self.hosts.get(&lease.host).is_some_and(|h| h.gave_up) {
             let candidate = lease.candidate.clone();
@@ -311,9 +324,27 @@ impl Crawl {
         let links = self.plan.follow_links.then(|| self.links.clone());
         let purpose = self.plan.purpose;
         self.visiting += 1;
+        let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let visited = visit(&fetcher, &lease, purpose, links.as_ref()).await;
-            Finished::Url(lease, visited)
+            let sent = AtomicBool::new(false);
+            let visiting = visit(&fetcher, &lease, purpose, links.as_ref(), &sent);
+            let abandon = async {
+                shutdown.stopped().await;
+                if sent.load(Ordering::SeqCst) {
+                    // The request is out: finish it, so what it brings is written.
+                    std::future::pending::<()>().await;
+                }
+            };
+            let visited = tokio::select! {
+                biased;
+                visited = visiting => visited,
+                () = abandon => return Finished::Abandoned,
+            };
+            let key = match Url::parse(&lease.candidate.url) {
+                Ok(url) => fetcher.politeness().key(&url).await,
+                Err(_) => lease.host.clone(),
+            };
+            Finished::Url(lease, visited, key)
         });
         Ok(())
     }
@@ -357,8 +388,15 @@ impl Crawl {
                 }
                 Ok(())
             }
-            Finished::Url(lease, visited) => {
+            Finished::Abandoned => {
                 self.visiting -= 1;
+                Ok(())
+            }
+            Finished::Url(lease, visited, key) => {
+                self.visiting -= 1;
+                if key != lease.host {
+                    self.keys.insert(lease.host.clone(), key);
+                }
                 self.visited(lease, visited?)
             }
         }
@@ -401,13 +439,50 @@ impl Crawl {
             .first()
             .is_some_and(|c| matches!(*c, "fetch.failed" | "fetch.server-error"));
         let candidate = lease.candidate.clone();
-        self.skip(&candidate, verdict, codes, refusal.seq)?;
+        let gave_up = codes.first() == Some(&"politeness.gave-up");
+        let detail = refusal
+            .reasons
+            .first()
+            .filter(|_| gave_up)
+            .and_then(|r| r.detail.as_deref());
+        self.skip_with(&candidate, verdict, codes, refusal.seq, detail)?;
         if failed_request {
             self.host_failed(&lease.host)?;
         } else if refusal.status.is_some() {
             self.host_answered(&lease.host);
         }
+        if gave_up {
+            self.give_up_if_blocked(&lease.host)?;
+        }
         self.done(lease)
+    }
+
+    /// The politeness key of a queue host.
+    fn key<'a>(&'a self, host: &'a str) -> &'a str {
+        self.keys.get(host).map_or(host, String::as_str)
+    }
+
+    /// A host whose server asked it to wait longer than the crawl's patience
+    /// (`politeness.max_backoff_s`) is given up: its queue is reported skipped
+    /// (`crawl.host-gave-up`, with until when it is blocked) rather than each URL asked for
+    /// in turn. A shorter block only defers the host's queue ([`Crawl::done`]).
+    fn give_up_if_blocked(&mut self, host: &str) -> Result<(), CrawlError> {
+        let politeness = self.fetcher.politeness();
+        let Some((until, wall)) = politeness.blocked_until(self.key(host)) else {
+            return Ok(());
+        };
+        let patience = politeness.max_backoff();
+        if until.into_std() <= Instant::now() + patience {
+            return Ok(());
+        }
+        let detail = format!(
+            "{} is blocked until {} by its server, longer than politeness.max_backoff_s ({} s)",
+            self.key(host),
+            crate::net::politeness::rfc3339(wall),
+            patience.as_secs()
+        );
+        tracing::warn!(host, "{detail}; host given up");
+        self.drop_host(host, Some(&detail))
     }
 
     fn host_answered(&mut self, host: &str) {
@@ -425,30 +500,38 @@ impl Crawl {
         if errors.in_a_row < max || errors.gave_up {
             return Ok(());
         }
-        errors.gave_up = true;
         tracing::warn!(
             host,
             errors = max,
             "host given up after {max} failures in a row"
         );
+        self.drop_host(host, None)
+    }
+
+    /// Gives `host` up: what is queued for it is reported skipped (`crawl.host-gave-up`),
+    /// and so is every URL of it found later.
+    fn drop_host(&mut self, host: &str, detail: Option<&str>) -> Result<(), CrawlError> {
+        self.hosts.entry(host.to_owned()).or_default().gave_up = true;
         loop {
             let dropped = self.frontier.drop_host(host)?;
             if dropped.is_empty() {
                 return Ok(());
             }
             for candidate in dropped {
-                self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None)?;
+                let codes = vec!["crawl.host-gave-up"];
+                self.skip_with(&candidate, "skipped", codes, None, detail)?;
             }
         }
     }
 
-    /// The leased URL is finished; its host is due at its next polite slot, later after
-    /// failures in a row (doubling per failure).
+    /// The leased URL is finished; its host is due at its next polite slot (by its
+    /// politeness key: after its interval, or when its server's `Retry-After` ends), later
+    /// after failures in a row (doubling per failure).
     fn done(&mut self, lease: Lease) -> Result<(), CrawlError> {
         let now = Instant::now();
         let politeness = self.fetcher.politeness();
         let slot = politeness
-            .next_slot(&lease.host)
+            .next_slot(self.key(&lease.host))
             .map(|t| t.into_std())
             .unwrap_or(now);
         let failures = self.hosts.get(&lease.host).map_or(0, |h| h.in_a_row);
@@ -469,6 +552,17 @@ impl Crawl {
         codes: Vec<&'static str>,
         seq: Option<u64>,
     ) -> Result<(), CrawlError> {
+        self.skip_with(candidate, verdict, codes, seq, None)
+    }
+
+    fn skip_with(
+        &mut self,
+        candidate: &Candidate,
+        verdict: &str,
+        codes: Vec<&'static str>,
+        seq: Option<u64>,
+        detail: Option<&str>,
+    ) -> Result<(), CrawlError> {
         self.tally
             .not_kept(verdict, codes.first().copied().unwrap_or("crawl.skipped"));
         let line = SkipLine {
@@ -478,6 +572,7 @@ impl Crawl {
             seq,
             depth: candidate.depth,
             found_on: candidate.found_on.as_deref(),
+            detail,
         };
         self.skipped.write(&line).map_err(CrawlError::Skipped)
     }

@@ -28,6 +28,11 @@ pub struct SkipLine<'a> {
     pub depth: u32,
     /// The page it was found on.
     pub found_on: Option<&'a str>,
+    /// What a reason code alone does not say: for a host given up or a URL not sent
+    /// because its server asked the host to wait, until when (`politeness.gave-up`,
+    /// `crawl.host-gave-up`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
 }
 
 /// The report, open for appending.
@@ -143,6 +148,7 @@ mod tests {
             seq: Some(4),
             depth: 1,
             found_on: Some("http://a.example/"),
+            detail: None,
         };
         report.write(&line).unwrap();
         let end = report.flush().unwrap();

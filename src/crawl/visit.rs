@@ -9,6 +9,7 @@ use crate::fetcher::{Fetcher, FetcherError, HopOutcome, Outcome, Page, Redirect,
 use crate::policy::{Purpose, Verdict, parse_url};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::AtomicBool;
 use url::Url;
 
 /// What became of a leased URL.
@@ -60,11 +61,13 @@ fn conditional(validators: Option<&Validators>) -> HeaderMap {
 }
 
 /// Fetches a leased URL for `purpose` and reads the links of the page if kept and `follow`.
+/// `sent` is set just before the page's request goes out.
 pub async fn visit(
     fetcher: &Fetcher,
     lease: &Lease,
     purpose: Purpose,
     links: Option<&LinkOptions>,
+    sent: &AtomicBool,
 ) -> Result<Visit, FetcherError> {
     let url = match parse_url(&lease.candidate.url) {
         Ok(url) => url,
@@ -79,7 +82,10 @@ pub async fn visit(
         }
     };
     let headers = conditional(lease.candidate.validators.as_ref());
-    match fetcher.fetch_hop(url, purpose, headers).await? {
+    match fetcher
+        .fetch_hop_noting(url, purpose, headers, sent)
+        .await?
+    {
         HopOutcome::Redirected(redirect) => Ok(Visit::Redirect(redirect)),
         HopOutcome::Ended(Outcome::NotFetched(refusal)) => Ok(Visit::NotKept(refusal)),
         HopOutcome::Ended(Outcome::Fetched(page)) => {

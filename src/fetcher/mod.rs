@@ -26,10 +26,11 @@ use crate::evidence::record::{redact_input, redact_url};
 use crate::evidence::{EvidenceLog, SourceRef};
 use crate::net::{FetchError, Head, HttpClient, PolicySources, Politeness};
 use crate::policy::judge::Judge;
-use crate::policy::{Purpose, Reason, Verdict, parse_url};
+use crate::policy::{Code, Purpose, Reason, Verdict, parse_url};
 use crate::store::StoreError;
 use reqwest::header::HeaderMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::Instrument;
 use url::Url;
@@ -176,7 +177,8 @@ pub struct Fetcher {
     config: Config,
     client: HttpClient,
     sources: Arc<PolicySources>,
-    politeness: Politeness,
+    /// Shared with the policy sources: one politeness state per process.
+    politeness: Arc<Politeness>,
     log: Arc<EvidenceLog>,
     lists: Arc<Lists>,
 }
@@ -216,7 +218,7 @@ impl Fetcher {
         Fetcher {
             config: config.clone(),
             client,
-            politeness: Politeness::new(&config.politeness),
+            politeness: Arc::clone(sources.politeness()),
             sources,
             log,
             lists,
@@ -279,6 +281,28 @@ impl Fetcher {
         self.fetch_url(url, purpose, HeaderMap::new()).await
     }
 
+    /// Records that `input` was not fetched because the command was stopped (Ctrl-C,
+    /// SIGTERM) first, typically while it waited for its host's polite slot: the evidence
+    /// shows every URL a run was asked for, fetched or not.
+    pub fn interrupted(&self, input: &str, purpose: Purpose) -> Result<Outcome, FetcherError> {
+        let url = match parse_url(input) {
+            Ok(url) => url,
+            Err(reason) => {
+                return Ok(Outcome::NotFetched(Refusal {
+                    url: redact_input(input.trim()).into_owned(),
+                    verdict: Verdict::Refused,
+                    status: None,
+                    reasons: vec![reason],
+                    seq: None,
+                }));
+            }
+        };
+        let reason = Reason::new(Code::FetchInterrupted)
+            .with_detail("stopped (Ctrl-C or SIGTERM) before the fetch ended; nothing kept");
+        let judge = self.judge(purpose);
+        self.refuse(&url, &judge, &[], Verdict::Allowed, vec![reason], None)
+    }
+
     /// Fetches `url` for `purpose` with request `headers`, such as the validators of a
     /// re-crawl (`If-None-Match`, `If-Modified-Since`; RFC 9110 §13.1): a 304 to them is
     /// judged and handed back as a page with an empty body. Credentials headers are refused
@@ -289,7 +313,7 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<Outcome, FetcherError> {
-        self.send_own(url, purpose, headers, true)
+        self.send_own(url, purpose, headers, true, None)
             .await
             .map(HopOutcome::followed)
     }
@@ -302,7 +326,24 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<HopOutcome, FetcherError> {
-        self.send_own(url, purpose, headers, false).await
+        let sent = AtomicBool::new(false);
+        self.fetch_hop_noting(url, purpose, headers, &sent).await
+    }
+
+    /// [`Self::fetch_hop`], setting `sent` while the page's request is out: it is set just
+    /// before a request is sent and cleared when a 429/503 (or 500/502/504) is answered and
+    /// the pipeline backs off. While it is clear, a caller may drop the fetch (it waits for
+    /// its polite slot or a server's `Retry-After`): nothing is in flight, and what was
+    /// recorded (the back-off notes) stays true.
+    pub async fn fetch_hop_noting(
+        &self,
+        url: Url,
+        purpose: Purpose,
+        headers: HeaderMap,
+        sent: &AtomicBool,
+    ) -> Result<HopOutcome, FetcherError> {
+        self.send_own(url, purpose, headers, false, Some(sent))
+            .await
     }
 
     /// The pipeline with this fetcher's own client sending `headers` on every hop;
@@ -313,14 +354,28 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
         follow: bool,
+        sent: Option<&AtomicBool>,
     ) -> Result<HopOutcome, FetcherError> {
         let plain = is_plain(&headers);
         let client = self.client.clone();
         let limit = self.config.net.max_body_bytes;
         let mut send = move |url: Url| {
+            if let Some(sent) = sent {
+                sent.store(true, Ordering::SeqCst);
+            }
             let client = client.clone();
             let headers = headers.clone();
-            async move { client.send(&url, headers, limit).await }
+            async move {
+                let result = client.send(&url, headers, limit).await;
+                // A status that is retried: the pipeline records it, then waits again;
+                // nothing is in flight during that wait.
+                if let (Some(sent), Ok(head)) = (sent, &result)
+                    && response::RETRIED.contains(&head.status)
+                {
+                    sent.store(false, Ordering::SeqCst);
+                }
+                result
+            }
         };
         self.run(url, purpose, &mut send, plain, follow).await
     }

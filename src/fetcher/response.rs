@@ -166,13 +166,22 @@ pub(super) fn failed(reason: Reason, decision: &Decision) -> Vec<Reason> {
 }
 
 /// Why a retried status was given up: the host stayed busy (429/503: `politeness.gave-up`,
-/// refused), or kept failing (500/502/504: `fetch.server-error`, a failed request). `waited`
-/// is false when its `Retry-After` was longer than `politeness.max_backoff_s`.
-pub(super) fn gave_up(status: u16, tries: u32, waited: bool) -> (Verdict, Reason) {
-    let detail = if waited {
+/// refused), or kept failing (500/502/504: `fetch.server-error`, a failed request). A
+/// `Retry-After` longer than `politeness.max_backoff_s` is not waited: the detail says until
+/// when the host (`key`) is blocked, and nothing is sent to it before then.
+pub(super) fn gave_up(
+    status: u16,
+    tries: u32,
+    key: &str,
+    backoff: &crate::net::Backoff,
+) -> (Verdict, Reason) {
+    let detail = if backoff.within {
         format!("HTTP {status} after {tries} tries")
     } else {
-        format!("HTTP {status} with Retry-After longer than politeness.max_backoff_s")
+        format!(
+            "HTTP {status} with Retry-After longer than politeness.max_backoff_s; {key} is blocked until {}",
+            crate::net::politeness::rfc3339(backoff.until)
+        )
     };
     if matches!(status, 429 | 503) {
         (

@@ -164,7 +164,18 @@ impl Fetcher {
     {
         let mut tries = 0;
         loop {
-            let slot = self.politeness.acquire(&pace.key, pace.interval).await;
+            let slot = match self.politeness.acquire(&pace.key, pace.interval).await {
+                Ok(slot) => slot,
+                Err(blocked) => {
+                    // The server asked the host to wait longer than optout waits: give up
+                    // now, send nothing before its time (RFC 9110 §10.2.3).
+                    let reason =
+                        Reason::new(Code::PolitenessGaveUp).with_detail(blocked.to_string());
+                    return self
+                        .stop(hop, Verdict::Refused, vec![reason], None)
+                        .map(Err);
+                }
+            };
             tracing::Span::current().record("wait_ms", slot.waited.as_millis() as u64);
             let result = send(hop.url.clone()).await.map(Into::into);
             // The interval also counts from the end of this request, before the slot is
@@ -183,10 +194,10 @@ impl Fetcher {
             }
             let retry_after =
                 crate::net::outcome::retry_after(&head.headers, std::time::SystemTime::now());
-            let wait = self.politeness.back_off(&pace.key, retry_after);
+            let backoff = self.politeness.back_off(&pace.key, retry_after);
             tries += 1;
-            match wait {
-                Some(wait) if tries <= self.config.politeness.max_retries => {
+            match backoff.wait {
+                wait if backoff.within && tries <= self.config.politeness.max_retries => {
                     let mut reasons = hop.decision.reasons.clone();
                     reasons.push(Reason::new(Code::PolitenessBackoff).with_detail(format!(
                         "HTTP {}; waiting {} ms before try {} of {}",
@@ -198,7 +209,7 @@ impl Fetcher {
                     self.record_hop(hop, Verdict::Allowed, reasons, Some((&head).into()))?;
                 }
                 _ => {
-                    let (verdict, reason) = gave_up(head.status, tries, wait.is_some());
+                    let (verdict, reason) = gave_up(head.status, tries, &pace.key, &backoff);
                     let reasons = match verdict {
                         Verdict::Allowed => failed(reason, &hop.decision),
                         _ => vec![reason],

@@ -7,22 +7,26 @@
 //! ([`crate::evidence::record::redact_url`]): they end up in evidence records.
 
 use super::client::{HttpClient, userinfo_refused};
-use super::outcome::{Ending, MAX_REDIRECTS, Trace, Validators};
+use super::outcome::{Ending, MAX_REDIRECTS, Trace, Validators, retry_after};
 use super::politeness::Politeness;
 use crate::evidence::record::redact_url;
 use crate::policy::target::names_userinfo;
 use reqwest::header::{HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LOCATION};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use url::Url;
 
 /// How the requests for a policy file are paced: by the crawler's politeness, with the
 /// `Crawl-delay` already known for the origin's host (a crawler's), or not at all (a check).
+/// Either way a host that its server blocked (`Retry-After`, back-off) is not asked before
+/// its time, and a 429 or 503 on a policy file blocks its host like a page's would.
 #[derive(Clone, Copy)]
 pub struct Pacing<'a> {
     /// The per-host politeness state.
     pub politeness: &'a Politeness,
     /// The origin's `Crawl-delay` for the agent, if known.
     pub crawl_delay: Option<Duration>,
+    /// Whether each hop waits for its host's slot (a crawler), or only for a block (a check).
+    pub paced: bool,
 }
 
 /// GETs `url`, following redirects, with `validators` as a conditional request. With
@@ -53,16 +57,27 @@ pub async fn fetch(
     let ending = loop {
         let request = client.get(&current, headers.clone(), limit);
         let result = match pacing {
-            Some(p) => {
+            Some(p) if p.paced => {
                 let delay = p.crawl_delay.filter(|_| current.host() == url.host());
-                p.politeness.paced(&current, delay, request).await.0
+                p.politeness
+                    .paced(&current, delay, request)
+                    .await
+                    .map(|(output, _)| output)
             }
-            None => request.await,
+            Some(p) => p.politeness.unpaced(&current, request).await,
+            None => Ok(request.await),
         };
         let response = match result {
-            Ok(response) => response,
-            Err(e) => break Ending::Failed(e),
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => break Ending::Failed(e),
+            Err(blocked) => break Ending::Blocked(blocked),
         };
+        if let Some(p) = pacing {
+            let retry_after = retry_after(&response.headers, SystemTime::now());
+            p.politeness
+                .heed(&current, response.status, retry_after)
+                .await;
+        }
         let redirect = (300..400).contains(&response.status) && response.status != 304;
         if !redirect {
             break Ending::Response(response);

@@ -14,5 +14,5 @@ pub mod sources;
 pub use client::{FetchError, Head, HttpClient};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compile::OriginPolicy;
-pub use politeness::Politeness;
+pub use politeness::{Backoff, Blocked, Politeness};
 pub use sources::PolicySources;

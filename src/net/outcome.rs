@@ -22,6 +22,8 @@ pub enum Ending {
     Loop(Url),
     /// A redirect without a usable `Location`.
     BadRedirect(String),
+    /// Not requested: the host is blocked by its server for longer than optout waits.
+    Blocked(super::politeness::Blocked),
 }
 
 /// A fetch of one policy file, every hop of it.
@@ -126,6 +128,14 @@ pub fn classify(trace: Trace, now: SystemTime) -> Outcome {
                 status: None,
                 detail,
                 retry_after: None,
+            };
+        }
+        // Nothing is known (RFC 9309 §2.3.1.4) until the server allows the next request.
+        Ending::Blocked(blocked) => {
+            return Outcome::Unreachable {
+                status: None,
+                retry_after: Some(blocked.until.duration_since(now).unwrap_or_default()),
+                detail: blocked.to_string(),
             };
         }
     };

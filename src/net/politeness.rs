@@ -2,6 +2,13 @@
 //! `Crawl-delay`), a bound on requests in flight per host and over all hosts, and back-off
 //! after 429/503 honouring `Retry-After`.
 //!
+//! A `Retry-After` (RFC 9110 §10.2.3) or a back-off after 429/503 blocks the *host* (the
+//! politeness key: host, domain or IP), not the one URL that got it: no request of any
+//! caller sharing this state goes to the host before the time the server gave. A wait over
+//! `politeness.max_backoff_s` is not waited at all: the request gives up at once
+//! ([`Blocked`]), so nothing hangs on a wait it will not honour. `max_backoff_s` is how
+//! long optout is willing to wait, never a cap on what the server asked.
+//!
 //! Each host has its own `governor` GCRA limiter (burst 1), so hosts can have different
 //! intervals (governor's keyed limiter has one quota for all keys). Time is tokio's, so
 //! tests run under `tokio::time::pause()`. A waiting host holds no global permit: it sleeps
@@ -16,7 +23,7 @@ use governor::{Quota, RateLimiter};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
@@ -46,6 +53,56 @@ struct Pace {
     /// 429/503s in a row.
     backoffs: u32,
     last_used: Instant,
+    /// No request before this, by the server's word (`Retry-After`) or a back-off.
+    block: Option<Block>,
+}
+
+/// A host blocked by its server: until when, on both clocks (tokio's to wait, the wall
+/// clock to say so in evidence).
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    until: Instant,
+    wall: SystemTime,
+}
+
+/// A request that will not wait: its host is blocked for longer than
+/// `politeness.max_backoff_s`. The host gets no request before `until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// The politeness key of the host.
+    pub key: String,
+    /// When the host may be asked again (wall clock).
+    pub until: SystemTime,
+    /// `politeness.max_backoff_s`.
+    pub max: Duration,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is blocked until {} by its server (Retry-After or back-off), longer than politeness.max_backoff_s ({} s)",
+            self.key,
+            rfc3339(self.until),
+            self.max.as_secs()
+        )
+    }
+}
+
+/// What a 429 or 503 did to its host ([`Politeness::back_off`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// How long the host is blocked from now.
+    pub wait: Duration,
+    /// Until when (wall clock).
+    pub until: SystemTime,
+    /// Whether the wait is within `politeness.max_backoff_s` (else the URL gives up).
+    pub within: bool,
+}
+
+/// A wall-clock time as RFC 3339 in UTC, to the second.
+pub fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 struct Host {
@@ -260,6 +317,7 @@ impl Politeness {
                 last_sent: None,
                 backoffs: 0,
                 last_used: Instant::now(),
+                block: None,
             }),
             waiters: AtomicUsize::new(0),
         });
@@ -267,15 +325,19 @@ impl Politeness {
         host
     }
 
-    /// Waits for `key`'s next slot, paced at `interval`.
-    pub async fn acquire(&self, key: &str, interval: Duration) -> Slot {
+    /// Waits for `key`'s next slot, paced at `interval`; gives up at once, without waiting,
+    /// when the host is blocked (`Retry-After`, back-off) for longer than
+    /// `politeness.max_backoff_s`.
+    pub async fn acquire(&self, key: &str, interval: Duration) -> Result<Slot, Blocked> {
         let started = Instant::now();
         if !self.config.enabled {
+            // Unpaced, but a server's Retry-After still holds.
+            self.wait_out_block(key).await?;
             let global = Arc::clone(&self.global)
                 .acquire_owned()
                 .await
                 .expect("the global semaphore is never closed");
-            return Slot {
+            return Ok(Slot {
                 key: key.to_owned(),
                 waited: started.elapsed(),
                 interval: Duration::ZERO,
@@ -283,15 +345,18 @@ impl Politeness {
                 _host: None,
                 _global: global,
                 _pace: None,
-            };
+            });
         }
         let host = self.host(key);
         let _waiting = Waiting::new(&host, &self.waiting_hosts);
+        self.check_block(key, &host)?;
         let host_permit = Arc::clone(&host.in_flight)
             .acquire_owned()
             .await
             .expect("a host semaphore is never closed");
         loop {
+            // Checked again after every wait: another request may have been told to wait.
+            self.check_block(key, &host)?;
             if let Some(wait) = self.until_free(&host, interval) {
                 self.wait_for_slot(later(Instant::now(), wait), interval)
                     .await;
@@ -303,7 +368,7 @@ impl Politeness {
                 .expect("the global semaphore is never closed");
             match self.take_cell(&host) {
                 Ok(granted) => {
-                    return Slot {
+                    return Ok(Slot {
                         key: key.to_owned(),
                         waited: granted.saturating_duration_since(started),
                         interval,
@@ -311,7 +376,7 @@ impl Politeness {
                         _host: Some(host_permit),
                         _global: global,
                         _pace: Some(Arc::clone(&host)),
-                    };
+                    });
                 }
                 Err(wait) => {
                     drop(global);
@@ -320,6 +385,74 @@ impl Politeness {
                 }
             }
         }
+    }
+
+    /// `Err` when `host` is blocked for longer than `politeness.max_backoff_s` from now.
+    fn check_block(&self, key: &str, host: &Host) -> Result<(), Blocked> {
+        let pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        match pace.block {
+            Some(block) if block.until > later(Instant::now(), self.max_backoff()) => {
+                Err(Blocked {
+                    key: key.to_owned(),
+                    until: block.wall,
+                    max: self.max_backoff(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until `key`'s block (if any) has passed, with no pacing: for requests that are
+    /// not paced (a check's policy files), which still owe the server its `Retry-After`.
+    /// Gives up at once on a block longer than `politeness.max_backoff_s`.
+    pub async fn wait_out_block(&self, key: &str) -> Result<(), Blocked> {
+        loop {
+            let Some(host) = self.lock_hosts().get(key).cloned() else {
+                return Ok(());
+            };
+            self.check_block(key, &host)?;
+            let until = host
+                .pace
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .block
+                .map(|b| b.until);
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Hosts blocked by their server now, and the latest time one is blocked until (the
+    /// crawl's progress line).
+    pub fn blocked_hosts(&self) -> (usize, Option<SystemTime>) {
+        let now = Instant::now();
+        let hosts = self.lock_hosts();
+        let mut count = 0;
+        let mut latest: Option<SystemTime> = None;
+        for host in hosts.values() {
+            let pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(block) = pace.block.filter(|b| b.until > now) {
+                count += 1;
+                latest = Some(latest.map_or(block.wall, |l| l.max(block.wall)));
+            }
+        }
+        (count, latest)
+    }
+
+    /// `politeness.max_backoff_s`: the longest optout waits for a host.
+    pub fn max_backoff(&self) -> Duration {
+        Duration::from_secs(self.config.max_backoff_s)
+    }
+
+    /// When `key`'s server allows the next request, if it has blocked the host (and the
+    /// block has not passed): tokio's clock and the wall clock.
+    pub fn blocked_until(&self, key: &str) -> Option<(Instant, SystemTime)> {
+        let host = Arc::clone(self.lock_hosts().get(key)?);
+        let pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
+        let block = pace.block?;
+        (block.until > Instant::now()).then_some((block.until, block.wall))
     }
 
     /// Waits until `deadline` for a slot of a host paced at `interval`: precisely when the
@@ -381,20 +514,41 @@ impl Politeness {
     /// Sends `request` to `url`'s host in its turn: waits for the host's slot, paced at its
     /// interval raised to `crawl_delay` (at most the configured maximum), and counts the
     /// interval also from the end of the request. Returns the request's output and how long
-    /// the slot took to come.
+    /// the slot took to come; not sent at all when the host is blocked for longer than
+    /// `politeness.max_backoff_s`.
     pub async fn paced<F: Future>(
         &self,
         url: &Url,
         crawl_delay: Option<Duration>,
         request: F,
-    ) -> (F::Output, Duration) {
+    ) -> Result<(F::Output, Duration), Blocked> {
         let key = self.key(url).await;
         let delay = crawl_delay.map(|d| d.min(self.max_crawl_delay()));
         let interval = self.interval(&key, delay);
-        let slot = self.acquire(&key, interval).await;
+        let slot = self.acquire(&key, interval).await?;
         let output = request.await;
         self.note_request(&key, Instant::now(), interval);
-        (output, slot.waited)
+        Ok((output, slot.waited))
+    }
+
+    /// Sends `request` unpaced (a check's policy file), once `url`'s host is not blocked;
+    /// not sent when the block is longer than `politeness.max_backoff_s`.
+    pub async fn unpaced<F: Future>(&self, url: &Url, request: F) -> Result<F::Output, Blocked> {
+        let key = self.key(url).await;
+        self.wait_out_block(&key).await?;
+        Ok(request.await)
+    }
+
+    /// Takes in a response from `url`'s host outside the fetch pipeline (a policy file): a
+    /// 429 or 503 blocks the host like a page's would ([`Politeness::back_off`]); another
+    /// status ends its back-off streak.
+    pub async fn heed(&self, url: &Url, status: u16, retry_after: Option<Duration>) {
+        let key = self.key(url).await;
+        if matches!(status, 429 | 503) {
+            self.back_off(&key, retry_after);
+        } else {
+            self.answered(&key);
+        }
     }
 
     /// Counts a request to `key` at `at` that the pacing did not see (the policy files of its
@@ -409,19 +563,32 @@ impl Politeness {
     }
 
     /// After a 429 or 503: no request to `key` before the server's `Retry-After`, or else an
-    /// exponentially growing back-off. Returns the wait, or `None` when it is longer than the
-    /// configured maximum (give up on the URL).
-    pub fn back_off(&self, key: &str, retry_after: Option<Duration>) -> Option<Duration> {
+    /// exponentially growing back-off (RFC 9110 §10.2.3, §15.5.20, §15.6.4). The whole host
+    /// waits the full time the server gave, whatever `politeness.max_backoff_s` says: that
+    /// bounds how long optout waits, so a longer wait gives up (`within` is false) and the
+    /// host still gets nothing before `until`.
+    pub fn back_off(&self, key: &str, retry_after: Option<Duration>) -> Backoff {
         let host = self.host(key);
         let mut pace = host.pace.lock().unwrap_or_else(|p| p.into_inner());
         pace.backoffs += 1;
         let doubled = Duration::from_secs(self.config.backoff_s)
             .saturating_mul(1 << pace.backoffs.saturating_sub(1).min(16));
-        let max = Duration::from_secs(self.config.max_backoff_s);
+        let max = self.max_backoff();
         let wait = retry_after.unwrap_or(doubled.min(max));
-        let until = later(Instant::now(), wait.min(max));
+        let now = Instant::now();
+        let until = later(now, wait);
+        let wall = wall_clock_after(until.saturating_duration_since(now));
         pace.not_before = pace.not_before.max(until);
-        (wait <= max).then_some(wait)
+        let block = match pace.block {
+            Some(old) if old.until >= until => old,
+            _ => Block { until, wall },
+        };
+        pace.block = Some(block);
+        Backoff {
+            wait: block.until.saturating_duration_since(now),
+            until: block.wall,
+            within: wait <= max,
+        }
     }
 
     /// The earliest time `key`'s next request may go out (its last request plus its
@@ -486,6 +653,12 @@ fn permits(n: usize) -> usize {
     n.clamp(1, Semaphore::MAX_PERMITS)
 }
 
+/// The wall-clock time `wait` from now, saturated as [`later`] saturates.
+fn wall_clock_after(wait: Duration) -> SystemTime {
+    let now = SystemTime::now();
+    now.checked_add(wait.min(FAR_FUTURE)).unwrap_or(now)
+}
+
 fn nonzero_one() -> std::num::NonZeroU32 {
     std::num::NonZeroU32::MIN
 }
@@ -508,7 +681,10 @@ mod tests {
         let mut times = Vec::new();
         let mut granted: Vec<Instant> = Vec::new();
         for _ in 0..5 {
-            let slot = p.acquire("a.example", Duration::from_secs(1)).await;
+            let slot = p
+                .acquire("a.example", Duration::from_secs(1))
+                .await
+                .unwrap();
             times.push(Instant::now() - start);
             if let Some(last) = granted.last() {
                 assert!(slot.granted - *last >= Duration::from_secs(1));
@@ -528,14 +704,25 @@ mod tests {
             max_in_flight: 1,
             ..config(10_000)
         }));
-        drop(p.acquire("slow.example", Duration::from_secs(10)).await);
+        drop(
+            p.acquire("slow.example", Duration::from_secs(10))
+                .await
+                .unwrap(),
+        );
         let waiting = {
             let p = Arc::clone(&p);
-            tokio::spawn(async move { p.acquire("slow.example", Duration::from_secs(10)).await })
+            tokio::spawn(async move {
+                p.acquire("slow.example", Duration::from_secs(10))
+                    .await
+                    .unwrap()
+            })
         };
         tokio::task::yield_now().await;
         let start = Instant::now();
-        let other = p.acquire("fast.example", Duration::from_secs(10)).await;
+        let other = p
+            .acquire("fast.example", Duration::from_secs(10))
+            .await
+            .unwrap();
         assert!(Instant::now() - start < Duration::from_millis(10));
         drop(other);
         let slot = waiting.await.unwrap();
@@ -550,23 +737,22 @@ mod tests {
             Duration::from_secs(5)
         );
         assert_eq!(p.interval("a", None), Duration::from_millis(100));
-        drop(p.acquire("a", Duration::from_millis(100)).await);
-        assert_eq!(
-            p.back_off("a", Some(Duration::from_secs(30))),
-            Some(Duration::from_secs(30))
-        );
+        drop(p.acquire("a", Duration::from_millis(100)).await.unwrap());
+        let backoff = p.back_off("a", Some(Duration::from_secs(30)));
+        assert_eq!(backoff.wait, Duration::from_secs(30));
+        assert!(backoff.within);
         let start = Instant::now();
-        drop(p.acquire("a", Duration::from_millis(100)).await);
+        drop(p.acquire("a", Duration::from_millis(100)).await.unwrap());
         assert!(Instant::now() - start >= Duration::from_secs(30));
-        assert_eq!(p.back_off("a", Some(Duration::from_secs(100_000))), None);
+        assert!(!p.back_off("a", Some(Duration::from_secs(100_000))).within);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_longer_interval_keeps_its_spacing_from_the_last_request() {
         let p = Politeness::new(&config(100));
-        drop(p.acquire("a", Duration::from_millis(100)).await);
+        drop(p.acquire("a", Duration::from_millis(100)).await.unwrap());
         let start = Instant::now();
-        drop(p.acquire("a", Duration::from_secs(2)).await);
+        drop(p.acquire("a", Duration::from_secs(2)).await.unwrap());
         assert!(Instant::now() - start >= Duration::from_secs(2));
     }
 
@@ -634,10 +820,10 @@ mod tests {
         assert_eq!(p.crawl_delay(-1.0), Ok(Duration::ZERO));
         let interval = p.interval("a", None);
         assert_eq!(interval, Duration::from_millis(u64::MAX));
-        drop(p.acquire("a", interval).await);
+        drop(p.acquire("a", interval).await.unwrap());
         p.note_request("a", Instant::now(), interval);
-        assert_eq!(p.back_off("a", Some(Duration::MAX)), None);
-        assert!(p.back_off("a", None).is_some());
+        assert!(!p.back_off("a", Some(Duration::MAX)).within);
+        assert!(p.back_off("a", None).within);
         // The next slot is decades away: waited for, not overflowed.
         let next = tokio::time::timeout(Duration::from_secs(3600), p.acquire("a", interval));
         assert!(next.await.is_err());
@@ -651,10 +837,114 @@ mod tests {
             ..config(10)
         });
         for i in 0..SWEEP_AT {
-            drop(p.acquire(&format!("h{i}"), Duration::from_millis(10)).await);
+            drop(
+                p.acquire(&format!("h{i}"), Duration::from_millis(10))
+                    .await
+                    .unwrap(),
+            );
         }
         tokio::time::advance(Duration::from_secs(5)).await;
-        drop(p.acquire("new", Duration::from_millis(10)).await);
+        drop(p.acquire("new", Duration::from_millis(10)).await.unwrap());
         assert!(p.hosts() < 10, "{}", p.hosts());
+    }
+
+    /// RFC 9110 §10.2.3: a `Retry-After` longer than `max_backoff_s` blocks the whole host
+    /// for the full time; every request to it gives up at once rather than waiting out the
+    /// cap and asking early.
+    #[tokio::test(start_paused = true)]
+    async fn rfc9110_10_2_3_a_long_retry_after_blocks_the_host_for_its_full_time() {
+        let p = Politeness::new(&Config {
+            max_backoff_s: 3,
+            ..config(10)
+        });
+        let backoff = p.back_off("a", Some(Duration::from_secs(10)));
+        assert!(!backoff.within);
+        assert_eq!(backoff.wait, Duration::from_secs(10));
+        let start = Instant::now();
+        let blocked = p.acquire("a", Duration::from_millis(10)).await.unwrap_err();
+        assert_eq!(Instant::now(), start, "gave up without waiting");
+        assert_eq!(blocked.key, "a");
+        assert!(
+            blocked.to_string().contains("max_backoff_s (3 s)"),
+            "{blocked}"
+        );
+        // Another host is not blocked.
+        drop(p.acquire("b", Duration::from_millis(10)).await.unwrap());
+        // Past the cap, still blocked; past the server's time, free.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(p.acquire("a", Duration::from_millis(10)).await.is_err());
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let slot = p.acquire("a", Duration::from_millis(10)).await.unwrap();
+        assert!(Instant::now() - start >= Duration::from_secs(10));
+        drop(slot);
+    }
+
+    /// A `Retry-After` within `max_backoff_s` is waited out by every request to the host,
+    /// not only the one that got it.
+    #[tokio::test(start_paused = true)]
+    async fn a_short_retry_after_is_waited_by_every_request_to_the_host() {
+        let p = Arc::new(Politeness::new(&config(10)));
+        drop(p.acquire("a", Duration::from_millis(10)).await.unwrap());
+        let start = Instant::now();
+        assert!(p.back_off("a", Some(Duration::from_secs(8))).within);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let p = Arc::clone(&p);
+                tokio::spawn(async move {
+                    let slot = p.acquire("a", Duration::from_millis(10)).await.unwrap();
+                    slot.granted
+                })
+            })
+            .collect();
+        for waiter in waiters {
+            let granted = waiter.await.unwrap();
+            assert!(granted - start >= Duration::from_secs(8));
+        }
+    }
+
+    /// A block is never shortened by a later, shorter `Retry-After`.
+    #[tokio::test(start_paused = true)]
+    async fn a_later_shorter_retry_after_keeps_the_longer_block() {
+        let p = Politeness::new(&config(10));
+        p.back_off("a", Some(Duration::from_secs(100)));
+        let shorter = p.back_off("a", Some(Duration::from_secs(1)));
+        assert!(shorter.wait >= Duration::from_secs(99), "{shorter:?}");
+        assert!(p.blocked_until("a").is_some());
+        assert!(p.blocked_until("b").is_none());
+    }
+
+    /// Unpaced requests (a check's policy files) wait out a short block and give up at once
+    /// on a long one.
+    #[tokio::test(start_paused = true)]
+    async fn unpaced_requests_honour_the_block() {
+        let p = Politeness::new(&Config {
+            max_backoff_s: 5,
+            ..config(10)
+        });
+        let url = Url::parse("http://a.example/robots.txt").unwrap();
+        p.heed(&url, 429, Some(Duration::from_secs(2))).await;
+        let start = Instant::now();
+        p.unpaced(&url, async {}).await.unwrap();
+        assert!(Instant::now() - start >= Duration::from_secs(2));
+        p.heed(&url, 503, Some(Duration::from_secs(60))).await;
+        let start = Instant::now();
+        assert!(p.unpaced(&url, async {}).await.is_err());
+        assert_eq!(Instant::now(), start);
+    }
+
+    /// With pacing off, a server's block still holds.
+    #[tokio::test(start_paused = true)]
+    async fn a_block_holds_with_pacing_off() {
+        let p = Politeness::new(&Config {
+            enabled: false,
+            max_backoff_s: 5,
+            ..config(10)
+        });
+        p.back_off("a", Some(Duration::from_secs(2)));
+        let start = Instant::now();
+        drop(p.acquire("a", Duration::ZERO).await.unwrap());
+        assert!(Instant::now() - start >= Duration::from_secs(2));
+        p.back_off("a", Some(Duration::from_secs(60)));
+        assert!(p.acquire("a", Duration::ZERO).await.is_err());
     }
 }

@@ -79,6 +79,10 @@ pub struct PolicySources {
     hits: AtomicU64,
     /// Lookups that had to load or fetch (missing or expired in memory).
     misses: AtomicU64,
+    /// The per-host politeness state: a server's `Retry-After` on a policy file blocks its
+    /// host for every caller, and a blocked host's files are not requested before its time.
+    /// The fetcher over these sources shares it ([`PolicySources::politeness`]).
+    politeness: Arc<Politeness>,
 }
 
 impl PolicySources {
@@ -118,7 +122,13 @@ impl PolicySources {
             }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            politeness: Arc::new(Politeness::new(&config.politeness)),
         }
+    }
+
+    /// The per-host politeness state every request through these sources shares.
+    pub fn politeness(&self) -> &Arc<Politeness> {
+        &self.politeness
     }
 
     /// Lookups so far answered from memory (hits) and not (misses: loaded from the store
@@ -205,8 +215,17 @@ impl PolicySources {
             .collect();
         let fetched: Vec<(Kind, Result<File, StoreError>)> = match politeness {
             None => {
+                let pacing = Pacing {
+                    politeness: &self.politeness,
+                    crawl_delay: None,
+                    paced: false,
+                };
                 futures_util::future::join_all(stale.iter().map(|(kind, old)| async move {
-                    (*kind, self.refresh(origin, *kind, old.as_ref(), None).await)
+                    (
+                        *kind,
+                        self.refresh(origin, *kind, old.as_ref(), Some(pacing))
+                            .await,
+                    )
                 }))
                 .await
             }
@@ -230,6 +249,7 @@ impl PolicySources {
                     let pacing = Pacing {
                         politeness,
                         crawl_delay,
+                        paced: true,
                     };
                     let file = self
                         .refresh(origin, *kind, old.as_ref(), Some(pacing))

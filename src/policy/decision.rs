@@ -143,6 +143,9 @@ codes! {
     PolitenessBackoff => "politeness.backoff",
     /// The request failed (timeout, connection, DNS, a broken response).
     FetchFailed => "fetch.failed",
+    /// The command was stopped (Ctrl-C, SIGTERM) before the URL's fetch ended, often in a
+    /// polite wait: nothing of it was kept, and asked for again it is fetched anew.
+    FetchInterrupted => "fetch.interrupted",
     /// A redirect (3xx) without a usable `Location`: none, empty, unparsable, or not
     /// `http`/`https`. Nothing was followed and the body was dropped.
     FetchBadRedirect => "fetch.bad-redirect",

@@ -184,6 +184,7 @@ pub const fn classify(code: Code) -> (Protocol, Role) {
         Code::CachedCopy | Code::RslLicense | Code::PolitenessBackoff => (P::Other, R::Note),
         Code::NoReservation => (P::Other, R::Allows),
         Code::FetchFailed
+        | Code::FetchInterrupted
         | Code::FetchBadRedirect
         | Code::FetchServerError
         | Code::FetchNotContent => (P::Other, R::Failed),
