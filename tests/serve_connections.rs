@@ -142,7 +142,12 @@ fn connections_in_all_are_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(
         &dir.path().join("store"),
-        &["--max-connections", "12", "--max-connections-per-client", "8"],
+        &[
+            "--max-connections",
+            "12",
+            "--max-connections-per-client",
+            "8",
+        ],
         &[],
     );
     let to = address(&service);
@@ -207,7 +212,14 @@ fn raw(to: SocketAddr, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) 
         .unwrap_or_else(|| panic!("no head: {:?}", String::from_utf8_lossy(&answer)));
     let head = String::from_utf8_lossy(&answer[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .map(|l| {
             let (name, value) = l.split_once(':').unwrap();
@@ -242,7 +254,11 @@ fn a_request_head_hyper_cannot_read_gets_the_json_error_body() {
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(status, 400, "{request:?}");
-        assert_eq!(header("content-type"), Some("application/json"), "{request:?}");
+        assert_eq!(
+            header("content-type"),
+            Some("application/json"),
+            "{request:?}"
+        );
         assert_eq!(
             header("content-length"),
             Some(body.len().to_string().as_str())

@@ -52,7 +52,11 @@ impl Log {
 fn seqs(jsonl: &str) -> Vec<u64> {
     jsonl
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -114,7 +118,11 @@ fn one_instant_with_any_offset_selects_the_same_records_everywhere() {
     let log = Log {
         dir: tempfile::tempdir().unwrap(),
     };
-    std::fs::write(log.path("robots.txt"), "User-agent: *\nDisallow: /private/\n").unwrap();
+    std::fs::write(
+        log.path("robots.txt"),
+        "User-agent: *\nDisallow: /private/\n",
+    )
+    .unwrap();
     // Two records, then a second's pause, then two more: a bound at the third record's time,
     // in whole seconds or with milliseconds, falls between the second and the third.
     log.check("https://a.example/one");
@@ -150,8 +158,16 @@ fn one_instant_with_any_offset_selects_the_same_records_everywhere() {
         }
     }
     // Issue 21's own examples of the forms.
-    assert!(bounds.iter().any(|b| b.ends_with("+01:00") && b.contains('.')));
-    assert!(bounds.iter().any(|b| b.ends_with("+01:00") && !b.contains('.')));
+    assert!(
+        bounds
+            .iter()
+            .any(|b| b.ends_with("+01:00") && b.contains('.'))
+    );
+    assert!(
+        bounds
+            .iter()
+            .any(|b| b.ends_with("+01:00") && !b.contains('.'))
+    );
     for bound in &bounds {
         let since = ["--since", bound.as_str()];
         let until = ["--until", bound.as_str()];
@@ -159,8 +175,16 @@ fn one_instant_with_any_offset_selects_the_same_records_everywhere() {
         assert_eq!(export, later, "log export --since {bound}");
         let export = seqs(&log.expect(&["log", "export", "--until", bound]));
         assert_eq!(export, earlier, "log export --until {bound}");
-        assert_eq!(bundle_seqs(&log, &since), later, "log bundle --since {bound}");
-        assert_eq!(bundle_seqs(&log, &until), earlier, "log bundle --until {bound}");
+        assert_eq!(
+            bundle_seqs(&log, &since),
+            later,
+            "log bundle --since {bound}"
+        );
+        assert_eq!(
+            bundle_seqs(&log, &until),
+            earlier,
+            "log bundle --until {bound}"
+        );
         assert_eq!(report_records(&log, &since), 2, "report --since {bound}");
         assert_eq!(report_records(&log, &until), 2, "report --until {bound}");
     }

@@ -128,9 +128,7 @@ impl FilterArgs {
     fn filter(&self) -> Result<Filter, CliError> {
         let time = |flag: &str, t: &Option<String>| -> Result<Option<String>, CliError> {
             t.as_deref()
-                .map(|t| {
-                    export::time_bound(t).map_err(|e| CliError::Usage(format!("{flag}: {e}")))
-                })
+                .map(|t| export::time_bound(t).map_err(|e| CliError::Usage(format!("{flag}: {e}"))))
                 .transpose()
         };
         Ok(Filter {

@@ -220,12 +220,18 @@ mod tests {
         let (a, b) = (IpAddr::from([127, 0, 0, 1]), IpAddr::from([127, 0, 0, 2]));
         let a1 = open.try_open(a, &limits).unwrap();
         let _a2 = open.try_open(a, &limits).unwrap();
-        assert!(open.try_open(a, &limits).is_none(), "a third from one client");
+        assert!(
+            open.try_open(a, &limits).is_none(),
+            "a third from one client"
+        );
         let _b1 = open.try_open(b, &limits).unwrap();
         assert!(open.try_open(b, &limits).is_none(), "a fourth in all");
         assert_eq!(open.total(), 3);
         drop(a1);
         assert_eq!(open.total(), 2);
-        assert!(open.try_open(a, &limits).is_some(), "a place given back is taken");
+        assert!(
+            open.try_open(a, &limits).is_some(),
+            "a place given back is taken"
+        );
     }
 }

@@ -192,8 +192,9 @@ mod tests {
             automatic_error(hyper.as_bytes()),
             Some(StatusCode::BAD_REQUEST)
         );
-        let too_large =
-            format!("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n{date}\r\n");
+        let too_large = format!(
+            "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n{date}\r\n"
+        );
         assert_eq!(
             automatic_error(too_large.as_bytes()),
             Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
