@@ -77,9 +77,9 @@ fn time(py: Python<'_>, name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResul
             "{name} must be str or datetime"
         )));
     };
-    export::normalize_time(&text)
+    export::time_bound(&text)
         .map(Some)
-        .map_err(|e| PyValueError::new_err(format!("{name} {text:?}: {e}")))
+        .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
 }
 
 use pyo3::types::IntoPyDict;
@@ -173,7 +173,8 @@ impl Log {
     /// Writes the records to `target` (a path, or a file object open for writing, binary or
     /// text) as `optout log export` does: JSONL, each line the stored record with `hash` and
     /// `prev_hash` byte for byte, or CSV (`format="csv"`). Filters: `since`, `until` (str in
-    /// RFC 3339 or `datetime`), `host` (and its subdomains), `verdict`. Returns the number of
+    /// RFC 3339 with any offset, or a date, read as `optout log export --since` reads it; or a
+    /// `datetime`), `host` (and its subdomains), `verdict`. Returns the number of
     /// records written.
     #[pyo3(signature = (target, *, format="jsonl", since=None, until=None, host=None, verdict=None))]
     #[allow(clippy::too_many_arguments)]

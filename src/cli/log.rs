@@ -109,7 +109,8 @@ pub enum Format {
 /// Record filters.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
-    /// Records at or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
+    /// Records at or after this time (RFC 3339 with any offset, e.g. 2026-11-28T10:00:00Z or
+    /// 2026-11-28T11:00:00.5+01:00; without an offset UTC; a date alone is its first instant).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Records before this time.
@@ -127,10 +128,7 @@ impl FilterArgs {
     fn filter(&self) -> Result<Filter, CliError> {
         let time = |flag: &str, t: &Option<String>| -> Result<Option<String>, CliError> {
             t.as_deref()
-                .map(|t| {
-                    export::normalize_time(t)
-                        .map_err(|e| CliError::Usage(format!("{flag} {t:?}: {e}")))
-                })
+                .map(|t| export::time_bound(t).map_err(|e| CliError::Usage(format!("{flag}: {e}"))))
                 .transpose()
         };
         Ok(Filter {

@@ -5,7 +5,7 @@
 
 use super::CliError;
 use crate::config::Config;
-use crate::evidence::export::Filter;
+use crate::evidence::export::{Filter, time_bound};
 use crate::report::{Cut, eu_render, eu_summary, render};
 use crate::store::Store;
 use clap::{Args, ValueEnum};
@@ -15,7 +15,8 @@ use std::process::ExitCode;
 /// Arguments of `optout report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Records at or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
+    /// Records at or after this time (RFC 3339 with any offset, e.g. 2026-11-28T10:00:00Z or
+    /// 2026-11-28T11:00:00.5+01:00; without an offset UTC; a date alone is its first instant).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Records before this time.
@@ -48,14 +49,11 @@ pub enum Format {
     Json,
 }
 
-/// An RFC 3339 time as records write it (UTC, milliseconds), so strings compare as times.
+/// A time bound as records write their time (UTC, milliseconds), so strings compare as times
+/// ([`time_bound`], the one reader of bounds).
 fn time(flag: &str, t: &Option<String>) -> Result<Option<String>, CliError> {
     t.as_deref()
-        .map(|t| {
-            humantime::parse_rfc3339_weak(t)
-                .map(|t| humantime::format_rfc3339_millis(t).to_string())
-                .map_err(|e| CliError::Usage(format!("{flag} {t:?}: {e}")))
-        })
+        .map(|t| time_bound(t).map_err(|e| CliError::Usage(format!("{flag}: {e}"))))
         .transpose()
 }
 

@@ -6,6 +6,9 @@
 //! other than loopback is refused unless a bearer token is configured, from `--token-file`
 //! or `OPTOUT_SERVE_TOKEN` (never a flag value: it would show in `ps`).
 //!
+//! Connections are limited per client address and in all, and a request head must arrive
+//! within `--header-read-timeout` ([`crate::serve::connections`]).
+//!
 //! SIGTERM or Ctrl-C: no new connections are taken, requests in flight finish (streams get
 //! `--shutdown-grace` more), the evidence log is synced, and the exit status is 0.
 
@@ -13,6 +16,7 @@ use super::CliError;
 use crate::config::Config;
 use crate::engine::{Engine, EngineOptions};
 use crate::serve::auth::Token;
+use crate::serve::connections::{self, ConnectionLimits};
 use crate::serve::{AppState, ServeOptions, router};
 use clap::Args;
 use std::io::{Read, Write};
@@ -48,6 +52,22 @@ pub struct ServeArgs {
     /// The longest a request may take before its answer starts (503 after), e.g. `60s`.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+
+    /// The longest a request head (request line and header fields) may take to arrive, and an
+    /// idle connection may stay open; the connection is closed after, e.g. `10s`.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Open connections per client address; one more is closed at once.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::default().per_client,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections_per_client: usize,
+
+    /// Open connections in all (keep it below the descriptor limit, `ulimit -n`); one more is
+    /// closed at once.
+    #[arg(long, value_name = "N", default_value_t = ConnectionLimits::default().total,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
 
     /// After SIGTERM, how long streamed answers still in flight may go on, e.g. `10s`.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -107,6 +127,11 @@ pub fn run(config: &Config, store: &Path, args: ServeArgs) -> Result<ExitCode, C
         max_body_bytes: args.max_body_bytes,
         max_in_flight: args.max_in_flight,
         request_timeout: args.request_timeout,
+        connections: ConnectionLimits {
+            header_read_timeout: args.header_read_timeout,
+            per_client: args.max_connections_per_client,
+            total: args.max_connections,
+        },
     };
     let state = Arc::new(AppState::new(Arc::clone(&engine), token, serve_options));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,13 +161,13 @@ async fn serve(state: Arc<AppState>, listen: SocketAddr, grace: Duration) -> Res
             .map_err(CliError::Write)?;
     }
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let limits = state.options.connections;
+    let server = connections::run(listener, router(state), limits, async move {
         signal.await;
         let _ = stopping.send(true);
     });
     tokio::select! {
-        result = server => result.map_err(|e| CliError::Net(format!("serving: {e}"))),
+        () = server => Ok(()),
         // Requests in flight were given their time; a stream that goes on longer is cut.
         _ = async {
             let _ = stopped.wait_for(|s| *s).await;

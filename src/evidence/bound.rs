@@ -1,20 +1,21 @@
-//! Time bounds of an export (`--since`, `--until`, `?since=`): RFC 3339 date-times (§5.6),
-//! with any offset, turned into the form records write their `time` in (UTC, milliseconds,
-//! `Z`), so that a bound compares with a record's time as text.
+//! The one reader of time bounds (`--since`/`--until` of `optout log export|stats|bundle`
+//! and `optout report`, `?since=`/`?until=` of `GET /v1/evidence`, `since=`/`until=` of the
+//! Python `engine.log.export`): each is turned into the form records write their `time` in
+//! (UTC, milliseconds, `Z`), so that a bound compares with a record's time as text.
 //!
-//! A full date-time is read here, whatever its offset and year; what only `humantime` reads
-//! (no `Z`, no seconds) is read as before. A bound past year 9999 or before
-//! year 0 (after its offset) is the first or last instant of the range records can have.
+//! Read: an RFC 3339 §5.6 `date-time` with any offset (`Z`, `+01:00`, `-05:00`), with
+//! fractional seconds or none (past milliseconds they are cut); the same without seconds or
+//! without the offset (read as UTC); a `full-date` alone (its first instant, UTC). `T`, `t`
+//! or a space separates date and time. A bound past year 9999 or before year 0 (after its
+//! offset) is the first or last instant of the range records can have.
 
 /// `text` as a bound, or why it is not a date-time.
 pub fn time_bound(text: &str) -> Result<String, String> {
-    // RFC 3339 first: `humantime` would read `10:00:00+01:00` as 10:00 UTC.
-    if let Some(bound) = parse(text) {
-        return Ok(bound);
-    }
-    humantime::parse_rfc3339_weak(text)
-        .map(|t| humantime::format_rfc3339_millis(t).to_string())
-        .map_err(|_| format!("{text:?} is not an RFC 3339 date-time (e.g. 2026-11-28T10:00:00Z)"))
+    parse(text).ok_or_else(|| {
+        format!(
+            "{text:?} is not an RFC 3339 date-time (e.g. 2026-11-28T10:00:00Z, 2026-11-28T11:00:00.5+01:00, 2026-11-28)"
+        )
+    })
 }
 
 fn number(text: &str, at: usize, len: usize) -> Option<i64> {
@@ -25,13 +26,53 @@ fn number(text: &str, at: usize, len: usize) -> Option<i64> {
         .then(|| digits.parse().ok())?
 }
 
-/// RFC 3339 §5.6 `date-time`.
+/// `[:SS[.frac]]` after `HH:MM`: the seconds, the milliseconds and what follows.
+fn seconds(rest: &str) -> Option<(i64, i64, &str)> {
+    let Some(after) = rest.strip_prefix(':') else {
+        return Some((0, 0, rest));
+    };
+    let second = number(after, 0, 2)?;
+    let mut rest = &after[2..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        millis = format!("{:0<3}", &frac[..digits.min(3)]).parse().ok()?;
+        rest = &frac[digits..];
+    }
+    Some((second, millis, rest))
+}
+
+/// The offset in seconds east of UTC: `Z`, `±HH:MM`, or none (UTC).
+fn offset(rest: &str) -> Option<i64> {
+    match rest {
+        "" | "Z" | "z" => Some(0),
+        _ => {
+            // Bytes, not `&str` slices: the text is a client's, and may be any UTF-8.
+            let b = rest.as_bytes();
+            let sign = match b.first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            if b.len() != 6 || b[3] != b':' {
+                return None;
+            }
+            let (h, m) = (number(rest, 1, 2)?, number(rest, 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            Some(sign * (h * 60 + m) * 60)
+        }
+    }
+}
+
+/// A date, a date-time or a date-time without seconds or offset.
 fn parse(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
     let (year, month, day) = (
@@ -39,33 +80,15 @@ fn parse(text: &str) -> Option<String> {
         number(text, 5, 2)?,
         number(text, 8, 2)?,
     );
-    let (hour, minute, second) = (
-        number(text, 11, 2)?,
-        number(text, 14, 2)?,
-        number(text, 17, 2)?,
-    );
-    let mut rest = &text[19..];
-    let mut millis = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+    let (hour, minute, second, millis, offset) = if b.len() == 10 {
+        (0, 0, 0, 0, 0)
+    } else {
+        if b.len() < 16 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
             return None;
         }
-        let kept = format!("{:0<3}", &frac[..digits.min(3)]);
-        millis = kept.parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
-            let (h, m) = (number(rest, 1, 2)?, number(rest, 4, 2)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let sign = if &rest[..1] == "-" { -1 } else { 1 };
-            sign * (h * 60 + m) * 60
-        }
-        _ => return None,
+        let (hour, minute) = (number(text, 11, 2)?, number(text, 14, 2)?);
+        let (second, millis, rest) = seconds(&text[16..])?;
+        (hour, minute, second, millis, offset(rest)?)
     };
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let days_in_month = match month {
@@ -144,6 +167,21 @@ mod tests {
         assert_eq!(ok("0001-01-01T00:00:00+01:00"), "0000-12-31T23:00:00.000Z");
         assert_eq!(ok("9999-12-31T23:59:59-01:00"), "9999-12-31T23:59:59.999Z");
         assert_eq!(ok("2016-12-31T23:59:60Z"), "2016-12-31T23:59:59.999Z");
+        // Issue 21: an offset after fractional seconds is kept, and one without them read.
+        assert_eq!(
+            ok("2026-12-07T20:35:29.105+01:00"),
+            "2026-12-07T19:35:29.105Z"
+        );
+        assert_eq!(ok("2026-12-07T20:35:29+01:00"), "2026-12-07T19:35:29.000Z");
+        assert_eq!(
+            ok("2026-12-07T14:35:29.1-05:00"),
+            "2026-12-07T19:35:29.100Z"
+        );
+        // The forms `humantime` read before: no seconds, no offset (UTC); and a date alone.
+        assert_eq!(ok("2026-11-28T10:00"), "2026-11-28T10:00:00.000Z");
+        assert_eq!(ok("2026-11-28 10:00:00.25"), "2026-11-28T10:00:00.250Z");
+        assert_eq!(ok("2026-11-28"), "2026-11-28T00:00:00.000Z");
+        assert_eq!(ok("1969-12-31T23:00+01:00"), "1969-12-31T22:00:00.000Z");
         for bad in [
             "",
             "yesterday",
@@ -151,6 +189,17 @@ mod tests {
             "2023-02-29T00:00:00Z",
             "2026-11-28T24:00:00Z",
             "2026-11-28T10:00:00+24:00",
+            "2026-11-28T",
+            "2026-11-28T10",
+            "2026-11-28T10:00:",
+            "2026-11-28T10:00:00.",
+            "2026-11-28T10:00:00+0100",
+            "2026-11-28T10:00:00 Z",
+            "2026-11-2",
+            "2026-11-28x",
+            "+2026-11-28",
+            "2026-11-28T10:00:00ééé",
+            "2026-11-28T10:00:00+é:0",
         ] {
             assert!(time_bound(bad).is_err(), "{bad}");
         }

@@ -9,7 +9,8 @@ use std::io::Write;
 /// Which records to read.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    /// Records at or after this time (RFC 3339 UTC, as records write it).
+    /// Records at or after this time (RFC 3339 UTC, as records write it: read bounds with
+    /// [`time_bound`]).
     pub since: Option<String>,
     /// Records before this time.
     pub until: Option<String>,
@@ -51,12 +52,7 @@ impl Filter {
     }
 }
 
-/// A time as the filters compare it: `text` (RFC 3339, or the date and time without the
-/// zone, read as UTC) written as records write their `time` (UTC, milliseconds), so that
-/// comparing the strings compares the times.
-pub fn normalize_time(text: &str) -> Result<String, humantime::TimestampError> {
-    humantime::parse_rfc3339_weak(text).map(|t| humantime::format_rfc3339_millis(t).to_string())
-}
+/// The one reader of time bounds ([`super::bound`]).
 pub use super::bound::time_bound;
 
 /// Why reading failed.

@@ -127,17 +127,19 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The bytes of the error body for `code` and `message`.
+pub fn error_body(code: ErrorCode, message: &str) -> Vec<u8> {
+    // One line: a message never carries a line break into a client's log.
+    let message = message.replace(['\r', '\n'], " ");
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // One line: a message never carries a line break into a client's log.
-        let message = self.message.replace(['\r', '\n'], " ");
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message,
-            },
-        };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = error_body(self.code, &self.message);
         let mut response = (self.code.status(), bytes).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

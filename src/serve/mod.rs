@@ -9,18 +9,22 @@
 //! `optout fetch --json`. `docs/serve.md` describes the endpoints, the limits and the error
 //! codes; `docs/openapi.json` is generated from this code ([`openapi`]).
 //!
+//! Connections are taken by [`connections::run`] (open connections per client and in all,
+//! the time for a request head; hyper's own error answers in the error shape, [`wire`]).
 //! Layers, outermost first: the error shape ([`errors::normalize`]), the bearer token
 //! ([`auth`]), requests in flight per client ([`limits::per_client`]), the time per request
 //! and the body limit (`tower-http`), then the endpoints.
 
 pub mod auth;
 mod check;
+pub mod connections;
 pub mod errors;
 mod evidence;
 mod fetch;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+mod wire;
 
 use crate::engine::{Ask, Engine};
 use crate::policy::Purpose;
@@ -42,6 +46,8 @@ pub struct ServeOptions {
     /// The longest a request may take before its answer starts (`503`); a streamed answer
     /// may stream for longer.
     pub request_timeout: Duration,
+    /// Open connections and the time a request head may take ([`connections`]).
+    pub connections: connections::ConnectionLimits,
 }
 
 impl Default for ServeOptions {
@@ -51,6 +57,7 @@ impl Default for ServeOptions {
             max_body_bytes: 32 << 20,
             max_in_flight: 64,
             request_timeout: Duration::from_secs(60),
+            connections: connections::ConnectionLimits::default(),
         }
     }
 }
