@@ -317,7 +317,8 @@ fn lenient(field: &str) -> String {
 /// (`;`, `*`, `=`, quotes, parentheses) and anything else means the field is neither.
 fn is_legacy_syntax(field: &str) -> bool {
     field.chars().all(|c| {
-        c.is_ascii_alphanumeric() || matches!(c, ' ' | '\t' | ',' | ':' | '-' | '_' | '.' | '/' | '+')
+        c.is_ascii_alphanumeric()
+            || matches!(c, ' ' | '\t' | ',' | ':' | '-' | '_' | '.' | '/' | '+')
     })
 }
 
@@ -376,8 +377,15 @@ mod tests {
         assert_eq!(code(&["*;noai, *;noai=?0"]), Some("tags.noai"));
         let mut scoped = Scoped::default();
         scoped.add("*", vec!["noai".into()], "*;noai".into());
-        scoped.add("*", vec!["noai".into(), "nofollow".into()], "*;noai;nofollow".into());
-        assert_eq!(scoped.rules, [vec![Box::from("noai"), Box::from("nofollow")]]);
+        scoped.add(
+            "*",
+            vec!["noai".into(), "nofollow".into()],
+            "*;noai;nofollow".into(),
+        );
+        assert_eq!(
+            scoped.rules,
+            [vec![Box::from("noai"), Box::from("nofollow")]]
+        );
     }
 
     /// RFC 9651 §3.1.2 parameters: a Boolean true is the rule (`noai`, `noai=?1`); a
@@ -427,7 +435,10 @@ mod tests {
         assert!(r.detail.unwrap().contains("lowercased"));
         // The draft §3.1.1 example, with its empty parameter, reserves nothing from AI.
         assert_eq!(code(&["*;noindex;nosnippet, ExampleBot;"]), None);
-        assert_eq!(code(&["*;noindex, ExampleBot;, optout;noai"]), Some("tags.noai"));
+        assert_eq!(
+            code(&["*;noindex, ExampleBot;, optout;noai"]),
+            Some("tags.noai")
+        );
         // X-Robots-Tag syntax under the new name.
         let r = refusal(&["optout: noai"], false).unwrap();
         assert_eq!(r.code, Code::TagsNoai);
@@ -439,7 +450,13 @@ mod tests {
             Some("tags.noai")
         );
         // Neither: unknown, so refused, and the record says why.
-        for bad in ["*;noai,,", "(noai", "*;=noai", "\"unterminated", "*;noai\u{e9}"] {
+        for bad in [
+            "*;noai,,",
+            "(noai",
+            "*;=noai",
+            "\"unterminated",
+            "*;noai\u{e9}",
+        ] {
             let r = refusal(&[bad], false).unwrap_or_else(|| panic!("{bad:?}"));
             assert_eq!(r.code, Code::TagsUnreadable, "{bad:?}");
             assert_eq!(r.rule.as_deref(), Some(bad));
@@ -460,7 +477,10 @@ mod tests {
         let field = pad(PARSE_LIMIT - "otherbot;x=".len()) + ", *;noindex";
         let r = refusal(&[&field], false).unwrap();
         assert_eq!(r.code, Code::TagsUnreadable);
-        assert_eq!(r.rule, None, "an over-long field is not copied into the record");
+        assert_eq!(
+            r.rule, None,
+            "an over-long field is not copied into the record"
+        );
         assert!(r.detail.unwrap().contains("parse limit"));
         // The limit is on the field: lines joined.
         let half = "a".repeat(PARSE_LIMIT / 2);
@@ -498,7 +518,12 @@ mod tests {
         decision
             .reasons
             .iter()
-            .map(|r| (r.code.as_str(), r.source.as_deref().unwrap_or("").to_owned()))
+            .map(|r| {
+                (
+                    r.code.as_str(),
+                    r.source.as_deref().unwrap_or("").to_owned(),
+                )
+            })
             .collect()
     }
 
