@@ -535,10 +535,10 @@ mod tests {
         let xrt = ("tags.noai", "header X-Robots-Tag".to_owned());
         let d = judged(&[("X-Robots-Tag", "noai"), ("Robots-Tag", "*;noindex")]);
         assert!(!d.is_allowed());
-        assert_eq!(sources(&d)[..1], [xrt.clone()]);
+        assert_eq!(sources(&d)[0], xrt);
         let d = judged(&[("x-robots-tag", "all"), ("robots-tag", "*;noai")]);
         assert!(!d.is_allowed());
-        assert_eq!(sources(&d)[..1], [rt.clone()]);
+        assert_eq!(sources(&d)[0], rt);
         let d = judged(&[("X-Robots-Tag", "noai"), ("Robots-Tag", "optout;noai")]);
         assert_eq!(sources(&d)[..2], [rt, xrt]);
         let d = judged(&[
