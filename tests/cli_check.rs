@@ -358,6 +358,50 @@ fn offline_signals_flags_and_purpose() {
     assert_eq!(code, Some(0), "{v}");
 }
 
+/// draft-illyes-repext-03 §3.1.1 through the real binary: `check --header 'Robots-Tag:
+/// *;noai'` refuses training and names the header; for search it does not reserve; a
+/// member for another crawler does not reserve; an unreadable field refuses, and says so.
+#[test]
+fn offline_robots_tag_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let robots = dir.path().join("robots.txt");
+    std::fs::write(&robots, "User-agent: *\nAllow: /\n").unwrap();
+    let robots = robots.to_str().unwrap();
+    let run = |header: &str, purpose: &str| {
+        let o = optout(
+            &[
+                "check",
+                "--json",
+                "--purpose",
+                purpose,
+                "--header",
+                header,
+                "https://e.com/page",
+                "--robots",
+                robots,
+            ],
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim())
+            .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&o), stderr(&o)));
+        (o.status.code(), v)
+    };
+    let (code, v) = run("Robots-Tag: *;noai", "train-ai");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["verdict"], "refused");
+    assert_eq!(v["reasons"][0]["code"], "tags.noai");
+    assert_eq!(v["reasons"][0]["source"], "header Robots-Tag");
+    assert_eq!(v["reasons"][0]["rule"], "*;noai");
+    assert_eq!(v["reasons"][0]["agents"][0], "*");
+    let (code, v) = run("Robots-Tag: *;noai", "search");
+    assert_eq!(code, Some(0), "{v}");
+    let (code, v) = run("Robots-Tag: ExampleBot;noai", "train-ai");
+    assert_eq!(code, Some(0), "{v}");
+    let (code, v) = run("Robots-Tag: *;noai,,", "train-ai");
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["reasons"][0]["code"], "tags.unreadable");
+}
+
 #[test]
 fn bad_header_flag_and_bad_excluded_list_are_usage_errors() {
     let o = optout(&["check", "--header", "no colon", "https://e.com/"], None);

@@ -597,6 +597,45 @@ mod cli {
             String::from_utf8_lossy(&verify.stderr)
         );
     }
+
+    /// draft-illyes-repext-03 §3.1.1: a `Robots-Tag: *;noai` response is discarded for
+    /// training, its body never printed or kept, and the record names the header that
+    /// decided; a member for another crawler does not reserve.
+    #[test]
+    fn fetch_discards_a_robots_tag_reservation_and_names_the_header() {
+        let s = site();
+        s.route(
+            "/robots-tag",
+            Reply::ok("RESERVED BODY").header("Robots-Tag", "ExampleBot;noindex, *;noai"),
+        );
+        s.route(
+            "/robots-tag-other",
+            Reply::ok("open body").header("Robots-Tag", "ExampleBot;noai"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let out = optout(&store, &["fetch", "--json", &s.url("/robots-tag")]);
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("RESERVED"), "{stdout}");
+        let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(line["verdict"], "discarded", "{line}");
+        assert_eq!(line["reasons"][0]["code"], "tags.noai", "{line}");
+        assert_eq!(line["reasons"][0]["source"], "header Robots-Tag", "{line}");
+        assert_eq!(line["reasons"][0]["rule"], "*;noai", "{line}");
+
+        let out = optout(&store, &["fetch", &s.url("/robots-tag-other")]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, b"open body");
+
+        let verify = optout(&store, &["log", "verify"]);
+        assert_eq!(verify.status.code(), Some(0));
+    }
 }
 
 #[cfg(feature = "reqwest-middleware")]

@@ -3,7 +3,9 @@
 //!
 //! Input layout: the input is split on the byte 0xFF into up to six parts:
 //! robots.txt, tdmrep.json, ai.txt, header lines (`Name: value` per line), HTML, and a URL
-//! path. Missing parts are absent sources. Text fields are decoded lossily.
+//! path. Missing parts are absent sources. Text fields are decoded lossily. Headers include
+//! `Robots-Tag` (draft-illyes-repext-03) and `X-Robots-Tag`; `signals.dict` has their
+//! keywords: `cargo fuzz run signals -- -dict=signals.dict`.
 
 #![no_main]
 

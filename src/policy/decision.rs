@@ -105,10 +105,13 @@ codes! {
     ContentSignalAiInput => "content-signal.ai-input",
     /// Content Signals: `search=no`.
     ContentSignalSearch => "content-signal.search",
-    /// `noai` in `X-Robots-Tag` or a robots `<meta>` tag.
+    /// `noai` in `Robots-Tag`, `X-Robots-Tag` or a robots `<meta>` tag.
     TagsNoai => "tags.noai",
     /// `noimageai` for an image.
     TagsNoimageai => "tags.noimageai",
+    /// A `Robots-Tag` field that could not be read (malformed, or over the 8 KiB parse
+    /// limit of draft-illyes-repext-03): what it reserves is unknown, so training is refused.
+    TagsUnreadable => "tags.unreadable",
     /// ai.txt disallows the URL for AI training.
     AitxtDisallow => "aitxt.disallow",
     /// ai.txt could not be fetched (429, 5xx, network): what it reserves is unknown.

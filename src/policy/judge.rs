@@ -14,6 +14,7 @@ use crate::policy::path_rules::PathRule;
 use crate::policy::pref::Pref;
 use crate::policy::purpose::Purpose;
 use crate::policy::robots::PathForms;
+use crate::policy::robots_tag;
 use crate::policy::site::SitePolicy;
 use crate::policy::tags::{AiTags, is_image};
 use crate::policy::tdmrep::{TdmSource, TdmState};
@@ -211,7 +212,8 @@ impl Judge<'_> {
         }
     }
 
-    /// Signals in the response: `Content-Usage`, `X-Robots-Tag`, robots `<meta>` tags.
+    /// Signals in the response: `Content-Usage`, `Robots-Tag`, `X-Robots-Tag`, robots
+    /// `<meta>` tags.
     fn asset_signals(
         &self,
         asset: &Asset,
@@ -242,6 +244,12 @@ impl Judge<'_> {
             return;
         }
         let image = is_image(asset.last_header("content-type"), path);
+        // draft-illyes-repext-03 §3.1.1: `Robots-Tag` beside `X-Robots-Tag`; either reserves.
+        refusals.extend(robots_tag::training_refusal(
+            asset.header_values("robots-tag"),
+            self.agent,
+            image,
+        ));
         let mut found = |source: String, value: &str, meta: bool| {
             let mut tags = AiTags::default();
             if meta {

@@ -2,7 +2,7 @@
 //!
 //! - [`robots`]: RFC 9309 robots.txt, compiled once, decided many times.
 //! - Reservations beyond Allow/Disallow, each judged for a [`Purpose`]: [`tdmrep`],
-//!   [`aipref`] (`Content-Usage`), [`content_signal`], [`tags`] (`noai`), [`aitxt`],
+//!   [`aipref`] (`Content-Usage`), [`content_signal`], [`tags`] (`noai`), [`robots_tag`] (the `Robots-Tag` header), [`aitxt`],
 //!   AI-crawler blocks ([`crawlers`]) and [`excluded`] domains.
 //! - [`site`] bundles what one origin's files say; [`judge`] turns it, and what a response
 //!   says, into one decision.
@@ -21,6 +21,7 @@ pub mod path_rules;
 pub mod pref;
 pub mod purpose;
 pub mod robots;
+pub mod robots_tag;
 pub mod site;
 pub mod tags;
 pub mod target;

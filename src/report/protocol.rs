@@ -20,7 +20,7 @@ pub enum Protocol {
     Aipref,
     /// Cloudflare's Content Signals: `Content-Signal` in robots.txt.
     ContentSignals,
-    /// `noai` / `noimageai` in `X-Robots-Tag` or a robots meta tag.
+    /// `noai` / `noimageai` in `Robots-Tag`, `X-Robots-Tag` or a robots meta tag.
     Noai,
     /// Spawning's `/ai.txt`.
     AiTxt,
@@ -96,7 +96,7 @@ impl Protocol {
                 "draft-romm-aipref-contentsignals-00 (Vocabulary For Expressing Content Signals)"
             }
             Protocol::Noai => {
-                "the noai and noimageai robots directives (no formal specification; as deployed since 2022), in X-Robots-Tag and robots meta tags"
+                "the noai and noimageai robots directives (as deployed since 2022), in the Robots-Tag header of draft-illyes-repext-03 (Robots Exclusion Protocol Extension for URL Level Control, April 2026), the X-Robots-Tag header and robots meta tags"
             }
             Protocol::AiTxt => "Spawning ai.txt",
             Protocol::AiCrawlerBlocks => {
@@ -167,6 +167,7 @@ pub const fn classify(code: Code) -> (Protocol, Role) {
             (P::ContentSignals, R::Refuses)
         }
         Code::TagsNoai | Code::TagsNoimageai => (P::Noai, R::Refuses),
+        Code::TagsUnreadable => (P::Noai, R::Unreachable),
         Code::AitxtDisallow => (P::AiTxt, R::Refuses),
         Code::AitxtUnreachable => (P::AiTxt, R::Unreachable),
         Code::ExcludedDomain => (P::ExcludedDomains, R::Refuses),

@@ -124,6 +124,7 @@ pub fn protocols(config: &Config) -> Vec<Protocol> {
             ReportProtocol::Noai,
             "https://www.deviantart.com/team/journal/UPDATE-All-Deviations-Are-Opted-Out-of-AI-Datasets-934500371",
             &[
+                "Robots-Tag response header (draft-illyes-repext-03: *;noai, <product token>;noai)",
                 "X-Robots-Tag response header",
                 "<meta name=\"robots\"> and <meta name=\"<product token>\">",
             ],
@@ -169,6 +170,7 @@ pub fn opt_outs(collected: &[Purpose]) -> Vec<OptOut> {
                     &[
                         "Content-Usage: train-ai=n",
                         "tdm-reservation: 1",
+                        "Robots-Tag: *;noai",
                         "X-Robots-Tag: noai",
                     ],
                     &[
