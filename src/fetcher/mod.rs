@@ -289,20 +289,24 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<Outcome, FetcherError> {
-        self.send_own(url, purpose, headers, true)
+        self.send_own(url, purpose, headers, true, 0)
             .await
             .map(HopOutcome::followed)
     }
 
     /// One hop of [`Self::fetch_url`]: a redirect is recorded and handed back, its target
-    /// not requested.
+    /// not requested. `redirects_before`: the redirects of the chain that led to `url`
+    /// (a crawler queues each target as a URL of its own); a redirect past
+    /// `fetch.max_redirects` in all is refused (`fetch.redirect-limit`), as in one fetch.
     pub async fn fetch_hop(
         &self,
         url: Url,
         purpose: Purpose,
         headers: HeaderMap,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError> {
-        self.send_own(url, purpose, headers, false).await
+        self.send_own(url, purpose, headers, false, redirects_before)
+            .await
     }
 
     /// The pipeline with this fetcher's own client sending `headers` on every hop;
@@ -313,6 +317,7 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
         follow: bool,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError> {
         let plain = is_plain(&headers);
         let client = self.client.clone();
@@ -322,7 +327,8 @@ impl Fetcher {
             let headers = headers.clone();
             async move { client.send(&url, headers, limit).await }
         };
-        self.run(url, purpose, &mut send, plain, follow).await
+        self.run(url, purpose, &mut send, plain, follow, redirects_before)
+            .await
     }
 
     /// The HTTP client (what it sends with every request: [`HttpClient::default_request_headers`]).
@@ -355,7 +361,7 @@ impl Fetcher {
         F: Future<Output = Result<R, FetchError>>,
         R: Into<Head>,
     {
-        self.run(url, purpose, send, false, true)
+        self.run(url, purpose, send, false, true, 0)
             .await
             .map(HopOutcome::followed)
     }
@@ -368,6 +374,7 @@ impl Fetcher {
         send: &mut S,
         plain: bool,
         follow: bool,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError>
     where
         S: FnMut(Url) -> F,
@@ -383,7 +390,7 @@ impl Fetcher {
             wait_ms = tracing::field::Empty,
         );
         let outcome = self
-            .pipeline(url, purpose, send, plain, follow)
+            .pipeline(url, purpose, send, plain, follow, redirects_before)
             .instrument(span.clone())
             .await?;
         match &outcome {
@@ -415,6 +422,7 @@ impl Fetcher {
         send: &mut S,
         plain: bool,
         follow: bool,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError>
     where
         S: FnMut(Url) -> F,
@@ -424,7 +432,7 @@ impl Fetcher {
         let ended = |outcome| Ok(HopOutcome::Ended(outcome));
         let judge = self.judge(purpose);
         let mut url = url;
-        let mut redirects = 0;
+        let mut redirects = redirects_before;
         loop {
             let hop = match self.pre_check(&judge, &url).await? {
                 Ok(hop) => hop,
