@@ -12,7 +12,7 @@ mod server;
 #[allow(dead_code)]
 mod warc_check;
 
-use crawl_run::{CrawlDir, log_verify, Report};
+use crawl_run::{CrawlDir, Report, log_verify};
 use server::{Reply, Server};
 use std::path::Path;
 use std::time::Duration;
@@ -31,8 +31,10 @@ fn config(max_redirects: usize) -> String {
 }
 
 fn html(text: &str) -> Reply {
-    Reply::ok(format!("<!DOCTYPE html><html><body><p>{text}</p></body></html>"))
-        .header("Content-Type", "text/html; charset=utf-8")
+    Reply::ok(format!(
+        "<!DOCTYPE html><html><body><p>{text}</p></body></html>"
+    ))
+    .header("Content-Type", "text/html; charset=utf-8")
 }
 
 /// The lines of `skipped.jsonl` as JSON.
@@ -73,22 +75,25 @@ fn run(cd: &CrawlDir, args: &[&str]) -> String {
 const CHILDREN: usize = 6;
 const URLS_PER_CHILD: usize = 20_000;
 
-/// An index of [`CHILDREN`] sitemaps of [`URLS_PER_CHILD`] URLs each, with `--max-pages 1`
-/// and a seed that is not kept (robots.txt disallows it; a 404 would be kept): the first
-/// sitemap URL is the page. Read whole, the index
-/// made the crawl request every child, hold and queue every URL and report each skipped.
-#[test]
-fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
+/// A site whose robots.txt names an index of [`CHILDREN`] sitemaps of [`URLS_PER_CHILD`]
+/// URLs each (`/p/I/J`, pages); it disallows `/start`.
+fn sitemap_site() -> (Server, String) {
     let site = Server::start();
     let origin = site.origin();
     site.route(
         "/robots.txt",
-        Reply::ok(format!("User-agent: *\nDisallow: /start\nSitemap: {origin}/index.xml\n")),
+        Reply::ok(format!(
+            "User-agent: *\nDisallow: /start\nSitemap: {origin}/index.xml\n"
+        )),
     );
-    let mut index = String::from(r#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">"#);
+    let mut index =
+        String::from(r#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">"#);
     for i in 0..CHILDREN {
-        index.push_str(&format!("<sitemap><loc>{origin}/sm/{i}.xml</loc></sitemap>"));
-        let mut child = String::from(r#"<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">"#);
+        index.push_str(&format!(
+            "<sitemap><loc>{origin}/sm/{i}.xml</loc></sitemap>"
+        ));
+        let mut child =
+            String::from(r#"<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">"#);
         for j in 0..URLS_PER_CHILD {
             child.push_str(&format!("<url><loc>{origin}/p/{i}/{j}</loc></url>"));
         }
@@ -104,6 +109,16 @@ fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
             Reply::status(404)
         }
     }));
+    (site, origin)
+}
+
+/// An index of [`CHILDREN`] sitemaps of [`URLS_PER_CHILD`] URLs each, with `--max-pages 1`
+/// and a seed that is not kept (robots.txt disallows it; a 404 would be kept): the first
+/// sitemap URL is the page. Read whole, the index
+/// made the crawl request every child, hold and queue every URL and report each skipped.
+#[test]
+fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
+    let (site, origin) = sitemap_site();
     let cd = CrawlDir::new(&config(5));
     let seed = format!("{origin}/start");
     let stderr = run(&cd, &[&seed, "--max-pages", "1", "-q"]);
@@ -113,10 +128,14 @@ fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
     let children = paths.iter().filter(|p| p.starts_with("/sm/")).count();
     let pages = paths.iter().filter(|p| p.starts_with("/p/")).count();
     if children > 1 {
-        report.push(format!("{children} child sitemaps requested for one page: {paths:?}"));
+        report.push(format!(
+            "{children} child sitemaps requested for one page: {paths:?}"
+        ));
     }
     if pages != 1 {
-        report.push(format!("{pages} sitemap pages requested with --max-pages 1"));
+        report.push(format!(
+            "{pages} sitemap pages requested with --max-pages 1"
+        ));
     }
     let bytes = std::fs::metadata(cd.dir.join("skipped.jsonl")).map_or(0, |m| m.len());
     if bytes > 64 * 1024 {
@@ -125,14 +144,24 @@ fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
     let frontier = size_of(&cd.dir.join("frontier"));
     let all_urls = (CHILDREN * URLS_PER_CHILD) as u64;
     if frontier > all_urls * 8 {
-        report.push(format!("the frontier is {frontier} bytes: it holds the URLs never offered"));
+        report.push(format!(
+            "the frontier is {frontier} bytes: it holds the URLs never offered"
+        ));
     }
     // One summary line per sitemap left: the child read in part, the others not read.
     let lines = skipped(&cd.dir);
-    let summaries: Vec<&serde_json::Value> =
-        lines.iter().filter(|l| l.get("sitemap").is_some()).collect();
-    let read: Vec<_> = summaries.iter().filter(|l| l["sitemap"]["read"] == true).collect();
-    let unread = summaries.iter().filter(|l| l["sitemap"]["read"] == false).count();
+    let summaries: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.get("sitemap").is_some())
+        .collect();
+    let read: Vec<_> = summaries
+        .iter()
+        .filter(|l| l["sitemap"]["read"] == true)
+        .collect();
+    let unread = summaries
+        .iter()
+        .filter(|l| l["sitemap"]["read"] == false)
+        .count();
     if read.len() != 1
         || read[0]["url"] != format!("{origin}/sm/0.xml")
         || read[0]["found_on"] != format!("{origin}/index.xml")
@@ -141,7 +170,10 @@ fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
         report.push(format!("no summary of the child read in part: {read:?}"));
     }
     if unread != CHILDREN - 1 {
-        report.push(format!("{unread} summaries of unread children, expected {}", CHILDREN - 1));
+        report.push(format!(
+            "{unread} summaries of unread children, expected {}",
+            CHILDREN - 1
+        ));
     }
     for line in &summaries {
         if line["verdict"] != "skipped" || code(line) != "crawl.max-pages" {
@@ -149,6 +181,28 @@ fn a_sitemap_index_is_read_as_urls_are_needed_and_not_past_max_pages() {
         }
     }
     log_verify(&cd.store(), &mut report);
+    report.assert_clean(&stderr);
+}
+
+/// Sitemap entries are depth 1: under `--max-depth 0` each was reported `crawl.max-depth`,
+/// every child read for it.
+#[test]
+fn max_depth_0_reads_no_sitemap() {
+    let (site, origin) = sitemap_site();
+    let cd = CrawlDir::new(&config(5));
+    let seed = format!("{origin}/p/0/0");
+    let stderr = run(&cd, &[&seed, "--max-depth", "0", "-q"]);
+    let mut report = Report::default();
+    let paths: Vec<String> = site.requests().into_iter().map(|s| s.path).collect();
+    if paths.iter().any(|p| p.ends_with(".xml")) {
+        report.push(format!("sitemaps requested under --max-depth 0: {paths:?}"));
+    }
+    let lines = skipped(&cd.dir).len();
+    if lines > 0 {
+        report.push(format!(
+            "{lines} lines in skipped.jsonl for a seed without links"
+        ));
+    }
     report.assert_clean(&stderr);
 }
 
@@ -166,9 +220,15 @@ fn a_redirect_chain_ends_at_max_redirects_and_is_reported() {
     let stderr = run(&cd, &[&seed, "--max-depth", "0", "--max-pages", "1", "-q"]);
 
     let mut report = Report::default();
-    let chain = site.requests().iter().filter(|s| s.path.starts_with("/r/")).count();
+    let chain = site
+        .requests()
+        .iter()
+        .filter(|s| s.path.starts_with("/r/"))
+        .count();
     if chain != 6 {
-        report.push(format!("{chain} requests of the chain, expected 6 (5 redirects followed)"));
+        report.push(format!(
+            "{chain} requests of the chain, expected 6 (5 redirects followed)"
+        ));
     }
     let lines = skipped(&cd.dir);
     let end = lines.iter().find(|l| code(l) == "fetch.redirect-limit");
@@ -184,15 +244,21 @@ fn a_redirect_chain_ends_at_max_redirects_and_is_reported() {
     report.assert_clean(&stderr);
 }
 
-/// Ten seeds each redirect once to a page that is gone: no page is ever kept, so the page
-/// limit never stopped the crawl following redirects. `--max-pages 1` allows
-/// `fetch.max_redirects` (2) redirects; the targets past them are reported, not requested.
+/// Ten seeds each redirect to `/t/N`, which redirects off the site (out of scope): no page
+/// is ever kept, so the page limit never stopped the crawl following redirects (a 404 would
+/// be kept). `--max-pages 1` allows `fetch.max_redirects` (2) redirects; the targets past
+/// them are reported, not requested.
 #[test]
 fn redirects_count_against_max_pages() {
     let site = Server::start();
-    site.fallback(Reply::dynamic(|seen| match seen.path.strip_prefix("/s/") {
-        Some(n) => Reply::redirect(301, &format!("/t/{n}")),
-        None => Reply::status(404),
+    site.fallback(Reply::dynamic(|seen| {
+        if let Some(n) = seen.path.strip_prefix("/s/") {
+            Reply::redirect(301, &format!("/t/{n}"))
+        } else if seen.path.starts_with("/t/") {
+            Reply::redirect(301, "http://elsewhere.invalid/")
+        } else {
+            Reply::status(404)
+        }
     }));
     let seeds: Vec<String> = (0..10).map(|i| site.url(&format!("/s/{i}"))).collect();
     let mut args: Vec<&str> = seeds.iter().map(String::as_str).collect();
@@ -201,9 +267,15 @@ fn redirects_count_against_max_pages() {
     let stderr = run(&cd, &args);
 
     let mut report = Report::default();
-    let targets = site.requests().iter().filter(|s| s.path.starts_with("/t/")).count();
+    let targets = site
+        .requests()
+        .iter()
+        .filter(|s| s.path.starts_with("/t/"))
+        .count();
     if targets > 2 {
-        report.push(format!("{targets} redirect targets requested, at most 2 allowed"));
+        report.push(format!(
+            "{targets} redirect targets requested, at most 2 allowed"
+        ));
     }
     let lines = skipped(&cd.dir);
     let over = lines
@@ -211,7 +283,9 @@ fn redirects_count_against_max_pages() {
         .filter(|l| code(l) == "crawl.max-pages" && l["url"].as_str().unwrap_or("").contains("/t/"))
         .count();
     if over + targets != 10 {
-        report.push(format!("{over} targets reported crawl.max-pages, {targets} requested; expected 10 in all"));
+        report.push(format!(
+            "{over} targets reported crawl.max-pages, {targets} requested; expected 10 in all"
+        ));
     }
     report.assert_clean(&stderr);
 }
@@ -231,14 +305,21 @@ fn a_redirect_to_an_equivalent_url_brings_the_page() {
     site.route("/ab/b", Reply::redirect(302, "/ab/a"));
     site.fallback(Reply::status(404));
     let cd = CrawlDir::new(&config(4));
-    let seeds = [site.url("/canon/%7Ex"), site.url("/loop/a"), site.url("/ab/a")];
+    let seeds = [
+        site.url("/canon/%7Ex"),
+        site.url("/loop/a"),
+        site.url("/ab/a"),
+    ];
     let mut args: Vec<&str> = seeds.iter().map(String::as_str).collect();
     args.extend(["--no-sitemaps", "-q"]);
     let stderr = run(&cd, &args);
 
     let mut report = Report::default();
     if site.count("/canon/~x") != 1 {
-        report.push(format!("/canon/~x requested {} times", site.count("/canon/~x")));
+        report.push(format!(
+            "/canon/~x requested {} times",
+            site.count("/canon/~x")
+        ));
     }
     let records = warc_check::read_dir(&cd.dir).unwrap_or_else(|e| panic!("{e}"));
     let kept: Vec<_> = records
@@ -251,14 +332,18 @@ fn a_redirect_to_an_equivalent_url_brings_the_page() {
     }
     let looped = site.count("/loop/a") + site.count("/loop/%61");
     if looped != 5 {
-        report.push(format!("the equivalent loop made {looped} requests, expected 5"));
+        report.push(format!(
+            "the equivalent loop made {looped} requests, expected 5"
+        ));
     }
     if site.count("/ab/a") != 1 || site.count("/ab/b") != 1 {
         report.push(format!("the loop A→B→A: {:?}", site.counts()));
     }
     let lines = skipped(&cd.dir);
     if !lines.iter().any(|l| code(l) == "fetch.redirect-limit") {
-        report.push(format!("the equivalent loop's end is not reported: {lines:?}"));
+        report.push(format!(
+            "the equivalent loop's end is not reported: {lines:?}"
+        ));
     }
     log_verify(&cd.store(), &mut report);
     report.assert_clean(&stderr);

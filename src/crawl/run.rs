@@ -180,9 +180,10 @@ impl Crawl {
         Ok(())
     }
 
-    /// Notes the origin of a queued URL; its sitemaps are read once.
+    /// Notes the origin of a queued URL; its sitemaps are read once. Not under
+    /// `--max-depth 0`: sitemap entries are depth 1, each would only be reported skipped.
     fn discover(&mut self, url: &Url) {
-        if self.plan.sitemaps {
+        if self.plan.sitemaps && self.plan.scope.admits_depth(1) {
             self.origins.insert(url.origin().ascii_serialization());
         }
     }
@@ -342,9 +343,9 @@ impl Crawl {
             let fetcher = Arc::clone(&self.fetcher);
             let limits = self.sitemap_limits;
             let purpose = self.plan.purpose;
-            tasks.spawn(async move {
-                Finished::Sitemap(read.run(&fetcher, purpose, &limits).await)
-            });
+            tasks.spawn(
+                async move { Finished::Sitemap(read.run(&fetcher, purpose, &limits).await) },
+            );
         }
         Ok(())
     }

@@ -214,7 +214,10 @@ mod tests {
         let text = std::fs::read_to_string(report.path()).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(
-            text.lines().nth(1).unwrap().ends_with(r#""sitemap":{"read":true,"not_offered":49999}}"#),
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(r#""sitemap":{"read":true,"not_offered":49999}}"#),
             "{text}"
         );
         assert!(!text.contains(":p@"), "{text}");

@@ -296,7 +296,11 @@ mod tests {
         assert_eq!(c.url, "https://a.test/x");
         assert_eq!((c.via, c.depth, c.redirects), (Via::Redirect, 2, 0));
         assert_eq!(c.found_on.as_deref(), Some("https://a.test/"));
-        assert_eq!(candidate_value(&c), old, "a chain start is written as before");
+        assert_eq!(
+            candidate_value(&c),
+            old,
+            "a chain start is written as before"
+        );
     }
 
     proptest! {
