@@ -9,7 +9,6 @@ mod crawl_run;
 #[path = "support/server.rs"]
 mod server;
 #[path = "support/warc_check.rs"]
-#[allow(dead_code)]
 mod warc_check;
 
 use crawl_run::{CrawlDir, Report, log_verify};
