@@ -45,6 +45,7 @@ fn main() {
             )),
             via: Via::Link,
             validators: None,
+            redirects: 0,
         };
         assert_eq!(frontier.push(candidate).expect("push"), Pushed::Queued);
         if (i + 1).is_multiple_of(CHECKPOINT_EVERY) {

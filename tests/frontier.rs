@@ -217,6 +217,7 @@ fn candidates_survive_a_checkpoint_whole() {
             etag: Some("\"v1\"".into()),
             last_modified: None,
         }),
+        redirects: 3,
     };
     {
         let f = open(dir.path());

@@ -4,8 +4,9 @@
 //! - [`frontier`]: what is left to fetch, per host, on disk, behind the [`frontier::Frontier`]
 //!   trait;
 //! - [`scope`]: what may be queued;
-//! - [`links`] and [`sitemap`]: discovery, from pages and from sitemaps;
-//! - [`visit`]: one URL (or one origin's sitemaps) through the pipeline, as a task;
+//! - [`links`] and [`sitemap`]: discovery, from pages and from sitemaps; [`sitemap_walk`]:
+//!   the sitemaps of the crawl's origins, read as URLs are needed;
+//! - [`visit`]: one URL through the pipeline, as a task;
 //! - [`run`]: the crawl loop; [`tally`]: its counts; [`progress`]: shown as it goes;
 //! - [`warc`]: the WARC/1.1 writer, its CDXJ index and the repair of a file cut mid-record;
 //!   [`archive`]: a kept page as a WARC exchange;
@@ -22,6 +23,7 @@ pub mod resume;
 pub mod run;
 pub mod scope;
 pub mod sitemap;
+pub mod sitemap_walk;
 pub mod skipped;
 pub mod tally;
 pub mod visit;

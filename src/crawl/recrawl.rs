@@ -55,6 +55,7 @@ pub fn earlier(dir: &Path, frontier: Option<&dyn Frontier>) -> Result<EarlierCra
                     found_on: None,
                     via: Via::Seed,
                     validators: any.then_some(validators),
+                    redirects: 0,
                 });
             }
         }

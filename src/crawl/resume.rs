@@ -178,6 +178,7 @@ fn replay_page(
             found_on: Some(page.target_uri.clone()),
             via: Via::Link,
             validators: None,
+            redirects: 0,
         }));
     Ok(())
 }

@@ -15,13 +15,14 @@ use super::links::LinkOptions;
 use super::progress::Progress;
 use super::scope::Scope;
 use super::sitemap::SitemapLimits;
-use super::skipped::{SkipLine, SkipReport};
+use super::sitemap_walk::{SitemapWalks, SitemapsRead};
+use super::skipped::{SitemapLine, SitemapState, SkipLine, SkipReport};
 use super::tally::Tally;
-use super::visit::{Found, Visit, sitemap_urls, visit};
+use super::visit::{Found, Visit, visit};
 use super::warc::WarcWriter;
 use super::{CrawlError, Shutdown};
 use crate::fetcher::{Fetcher, FetcherError, Page, Refusal};
-use crate::policy::{Purpose, Verdict};
+use crate::policy::{Code, Purpose, Verdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,6 +57,10 @@ const BATCH_PAGES: usize = 256;
 /// Links found only with nofollow that a crawl remembers to report.
 const MAX_NOFOLLOW: usize = 100_000;
 
+/// The most URLs queued in the frontier for sitemap URLs to be offered: sitemaps are read
+/// as the crawl needs URLs, not all at once (see [`super::sitemap_walk`]).
+const SITEMAP_BACKLOG: u64 = 1000;
+
 /// A finished task: a URL visited, or an origin's sitemaps read.
 #[allow(clippy::large_enum_variant)] // one per task, moved once, as `fetcher::Outcome`
 enum Finished {
@@ -65,7 +70,7 @@ enum Finished {
     /// A URL abandoned on a stop while it waited for its polite slot: nothing was sent for
     /// the page, and its lease stays out for `--resume`.
     Abandoned,
-    Sitemaps(Result<Vec<Url>, FetcherError>),
+    Sitemap(SitemapsRead),
 }
 
 /// A host's run of failures.
@@ -87,6 +92,8 @@ pub struct Crawl {
     tally: Tally,
     hosts: HashMap<String, HostErrors>,
     origins: HashSet<String>,
+    /// The sitemaps of the origins in `origins`, read as URLs are needed.
+    walks: SitemapWalks,
     pending: Vec<(Lease, Page, Found)>,
     /// When the oldest page of `pending` finished.
     pending_since: Option<Instant>,
@@ -133,6 +140,7 @@ impl Crawl {
             tally: Tally::default(),
             hosts: HashMap::new(),
             origins: HashSet::new(),
+            walks: SitemapWalks::new(),
             pending: Vec::new(),
             pending_since: None,
             visiting: 0,
@@ -183,9 +191,10 @@ impl Crawl {
         Ok(())
     }
 
-    /// Notes the origin of a queued URL; its sitemaps are read once.
+    /// Notes the origin of a queued URL; its sitemaps are read once. Not under
+    /// `--max-depth 0`: sitemap entries are depth 1, each would only be reported skipped.
     fn discover(&mut self, url: &Url) {
-        if self.plan.sitemaps {
+        if self.plan.sitemaps && self.plan.scope.admits_depth(1) {
             self.origins.insert(url.origin().ascii_serialization());
         }
     }
@@ -194,7 +203,6 @@ impl Crawl {
     /// stop; returns the counts. State is checkpointed on every way out but an error.
     pub async fn run(mut self, shutdown: &Shutdown) -> Result<Tally, CrawlError> {
         let mut tasks: JoinSet<Finished> = JoinSet::new();
-        let mut sitemaps_read: HashSet<String> = HashSet::new();
         let max_in_flight = self.fetcher.config().politeness.max_in_flight.max(1);
         let every = Duration::from_millis(self.fetcher.config().crawl.checkpoint_every_ms);
         loop {
@@ -202,11 +210,7 @@ impl Crawl {
             let mut wake = every;
             let mut empty = false;
             if !stopping {
-                for origin in self.origins.drain().collect::<Vec<_>>() {
-                    if sitemaps_read.insert(origin.clone()) {
-                        self.spawn_sitemaps(&mut tasks, &origin);
-                    }
-                }
+                self.read_sitemaps(&mut tasks)?;
                 while tasks.len() < max_in_flight && !self.limit_reached() {
                     match self.frontier.next(Instant::now())? {
                         Next::Ready(lease) => self.spawn_visit(&mut tasks, lease, shutdown)?,
@@ -222,7 +226,8 @@ impl Crawl {
                     }
                 }
             }
-            if tasks.is_empty() && (stopping || (empty && self.origins.is_empty())) {
+            let discovering = !self.origins.is_empty() || self.walks.busy();
+            if tasks.is_empty() && (stopping || (empty && !discovering)) {
                 break;
             }
             if shutdown.now() {
@@ -266,6 +271,7 @@ impl Crawl {
         self.write_pending()?;
         if self.limit_kept() && !shutdown.stopping() {
             self.drain(super::MAX_PAGES)?;
+            self.sitemaps_left(super::MAX_PAGES)?;
         }
         if !shutdown.stopping() {
             for candidate in std::mem::take(&mut self.nofollow).into_values() {
@@ -349,18 +355,67 @@ impl Crawl {
         Ok(())
     }
 
-    fn spawn_sitemaps(&mut self, tasks: &mut JoinSet<Finished>, origin: &str) {
-        let Ok(origin) = Url::parse(origin) else {
-            return;
-        };
-        let fetcher = Arc::clone(&self.fetcher);
-        let limits = self.sitemap_limits;
-        let scope = self.plan.scope.clone();
-        let purpose = self.plan.purpose;
-        tasks.spawn(async move {
-            let in_scope = |url: &Url| scope.admit(url, 0).is_ok();
-            Finished::Sitemaps(sitemap_urls(&fetcher, &origin, purpose, &limits, in_scope).await)
-        });
+    /// Offers sitemap URLs while the frontier has room for them, and starts the reads of
+    /// the next sitemap documents of the origins whose URLs were all offered.
+    fn read_sitemaps(&mut self, tasks: &mut JoinSet<Finished>) -> Result<(), CrawlError> {
+        for origin in self.origins.drain() {
+            self.walks.start(&origin);
+        }
+        while self.sitemap_room() {
+            let Some(candidate) = self.walks.next_candidate() else {
+                break;
+            };
+            self.offer(candidate)?;
+        }
+        if !self.sitemap_room() {
+            return Ok(());
+        }
+        for read in self.walks.reads() {
+            let fetcher = Arc::clone(&self.fetcher);
+            let limits = self.sitemap_limits;
+            let purpose = self.plan.purpose;
+            tasks.spawn(
+                async move { Finished::Sitemap(read.run(&fetcher, purpose, &limits).await) },
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether sitemap URLs may be offered (and more sitemaps read): fewer than
+    /// [`SITEMAP_BACKLOG`] URLs queued, and fewer than the pages `--max-pages` still allows
+    /// (a URL offered past it would only be reported `crawl.max-pages`).
+    fn sitemap_room(&self) -> bool {
+        let kept =
+            self.plan.kept_before + self.tally.kept + self.pending.len() as u64 + self.visiting;
+        let room = self
+            .plan
+            .max_pages
+            .map_or(SITEMAP_BACKLOG, |max| max.saturating_sub(kept))
+            .min(SITEMAP_BACKLOG);
+        self.frontier.stats().queued < room
+    }
+
+    /// One summary line per sitemap not finished (read in part, or not read), with `code`:
+    /// its URLs never offered are not reported one by one.
+    fn sitemaps_left(&mut self, code: &'static str) -> Result<(), CrawlError> {
+        for left in self.walks.left() {
+            let line = SitemapLine {
+                url: &left.url,
+                verdict: "skipped",
+                reasons: vec![code],
+                seq: None,
+                depth: 0,
+                found_on: left.listed_in.as_deref(),
+                sitemap: SitemapState {
+                    read: left.not_offered.is_some(),
+                    not_offered: left.not_offered,
+                },
+            };
+            self.skipped
+                .write_sitemap(&line)
+                .map_err(CrawlError::Skipped)?;
+        }
+        Ok(())
     }
 
     /// Takes in a finished task.
@@ -375,19 +430,7 @@ impl Crawl {
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
         match finished {
-            Finished::Sitemaps(urls) => {
-                for url in urls? {
-                    let candidate = Candidate {
-                        url: url.to_string(),
-                        depth: 1,
-                        found_on: None,
-                        via: Via::Sitemap,
-                        validators: None,
-                    };
-                    self.offer(candidate)?;
-                }
-                Ok(())
-            }
+            Finished::Sitemap(read) => Ok(self.walks.take(read, &self.plan.scope)?),
             Finished::Abandoned => {
                 self.visiting -= 1;
                 Ok(())
@@ -412,8 +455,10 @@ impl Crawl {
                 Ok(())
             }
             Visit::NotKept(refusal) => self.not_kept(lease, &refusal),
-            Visit::Redirect(redirect) => {
-                self.tally.redirects += 1;
+            Visit::Redirect {
+                redirect,
+                redirects,
+            } => {
                 self.host_answered(&lease.host);
                 let candidate = Candidate {
                     url: redirect.to.to_string(),
@@ -421,11 +466,27 @@ impl Crawl {
                     found_on: Some(lease.candidate.url.clone()),
                     via: Via::Redirect,
                     validators: None,
+                    redirects,
                 };
-                self.offer(candidate)?;
+                if self.redirect_budget_spent() {
+                    self.skip(&candidate, "skipped", vec![super::MAX_PAGES], None)?;
+                } else {
+                    self.tally.redirects += 1;
+                    self.offer(candidate)?;
+                }
                 self.done(lease)
             }
         }
+    }
+
+    /// Whether this run followed as many redirects as `--max-pages` pages may take:
+    /// `fetch.max_redirects` each. A redirect is no page, so without this bound a crawl
+    /// limited to one page could request without end (every URL a chain of redirects).
+    fn redirect_budget_spent(&self) -> bool {
+        let per_page = self.fetcher.config().fetch.max_redirects as u64;
+        self.plan
+            .max_pages
+            .is_some_and(|max| self.tally.redirects >= max.saturating_mul(per_page))
     }
 
     /// A URL not kept: reported, counted, and its host's failures tracked.
@@ -438,7 +499,7 @@ impl Crawl {
         let failed_request = codes
             .first()
             .is_some_and(|c| matches!(*c, "fetch.failed" | "fetch.server-error"));
-        let candidate = lease.candidate.clone();
+        let candidate = chain_end(&lease, refusal, &codes);
         let gave_up = codes.first() == Some(&"politeness.gave-up");
         let detail = refusal
             .reasons
@@ -622,6 +683,7 @@ impl Crawl {
                     found_on: Some(lease.candidate.url.clone()),
                     via: Via::Link,
                     validators: None,
+                    redirects: 0,
                 };
                 self.offer(candidate)?;
             }
@@ -643,6 +705,7 @@ impl Crawl {
             found_on: Some(lease.candidate.url.clone()),
             via: Via::Link,
             validators: None,
+            redirects: 0,
         });
         Ok(())
     }
@@ -677,5 +740,21 @@ impl Crawl {
         tokio::task::block_in_place(|| self.frontier.checkpoint(&meta.to_bytes()))?;
         self.last_checkpoint = Instant::now();
         Ok(())
+    }
+}
+
+/// The URL a refusal's skip line names: the leased one; but for a chain of redirects cut at
+/// `fetch.max_redirects`, the target never requested, found on the URL that redirected.
+fn chain_end(lease: &Lease, refusal: &Refusal, codes: &[&str]) -> Candidate {
+    let candidate = lease.candidate.clone();
+    if codes.first() != Some(&Code::FetchRedirectLimit.as_str()) {
+        return candidate;
+    }
+    Candidate {
+        url: refusal.url.clone(),
+        found_on: Some(candidate.url),
+        via: Via::Redirect,
+        redirects: candidate.redirects.saturating_add(1),
+        ..candidate
     }
 }

@@ -86,6 +86,11 @@ impl Scope {
         }
     }
 
+    /// Whether URLs `depth` links from a seed may be queued at all (`--max-depth`).
+    pub fn admits_depth(&self, depth: u32) -> bool {
+        self.max_depth.is_none_or(|max| depth <= max)
+    }
+
     /// Whether `url`, `depth` links from a seed, may be queued. Seeds are always in scope
     /// of their own host, but patterns and depth apply to them too.
     pub fn admit(&self, url: &Url, depth: u32) -> Result<(), Skip> {

@@ -35,6 +35,38 @@ pub struct SkipLine<'a> {
     pub detail: Option<&'a str>,
 }
 
+/// A summary line: a sitemap the crawl stopped reading (its limits were reached). Its URLs
+/// not offered are not listed one by one (an index can list 2.5 billion); the line says how
+/// many there were. Recognised by its `sitemap` member; `url` is the sitemap's.
+#[derive(Clone, Debug, Serialize)]
+pub struct SitemapLine<'a> {
+    /// The sitemap (credentials redacted).
+    pub url: &'a str,
+    /// Always `skipped`.
+    pub verdict: &'a str,
+    /// Why the crawl stopped reading (`crawl.max-pages`).
+    pub reasons: Vec<&'a str>,
+    /// Always `null`: nothing was decided about the site.
+    pub seq: Option<u64>,
+    /// Sitemap documents are read at depth 0.
+    pub depth: u32,
+    /// The index that listed it (none for one named by robots.txt, or `/sitemap.xml`).
+    pub found_on: Option<&'a str>,
+    /// What was left of it.
+    pub sitemap: SitemapState,
+}
+
+/// What was left of a sitemap: `{"read": true, "not_offered": N}` when it was read and `N`
+/// of its URLs were never offered to the frontier, `{"read": false, "not_offered": null}`
+/// when it was never fetched (how many URLs it lists is unknown).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SitemapState {
+    /// Whether it was fetched and read.
+    pub read: bool,
+    /// Its URLs never offered (when read).
+    pub not_offered: Option<u64>,
+}
+
 /// The report, open for appending.
 pub struct SkipReport {
     path: PathBuf,
@@ -74,7 +106,23 @@ impl SkipReport {
             found_on: found_on.as_deref(),
             ..line.clone()
         };
-        let mut bytes = serde_json::to_vec(&line).map_err(io::Error::other)?;
+        self.append(&line)
+    }
+
+    /// Appends one summary line for a sitemap.
+    pub fn write_sitemap(&mut self, line: &SitemapLine) -> io::Result<()> {
+        let url = redact_input(line.url);
+        let found_on = line.found_on.map(redact_input);
+        let line = SitemapLine {
+            url: &url,
+            found_on: found_on.as_deref(),
+            ..line.clone()
+        };
+        self.append(&line)
+    }
+
+    fn append(&mut self, line: &impl Serialize) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
         bytes.push(b'\n');
         self.out.write_all(&bytes)?;
         self.offset += bytes.len() as u64;
@@ -100,7 +148,8 @@ impl SkipReport {
 }
 
 /// The URLs of the complete lines of `dir/skipped.jsonl` from byte `from`, and where the
-/// last complete line ends (a line cut by a kill is not counted).
+/// last complete line ends (a line cut by a kill is not counted). A sitemap's summary line
+/// names no URL of the frontier: left out.
 pub fn replay(dir: &Path, from: u64) -> io::Result<(Vec<String>, u64)> {
     let path = dir.join(SKIPPED_FILE);
     let mut file = match File::open(&path) {
@@ -125,9 +174,11 @@ pub fn replay(dir: &Path, from: u64) -> io::Result<(Vec<String>, u64)> {
         #[derive(serde::Deserialize)]
         struct Url {
             url: String,
+            sitemap: Option<serde::de::IgnoredAny>,
         }
-        if let Ok(parsed) = serde_json::from_slice::<Url>(&line) {
-            urls.push(parsed.url);
+        match serde_json::from_slice::<Url>(&line) {
+            Ok(parsed) if parsed.sitemap.is_none() => urls.push(parsed.url),
+            _ => {}
         }
     }
     Ok((urls, end))
@@ -151,9 +202,30 @@ mod tests {
             detail: None,
         };
         report.write(&line).unwrap();
+        report
+            .write_sitemap(&SitemapLine {
+                url: "http://a.example/sitemap.xml",
+                verdict: "skipped",
+                reasons: vec!["crawl.max-pages"],
+                seq: None,
+                depth: 0,
+                found_on: None,
+                sitemap: SitemapState {
+                    read: true,
+                    not_offered: Some(49_999),
+                },
+            })
+            .unwrap();
         let end = report.flush().unwrap();
         let text = std::fs::read_to_string(report.path()).unwrap();
-        assert_eq!(text.lines().count(), 1);
+        assert_eq!(text.lines().count(), 2);
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(r#""sitemap":{"read":true,"not_offered":49999}}"#),
+            "{text}"
+        );
         assert!(!text.contains(":p@"), "{text}");
         let mut file = OpenOptions::new().append(true).open(report.path()).unwrap();
         file.write_all(b"{\"url\":\"http://cut").unwrap();

@@ -1,14 +1,11 @@
 //! One URL of the crawl, through the fetch pipeline, as a task of its own: the request
-//! (with the validators of a re-crawl), then the links of a kept page. And the sitemaps of
-//! an origin, also through the pipeline.
+//! (with the validators of a re-crawl), then the links of a kept page.
 
-use crate::crawl::frontier::{Lease, Validators};
+use crate::crawl::frontier::{Lease, Validators, canonical_key};
 use crate::crawl::links::{self, LinkOptions};
-use crate::crawl::sitemap::{self, SitemapKind, SitemapLimits};
 use crate::fetcher::{Fetcher, FetcherError, HopOutcome, Outcome, Page, Redirect, Refusal};
 use crate::policy::{Purpose, Verdict, parse_url};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::AtomicBool;
 use url::Url;
 
@@ -24,7 +21,12 @@ pub enum Visit {
     /// Not kept: refused, discarded or failed (recorded when `seq` is set).
     NotKept(Refusal),
     /// A redirect, recorded; its target is queued as a URL of its own.
-    Redirect(Redirect),
+    Redirect {
+        /// The redirect.
+        redirect: Redirect,
+        /// Redirects of the chain so far, this one included (the target's count).
+        redirects: u32,
+    },
 }
 
 /// The links of a page: to follow, and not to follow for nofollow.
@@ -82,20 +84,43 @@ pub async fn visit(
         }
     };
     let headers = conditional(lease.candidate.validators.as_ref());
-    match fetcher
-        .fetch_hop_noting(url, purpose, headers, sent)
-        .await?
-    {
-        HopOutcome::Redirected(redirect) => Ok(Visit::Redirect(redirect)),
-        HopOutcome::Ended(Outcome::NotFetched(refusal)) => Ok(Visit::NotKept(refusal)),
-        HopOutcome::Ended(Outcome::Fetched(page)) => {
-            let links = match links {
-                Some(options) if page.status != 304 => page_links(&page, options),
-                _ => Found::default(),
-            };
-            Ok(Visit::Page { page, links })
+    let mut url = url;
+    let mut redirects = lease.candidate.redirects;
+    loop {
+        let before = usize::try_from(redirects).unwrap_or(usize::MAX);
+        let hop = fetcher
+            .fetch_hop_noting(url, purpose, headers.clone(), before, sent)
+            .await?;
+        let redirect = match hop {
+            HopOutcome::Redirected(redirect) => redirect,
+            HopOutcome::Ended(Outcome::NotFetched(refusal)) => return Ok(Visit::NotKept(refusal)),
+            HopOutcome::Ended(Outcome::Fetched(page)) => {
+                let links = match links {
+                    Some(options) if page.status != 304 => page_links(&page, options),
+                    _ => Found::default(),
+                };
+                return Ok(Visit::Page { page, links });
+            }
+        };
+        redirects = redirects.saturating_add(1);
+        if !same_resource(&redirect) {
+            return Ok(Visit::Redirect {
+                redirect,
+                redirects,
+            });
         }
+        // The target has its source's canonical key: the frontier would take it for the
+        // URL just fetched and drop it, and the page would be lost. The server says it is
+        // the resource: it is requested here, in the same lease (so in its host's turn),
+        // and a loop ends at `fetch.max_redirects` like any chain.
+        url = redirect.to;
     }
+}
+
+/// Whether a redirect points to the URL it came from, as the frontier de-duplicates:
+/// the same canonical key (`/%7Ex` and `/~x`, a fragment, a default port written out).
+fn same_resource(redirect: &Redirect) -> bool {
+    canonical_key(&redirect.to) == canonical_key(&redirect.from)
 }
 
 /// The links of a kept page to follow.
@@ -131,57 +156,6 @@ pub fn links_of(
         found.nofollow.extend(follow);
     }
     found
-}
-
-/// The most sitemap documents read for one origin (an index of indexes is bounded too).
-const MAX_SITEMAP_DOCUMENTS: usize = 1000;
-
-/// The URLs the sitemaps of `origin` list: those its robots.txt names and `/sitemap.xml`,
-/// indexes followed (within `in_scope`), each document fetched once through the pipeline
-/// (judged, paced and recorded like a page; its body is read as a sitemap, not archived).
-/// At most `limits.max_urls` URLs per document.
-pub async fn sitemap_urls(
-    fetcher: &Fetcher,
-    origin: &Url,
-    purpose: Purpose,
-    limits: &SitemapLimits,
-    in_scope: impl Fn(&Url) -> bool,
-) -> Result<Vec<Url>, FetcherError> {
-    let policy = fetcher
-        .sources()
-        .for_url_paced(origin, fetcher.politeness())
-        .await?;
-    let mut queue: VecDeque<Url> = policy
-        .site
-        .robots()
-        .map(sitemap::robots_sitemaps)
-        .unwrap_or_default()
-        .into();
-    queue.extend(sitemap::well_known(origin));
-    let mut seen = HashSet::new();
-    let mut urls = Vec::new();
-    while let Some(document) = queue.pop_front() {
-        if seen.len() >= MAX_SITEMAP_DOCUMENTS || !in_scope(&document) {
-            continue;
-        }
-        if !seen.insert(document.to_string()) {
-            continue;
-        }
-        let outcome = fetcher
-            .fetch_url(document.clone(), purpose, HeaderMap::new())
-            .await?;
-        let Outcome::Fetched(page) = outcome else {
-            continue;
-        };
-        let Ok(map) = sitemap::parse(&page.body, &page.url, limits) else {
-            continue;
-        };
-        match map.kind {
-            SitemapKind::Index => queue.extend(map.entries.into_iter().map(|e| e.url)),
-            _ => urls.extend(map.entries.into_iter().map(|e| e.url)),
-        }
-    }
-    Ok(urls)
 }
 
 #[cfg(test)]

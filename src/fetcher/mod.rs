@@ -313,21 +313,25 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
     ) -> Result<Outcome, FetcherError> {
-        self.send_own(url, purpose, headers, true, None)
+        self.send_own(url, purpose, headers, true, 0, None)
             .await
             .map(HopOutcome::followed)
     }
 
     /// One hop of [`Self::fetch_url`]: a redirect is recorded and handed back, its target
-    /// not requested.
+    /// not requested. `redirects_before`: the redirects of the chain that led to `url`
+    /// (a crawler queues each target as a URL of its own); a redirect past
+    /// `fetch.max_redirects` in all is refused (`fetch.redirect-limit`), as in one fetch.
     pub async fn fetch_hop(
         &self,
         url: Url,
         purpose: Purpose,
         headers: HeaderMap,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError> {
         let sent = AtomicBool::new(false);
-        self.fetch_hop_noting(url, purpose, headers, &sent).await
+        self.fetch_hop_noting(url, purpose, headers, redirects_before, &sent)
+            .await
     }
 
     /// [`Self::fetch_hop`], setting `sent` while the page's request is out: it is set just
@@ -340,9 +344,10 @@ impl Fetcher {
         url: Url,
         purpose: Purpose,
         headers: HeaderMap,
+        redirects_before: usize,
         sent: &AtomicBool,
     ) -> Result<HopOutcome, FetcherError> {
-        self.send_own(url, purpose, headers, false, Some(sent))
+        self.send_own(url, purpose, headers, false, redirects_before, Some(sent))
             .await
     }
 
@@ -354,6 +359,7 @@ impl Fetcher {
         purpose: Purpose,
         headers: HeaderMap,
         follow: bool,
+        redirects_before: usize,
         sent: Option<&AtomicBool>,
     ) -> Result<HopOutcome, FetcherError> {
         let plain = is_plain(&headers);
@@ -377,7 +383,8 @@ impl Fetcher {
                 result
             }
         };
-        self.run(url, purpose, &mut send, plain, follow).await
+        self.run(url, purpose, &mut send, plain, follow, redirects_before)
+            .await
     }
 
     /// The HTTP client (what it sends with every request: [`HttpClient::default_request_headers`]).
@@ -410,7 +417,7 @@ impl Fetcher {
         F: Future<Output = Result<R, FetchError>>,
         R: Into<Head>,
     {
-        self.run(url, purpose, send, false, true)
+        self.run(url, purpose, send, false, true, 0)
             .await
             .map(HopOutcome::followed)
     }
@@ -423,6 +430,7 @@ impl Fetcher {
         send: &mut S,
         plain: bool,
         follow: bool,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError>
     where
         S: FnMut(Url) -> F,
@@ -438,7 +446,7 @@ impl Fetcher {
             wait_ms = tracing::field::Empty,
         );
         let outcome = self
-            .pipeline(url, purpose, send, plain, follow)
+            .pipeline(url, purpose, send, plain, follow, redirects_before)
             .instrument(span.clone())
             .await?;
         match &outcome {
@@ -470,6 +478,7 @@ impl Fetcher {
         send: &mut S,
         plain: bool,
         follow: bool,
+        redirects_before: usize,
     ) -> Result<HopOutcome, FetcherError>
     where
         S: FnMut(Url) -> F,
@@ -479,7 +488,7 @@ impl Fetcher {
         let ended = |outcome| Ok(HopOutcome::Ended(outcome));
         let judge = self.judge(purpose);
         let mut url = url;
-        let mut redirects = 0;
+        let mut redirects = redirects_before;
         loop {
             let hop = match self.pre_check(&judge, &url).await? {
                 Ok(hop) => hop,

@@ -121,9 +121,12 @@ const FOUND_ON: u8 = 1;
 const ETAG: u8 = 2;
 const LAST_MODIFIED: u8 = 4;
 const VALIDATORS: u8 = 8;
+/// Added after the first release: a redirect count follows the strings. A value written
+/// before never has the bit, so it reads as 0 redirects (frontiers stay readable).
+const REDIRECTS: u8 = 16;
 
 /// A candidate: via (u8), depth (u32 BE), flags (u8), then length-prefixed strings: the URL
-/// and those the flags announce.
+/// and those the flags announce; then the redirect count (u32 BE) when the flags say so.
 pub(super) fn candidate_value(c: &Candidate) -> Vec<u8> {
     let via = match c.via {
         Via::Seed => 0,
@@ -139,6 +142,7 @@ pub(super) fn candidate_value(c: &Candidate) -> Vec<u8> {
         (etag.is_some(), ETAG),
         (last_modified.is_some(), LAST_MODIFIED),
         (v.is_some(), VALIDATORS),
+        (c.redirects > 0, REDIRECTS),
     ]
     .iter()
     .filter(|(on, _)| *on)
@@ -159,6 +163,9 @@ pub(super) fn candidate_value(c: &Candidate) -> Vec<u8> {
         // URLs and headers are far below 4 GiB; the crawl bounds them long before.
         out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(text.as_bytes());
+    }
+    if c.redirects > 0 {
+        out.extend_from_slice(&c.redirects.to_be_bytes());
     }
     out
 }
@@ -189,6 +196,11 @@ pub(super) fn read_candidate(value: &[u8]) -> Result<Candidate, String> {
         etag,
         last_modified,
     });
+    let redirects = if flags & REDIRECTS != 0 {
+        u32::from_be_bytes(r.take(4)?.try_into().map_err(|_| "redirects")?)
+    } else {
+        0
+    };
     if !r.0.is_empty() {
         return Err("trailing bytes after a queued URL".into());
     }
@@ -198,6 +210,7 @@ pub(super) fn read_candidate(value: &[u8]) -> Result<Candidate, String> {
         found_on,
         via,
         validators,
+        redirects,
     })
 }
 
@@ -248,6 +261,8 @@ mod tests {
         });
         assert_eq!(read_candidate(&candidate_value(&c)), Ok(c.clone()));
         c.validators = Some(Validators::default());
+        assert_eq!(read_candidate(&candidate_value(&c)), Ok(c.clone()));
+        c.redirects = 9;
         assert_eq!(read_candidate(&candidate_value(&c)), Ok(c));
         let host = HostRecord {
             accepted: 3,
@@ -267,6 +282,25 @@ mod tests {
             meta: b"warc at 7".to_vec(),
         };
         assert_eq!(State::read(&state.bytes()), Ok(state));
+    }
+
+    /// A value as the release before the redirect count wrote it (no flag 16) still reads.
+    #[test]
+    fn a_candidate_written_by_the_previous_release_reads_with_no_redirects() {
+        let mut old = vec![3u8, 0, 0, 0, 2, FOUND_ON];
+        for text in ["https://a.test/x", "https://a.test/"] {
+            old.extend_from_slice(&(text.len() as u32).to_be_bytes());
+            old.extend_from_slice(text.as_bytes());
+        }
+        let c = read_candidate(&old).unwrap();
+        assert_eq!(c.url, "https://a.test/x");
+        assert_eq!((c.via, c.depth, c.redirects), (Via::Redirect, 2, 0));
+        assert_eq!(c.found_on.as_deref(), Some("https://a.test/"));
+        assert_eq!(
+            candidate_value(&c),
+            old,
+            "a chain start is written as before"
+        );
     }
 
     proptest! {

@@ -69,6 +69,10 @@ pub struct Candidate {
     pub via: Via,
     /// Validators for a conditional request (re-crawl).
     pub validators: Option<Validators>,
+    /// Redirects followed to reach it: 0 unless it is a redirect's target, then one more
+    /// than its source's. A chain of redirects is bounded by `fetch.max_redirects` across
+    /// its queued hops, as inside the fetch pipeline (browsers stop at about 20).
+    pub redirects: u32,
 }
 
 impl Candidate {
@@ -80,6 +84,7 @@ impl Candidate {
             found_on: None,
             via: Via::Seed,
             validators: None,
+            redirects: 0,
         }
     }
 }
