@@ -21,11 +21,12 @@
 //! whole content, so linking it to a later head needs every record in between in full.
 //! The checkpoint proves the head only against a copy published earlier (compare them).
 
+mod manifest;
 mod read;
 mod write;
 
-pub use read::{BundleFile, BundleVerified, Reached, verify_bundle};
-pub use write::{Written, write_bundle};
+pub use read::{BundleFile, BundleVerified, MAX_SMALL, Reached, verify_bundle};
+pub use write::{README, Written, write_bundle};
 
 use super::verify::Broken;
 
