@@ -387,7 +387,11 @@ fn both_verifiers_accept_every_genuine_bundle_filtered_or_not() {
     let script = trusted_script(&log, &all);
     for (name, filters, shape) in [
         ("all.tar", &[][..], "the whole log to the checkpoint"),
-        ("host.tar", &["--host", "e.com"][..], "records 1..2, filtered"),
+        (
+            "host.tar",
+            &["--host", "e.com"][..],
+            "records 1..2, filtered",
+        ),
         ("refused.tar", &["--verdict", "refused"][..], "records "),
         ("none.tar", &["--host", "nowhere.test"][..], "no records"),
     ] {

@@ -102,10 +102,7 @@ impl Members {
     /// the manifest's counts to them: a forger's consistent removal.
     pub fn keep_records(&mut self, keep: impl Fn(u64) -> bool) -> &mut Self {
         let records = String::from_utf8(self.get("records.jsonl").to_vec()).unwrap();
-        let kept: Vec<&str> = records
-            .lines()
-            .filter(|l| keep(seq_of(l)))
-            .collect();
+        let kept: Vec<&str> = records.lines().filter(|l| keep(seq_of(l))).collect();
         let named: BTreeSet<String> = kept.iter().flat_map(|l| snapshots_of(l)).collect();
         let mut text = kept.join("\n");
         if !kept.is_empty() {
@@ -438,13 +435,15 @@ pub fn forgeries(all: &[u8], filtered: &[u8], records: u64) -> Vec<Forgery> {
         "records.jsonl",
         "verify_bundle.py",
     ] {
-        out.push(with(&|m| {
-            m.remove(member);
-        })
-        .forgery(
-            &format!("missing-{member}"),
-            &format!("bundle: no optout-bundle/{member} in the bundle"),
-        ));
+        out.push(
+            with(&|m| {
+                m.remove(member);
+            })
+            .forgery(
+                &format!("missing-{member}"),
+                &format!("bundle: no optout-bundle/{member} in the bundle"),
+            ),
+        );
     }
     // Changed content: a record, a snapshot, the checkpoint, the README, the verifier.
     let export = String::from_utf8(genuine.get("records.jsonl").to_vec()).unwrap();
@@ -468,7 +467,10 @@ pub fn forgeries(all: &[u8], filtered: &[u8], records: u64) -> Vec<Forgery> {
                 t.replacen("https://e.com/private/b", "https://e.com/private/c", 1)
             });
         })
-        .forgery("changed-record", "record 2: content does not match its hash"),
+        .forgery(
+            "changed-record",
+            "record 2: content does not match its hash",
+        ),
         with(&|m| {
             let name = format!("snapshots/{robots}");
             m.edit(&name, |t| t.replace("Disallow", "Allow"));
@@ -525,7 +527,10 @@ pub fn forgeries(all: &[u8], filtered: &[u8], records: u64) -> Vec<Forgery> {
         ),
         with(&|m| {
             m.edit("README.txt", |t| {
-                t.replace("Check it:", "Already checked by the auditor; no need to check it:")
+                t.replace(
+                    "Check it:",
+                    "Already checked by the auditor; no need to check it:",
+                )
             });
         })
         .forgery(
@@ -590,7 +595,9 @@ pub fn forgeries(all: &[u8], filtered: &[u8], records: u64) -> Vec<Forgery> {
     let header = places[0].1 as usize;
     gnu[header + 257..header + 265].copy_from_slice(b"ustar  \0");
     let mut block = tar::Header::new_old();
-    block.as_mut_bytes().copy_from_slice(&gnu[header..header + 512]);
+    block
+        .as_mut_bytes()
+        .copy_from_slice(&gnu[header..header + 512]);
     block.set_cksum();
     gnu[header..header + 512].copy_from_slice(block.as_bytes());
     out.push(Forgery {

@@ -138,15 +138,47 @@ mod tests {
         let good = parse(GOOD).unwrap();
         assert_eq!((good.records, good.filtered), (2, false));
         for (from, to, want) in [
-            (r#""records":2"#, r#""records":2.0"#, "`records` is not an integer"),
-            (r#""records":2"#, r#""records":-2"#, "`records` is not an integer"),
-            (r#""version":1"#, r#""version":true"#, "`version` is not the integer 1"),
-            (r#""version":1"#, r#""version":1.0"#, "`version` is not the integer 1"),
-            (r#""first_seq":1"#, r#""first_seq":"1""#, "`first_seq` is neither"),
-            (r#""records":2"#, r#""records":2,"records":2"#, "duplicate field `records`"),
-            (r#""records":2"#, r#""records":2,"extra":0"#, "unknown field `extra`"),
+            (
+                r#""records":2"#,
+                r#""records":2.0"#,
+                "`records` is not an integer",
+            ),
+            (
+                r#""records":2"#,
+                r#""records":-2"#,
+                "`records` is not an integer",
+            ),
+            (
+                r#""version":1"#,
+                r#""version":true"#,
+                "`version` is not the integer 1",
+            ),
+            (
+                r#""version":1"#,
+                r#""version":1.0"#,
+                "`version` is not the integer 1",
+            ),
+            (
+                r#""first_seq":1"#,
+                r#""first_seq":"1""#,
+                "`first_seq` is neither",
+            ),
+            (
+                r#""records":2"#,
+                r#""records":2,"records":2"#,
+                "duplicate field `records`",
+            ),
+            (
+                r#""records":2"#,
+                r#""records":2,"extra":0"#,
+                "unknown field `extra`",
+            ),
             (r#""records":2,"#, "", "missing field `records`"),
-            (r#""filter":null"#, r#""filter":{"host":null}"#, "missing field `since`"),
+            (
+                r#""filter":null"#,
+                r#""filter":{"host":null}"#,
+                "missing field `since`",
+            ),
             (
                 r#""filter":null"#,
                 r#""filter":{"since":null,"until":null,"host":null,"verdict":null}"#,

@@ -135,8 +135,7 @@ impl BundleFile {
     /// Whether the `len` bytes from `start` are all zero.
     fn zeros(&self, start: u64, len: u64, what: &str) -> Result<(), BundleError> {
         let mut file = &self.file;
-        file.seek(SeekFrom::Start(start))
-            .map_err(|e| self.io(e))?;
+        file.seek(SeekFrom::Start(start)).map_err(|e| self.io(e))?;
         let mut buf = vec![0u8; 1 << 16];
         let mut left = len;
         while left > 0 {
@@ -396,10 +395,7 @@ fn missing(from: u64, to: u64) -> Broken {
 
 /// Every snapshot against its name, then that each one named is there, then that no other
 /// is; returns how many there are.
-fn check_snapshots(
-    bundle: &BundleFile,
-    named: &BTreeMap<String, u64>,
-) -> Result<u64, BundleError> {
+fn check_snapshots(bundle: &BundleFile, named: &BTreeMap<String, u64>) -> Result<u64, BundleError> {
     let mut held = 0u64;
     for (name, &part) in &bundle.entries {
         let Some(sha) = name.strip_prefix("snapshots/") else {
