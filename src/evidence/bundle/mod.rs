@@ -130,6 +130,18 @@ pub enum BundleError {
 mod tests {
     use super::*;
 
+    /// `verify_bundle.py` holds the README's SHA-256 (it has no other copy of it): a
+    /// changed README needs the new hash there, or every bundle is refused.
+    #[test]
+    fn the_verifier_holds_the_readme_s_hash() {
+        use sha2::{Digest, Sha256};
+        let want = format!(
+            "README_SHA256 = \"{}\"",
+            hex::encode(Sha256::digest(README))
+        );
+        assert!(VERIFIER.contains(&want), "put `{want}` in verify_bundle.py");
+    }
+
     #[test]
     fn a_checkpoint_line_round_trips_and_anything_else_is_named() {
         let line = format!(

@@ -124,7 +124,7 @@ impl BundleFile {
             )?;
         }
         let tail = self.len.saturating_sub(self.end);
-        if tail < 2 * BLOCK || tail % BLOCK != 0 {
+        if tail < 2 * BLOCK || !tail.is_multiple_of(BLOCK) {
             return Err(broken(
                 "the archive does not end with zero blocks (it was cut or appended to)".into(),
             ));

@@ -227,6 +227,10 @@ Check it:
   optout log verify --bundle BUNDLE.tar
   optout log replay --bundle BUNDLE.tar    (re-decides every record from its snapshots)
 
+Run a verify_bundle.py you trust (optout's, or one from an earlier bundle): a bundle's own
+copy is only as good as the bundle. Both verifiers refuse a bundle whose verify_bundle.py or
+README.txt is not the one optout writes.
+
 Each record's hash is SHA-256(prev_hash as 32 bytes || the record's canonical JSON without
 hash and prev_hash): keys sorted, no whitespace, UTF-8. A change to a record, a snapshot or
 the checkpoint shows. A bundle made with filters has gaps: it proves each record it holds

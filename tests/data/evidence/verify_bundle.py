@@ -20,7 +20,7 @@ CHECKPOINT = re.compile(
     r"time=([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z)\n",
     re.ASCII)
 # The SHA-256 of the README.txt optout writes (optout's tests hold it to the README).
-README_SHA256 = "3d0a16012cf2f1e58fc6eb42a9e72a30330f06a68b9ae18655cf9f2c00813ac6"
+README_SHA256 = "5b3705de75dda91827cba8920d14c7644c411378ecfd5fc079f3e97b36106db1"
 MAX_SMALL = 1 << 20          # README.txt, manifest.json, checkpoint.txt, verify_bundle.py
 MAX_RECORD_LINE = 64 << 20   # one line of records.jsonl, without its LF
 MAX_ENTRIES = 10_000_000
