@@ -334,3 +334,150 @@ fn a_log_that_does_not_verify_gets_no_bundle() {
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
     assert!(!path.exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// One set of forged bundles for both verifiers (`tests/support/forged_bundles.rs`), held to
+// the specification in docs/evidence.md, "The auditor's bundle".
+// ---------------------------------------------------------------------------------------
+
+#[path = "support/forged_bundles.rs"]
+mod forged_bundles;
+
+/// The verifier an auditor trusts: the script a genuine bundle carries, extracted (the
+/// repository's copy, byte for byte). A forged bundle's own script is not run: replacing
+/// it is one of the forgeries.
+fn trusted_script(log: &Logged, genuine: &Path) -> std::path::PathBuf {
+    let script = log.path("trusted-verify_bundle.py");
+    std::fs::write(&script, entry(genuine, "verify_bundle.py")).unwrap();
+    assert_eq!(
+        std::fs::read(&script).unwrap(),
+        std::fs::read(audit_log::VERIFIER).unwrap()
+    );
+    script
+}
+
+/// Both verifiers on `bundle`: `optout log verify --bundle` and `python3 SCRIPT` (none
+/// without python3, as `python_verify`).
+fn both(log: &Logged, script: &Path, bundle: &Path) -> (Out, Option<Out>) {
+    let py = audit_log::python3().map(|mut cmd| {
+        let out = cmd.arg(script).arg(bundle).output().unwrap();
+        Out {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    });
+    (verify(log, bundle), py)
+}
+
+/// What is wrong with one verifier's answer to a forgery, if anything: it must be exit 1,
+/// one line `BROKEN: {want}...`, nothing on standard error (no panic, no traceback).
+fn refusal_miss(who: &str, name: &str, out: &Out, want: &str) -> Option<String> {
+    let ok = out.code == Some(1)
+        && out.stdout.starts_with(&format!("BROKEN: {want}"))
+        && out.stdout.lines().count() == 1
+        && out.stderr.is_empty();
+    (!ok).then(|| format!("{name}: {who} did not say `BROKEN: {want}`: {out:?}"))
+}
+
+#[test]
+fn both_verifiers_accept_every_genuine_bundle_filtered_or_not() {
+    let log = logged();
+    let all = log.bundle("all.tar", &[]);
+    let script = trusted_script(&log, &all);
+    for (name, filters, shape) in [
+        ("all.tar", &[][..], "the whole log to the checkpoint"),
+        (
+            "host.tar",
+            &["--host", "e.com"][..],
+            "records 1..2, filtered",
+        ),
+        ("refused.tar", &["--verdict", "refused"][..], "records "),
+        ("none.tar", &["--host", "nowhere.test"][..], "no records"),
+    ] {
+        let bundle = log.bundle(name, filters);
+        let (out, py) = both(&log, &script, &bundle);
+        let want = "ok: bundle intact, ";
+        assert_eq!(out.code, Some(0), "{name}: {out:?}");
+        assert!(out.stdout.starts_with(want), "{name}: {out:?}");
+        assert!(out.stdout.contains(shape), "{name}: {out:?}");
+        if let Some(py) = py {
+            assert_eq!(py.code, Some(0), "{name}: {py:?}");
+            assert_eq!(py.stdout, out.stdout, "{name}: the verifiers disagree");
+        }
+    }
+    // The manifest says what a bundle is: unfiltered (`filter` null) or its filters.
+    let manifest = |bundle: &Path| -> serde_json::Value {
+        serde_json::from_slice(&entry(bundle, "manifest.json")).unwrap()
+    };
+    assert!(manifest(&all)["filter"].is_null());
+    assert_eq!(
+        manifest(&log.path("host.tar"))["filter"],
+        serde_json::json!({"since": null, "until": null, "host": "e.com", "verdict": null})
+    );
+}
+
+#[test]
+fn both_verifiers_refuse_every_forgery_and_name_what_is_wrong() {
+    let log = logged();
+    let all = log.bundle("all.tar", &[]);
+    let filtered = log.bundle("e.tar", &["--host", "e.com"]);
+    let script = trusted_script(&log, &all);
+    let forgeries = forged_bundles::forgeries(
+        &std::fs::read(&all).unwrap(),
+        &std::fs::read(&filtered).unwrap(),
+        RECORDS,
+    );
+    assert!(forgeries.len() > 40, "{}", forgeries.len());
+    let mut misses = Vec::new();
+    for forgery in &forgeries {
+        let path = log.path(&format!("forged-{}.tar", forgery.name));
+        std::fs::write(&path, &forgery.bytes).unwrap();
+        let (out, py) = both(&log, &script, &path);
+        misses.extend(refusal_miss("optout", &forgery.name, &out, &forgery.want));
+        if let Some(py) = py {
+            misses.extend(refusal_miss("python", &forgery.name, &py, &forgery.want));
+        }
+    }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+}
+
+#[test]
+fn a_flipped_bit_anywhere_is_refused_by_both_verifiers_and_crashes_neither() {
+    let log = logged();
+    let all = log.bundle("all.tar", &[]);
+    let script = trusted_script(&log, &all);
+    let bytes = std::fs::read(&all).unwrap();
+    let flippable = forged_bundles::flippable(&bytes);
+    // Every entry's header, data and padding, and the end blocks, then spread positions:
+    // a few dozen cases, so that CI stays quick.
+    let mut places: Vec<usize> = forged_bundles::layout(&bytes)
+        .iter()
+        .flat_map(|&(_, header, data, size)| {
+            let (header, data, size) = (header as usize, data as usize, size as usize);
+            let mut at = vec![header + (data * 7 + size) % 512, data + size / 2];
+            if size % 512 != 0 {
+                at.push(data + size + (512 - size % 512) / 2);
+            }
+            at
+        })
+        .collect();
+    places.extend([bytes.len() - 1024, bytes.len() - 1]);
+    places.extend((1..=12).map(|i| i * 7_919 * 31 % bytes.len()));
+    places.retain(|&at| flippable(at));
+    let mut misses = Vec::new();
+    for (i, &at) in places.iter().enumerate() {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 1 << (i % 8);
+        let name = format!("flip-{i}-at-{at}");
+        let path = log.path(&format!("{name}.tar"));
+        std::fs::write(&path, &flipped).unwrap();
+        let (out, py) = both(&log, &script, &path);
+        misses.extend(refusal_miss("optout", &name, &out, ""));
+        if let Some(py) = py {
+            misses.extend(refusal_miss("python", &name, &py, ""));
+        }
+    }
+    assert!(places.len() >= 30, "{}", places.len());
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+}

@@ -403,13 +403,39 @@ pub const MAX_RECORD_LINE: usize = 64 << 20;
 /// snapshots it names once the record checks (a bundle verifies its snapshots and
 /// checkpoint against them); an error from `each` stops the walk.
 pub fn verify_export_with(
+    reader: impl BufRead,
+    allow_gaps: bool,
+    each: impl FnMut(u64, &[u8; 32], Vec<String>) -> Result<(), Broken>,
+) -> Result<Verified, VerifyError> {
+    walk_lines(reader, allow_gaps, false, each)
+}
+
+/// A bundle's `records.jsonl` (`docs/evidence.md`, "The auditor's bundle"): as
+/// [`verify_export_with`] with gaps allowed, but every line must end in LF alone, hold no
+/// CR, not be empty and be UTF-8 ([`Broken::Bundle`] naming the line otherwise): the
+/// format has one spelling, so that every verifier reads the same records.
+pub fn verify_bundle_records(
+    reader: impl BufRead,
+    each: impl FnMut(u64, &[u8; 32], Vec<String>) -> Result<(), Broken>,
+) -> Result<Verified, VerifyError> {
+    walk_lines(reader, true, true, each)
+}
+
+fn walk_lines(
     mut reader: impl BufRead,
     allow_gaps: bool,
+    strict: bool,
     mut each: impl FnMut(u64, &[u8; 32], Vec<String>) -> Result<(), Broken>,
 ) -> Result<Verified, VerifyError> {
     let mut prev: Option<(u64, [u8; 32])> = None;
     let mut count = 0u64;
-    while let Some(line) = next_line(&mut reader, count + 1)? {
+    loop {
+        let line = if strict {
+            strict_line(&mut reader, count + 1)?
+        } else {
+            next_line(&mut reader, count + 1)?
+        };
+        let Some(line) = line else { break };
         if line.trim().is_empty() {
             continue;
         }
@@ -481,6 +507,35 @@ fn next_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, Ver
             "stream did not contain valid UTF-8",
         ))
     })
+}
+
+/// The next line of a bundle's `records.jsonl` without its LF: `line` (counting from 1, the
+/// same as the record count, as no line may be empty) names a line that does not end in LF,
+/// is longer than [`MAX_RECORD_LINE`], holds a CR, is empty or is not UTF-8.
+fn strict_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, VerifyError> {
+    let bad = |what: String| Broken::Bundle(format!("records.jsonl line {line} {what}"));
+    let mut buf = Vec::new();
+    let room = MAX_RECORD_LINE as u64 + 1;
+    if Read::take(&mut *reader, room).read_until(b'\n', &mut buf)? == 0 {
+        return Ok(None);
+    }
+    if buf.pop() != Some(b'\n') {
+        return Err(bad(if buf.len() >= MAX_RECORD_LINE {
+            format!("is longer than {MAX_RECORD_LINE} bytes")
+        } else {
+            "does not end in LF (the file was cut)".into()
+        })
+        .into());
+    }
+    if buf.contains(&b'\r') {
+        return Err(bad("holds a CR (line endings are LF only)".into()).into());
+    }
+    if buf.is_empty() {
+        return Err(bad("is empty".into()).into());
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| bad("is not UTF-8".into()).into())
 }
 
 /// A line to publish or timestamp elsewhere: the log up to `seq` is intact and ends at

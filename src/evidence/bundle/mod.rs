@@ -21,11 +21,12 @@
 //! whole content, so linking it to a later head needs every record in between in full.
 //! The checkpoint proves the head only against a copy published earlier (compare them).
 
+mod manifest;
 mod read;
 mod write;
 
-pub use read::{BundleFile, BundleVerified, Reached, verify_bundle};
-pub use write::{Written, write_bundle};
+pub use read::{BundleFile, BundleVerified, MAX_SMALL, Reached, verify_bundle};
+pub use write::{README, Written, write_bundle};
 
 use super::verify::Broken;
 
@@ -128,6 +129,18 @@ pub enum BundleError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `verify_bundle.py` holds the README's SHA-256 (it has no other copy of it): a
+    /// changed README needs the new hash there, or every bundle is refused.
+    #[test]
+    fn the_verifier_holds_the_readme_s_hash() {
+        use sha2::{Digest, Sha256};
+        let want = format!(
+            "README_SHA256 = \"{}\"",
+            hex::encode(Sha256::digest(README))
+        );
+        assert!(VERIFIER.contains(&want), "put `{want}` in verify_bundle.py");
+    }
 
     #[test]
     fn a_checkpoint_line_round_trips_and_anything_else_is_named() {

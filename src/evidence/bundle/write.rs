@@ -96,12 +96,14 @@ pub fn write_bundle(store: &Store, filter: &Filter, out: &Path) -> Result<Writte
         "version": VERSION,
         "created": checkpoint.time,
         "optout": env!("CARGO_PKG_VERSION"),
-        "filter": {
+        // `null` when nothing was filtered: the bundle then holds every record from 1 to
+        // the checkpoint, and a verifier holds it to that.
+        "filter": filtered(filter).then(|| json!({
             "since": filter.since,
             "until": filter.until,
             "host": filter.host,
             "verdict": filter.verdict,
-        },
+        })),
         "records": count,
         "first_seq": first,
         "last_seq": (count > 0).then_some(last),
@@ -150,6 +152,17 @@ pub fn write_bundle(store: &Store, filter: &Filter, out: &Path) -> Result<Writte
     })
 }
 
+/// Whether `filter` leaves out any record.
+fn filtered(filter: &Filter) -> bool {
+    let Filter {
+        since,
+        until,
+        host,
+        verdict,
+    } = filter;
+    since.is_some() || until.is_some() || host.is_some() || verdict.is_some()
+}
+
 /// The temporary records file and the partial bundle, beside `out` (same file system, so
 /// the rename is atomic), named after this process.
 fn scratch_names(out: &Path) -> (PathBuf, PathBuf) {
@@ -192,8 +205,8 @@ impl Entries<'_> {
     }
 }
 
-/// `README.txt`: what an auditor reads first.
-const README: &str = "\
+/// `README.txt`: what an auditor reads first (both verifiers hold a bundle's to it).
+pub const README: &str = "\
 optout evidence bundle
 ======================
 
@@ -213,6 +226,10 @@ Check it:
   python3 verify_bundle.py BUNDLE.tar      (or the directory it was extracted to)
   optout log verify --bundle BUNDLE.tar
   optout log replay --bundle BUNDLE.tar    (re-decides every record from its snapshots)
+
+Run a verify_bundle.py you trust (optout's, or one from an earlier bundle): a bundle's own
+copy is only as good as the bundle. Both verifiers refuse a bundle whose verify_bundle.py or
+README.txt is not the one optout writes.
 
 Each record's hash is SHA-256(prev_hash as 32 bytes || the record's canonical JSON without
 hash and prev_hash): keys sorted, no whitespace, UTF-8. A change to a record, a snapshot or
