@@ -55,13 +55,14 @@ fn site(pages: usize, delay: Duration) -> Server {
     server
 }
 
-/// Every file under `dir` (relative path → bytes), the store left out.
+/// Every file under `dir` (relative path → bytes), but the store, the frontier and the lock
+/// file (which holds the last holder's process id).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let rel = path.strip_prefix(root).unwrap().to_owned();
-            if rel.starts_with("store") || rel.starts_with("frontier") {
+            if ["store", "frontier", "crawl.lock"].iter().any(|p| rel.starts_with(p)) {
                 continue;
             }
             if path.is_dir() {
