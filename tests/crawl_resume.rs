@@ -6,6 +6,7 @@
 //! - one crawl directory has one writer: a second process is refused, whatever its store;
 //! - a plan flag given with `--resume` that contradicts the saved plan is refused.
 
+#[allow(dead_code)]
 #[path = "support/crawl_run.rs"]
 mod crawl_run;
 #[path = "support/server.rs"]
@@ -62,7 +63,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let rel = path.strip_prefix(root).unwrap().to_owned();
-            if ["store", "frontier", "crawl.lock"].iter().any(|p| rel.starts_with(p)) {
+            if ["store", "frontier", "crawl.lock"]
+                .iter()
+                .any(|p| rel.starts_with(p))
+            {
                 continue;
             }
             if path.is_dir() {
@@ -169,7 +173,11 @@ fn a_foreign_warc_is_never_truncated_and_the_index_not_overwritten() {
     std::fs::write(cd.dir.join("crawl.json"), plan).unwrap();
     let foreign: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
     std::fs::write(cd.dir.join("optout-mine.warc.gz"), &foreign).unwrap();
-    std::fs::write(cd.dir.join("index.cdxj"), b"com,example)/ 20260101000000 {}\n").unwrap();
+    std::fs::write(
+        cd.dir.join("index.cdxj"),
+        b"com,example)/ 20260101000000 {}\n",
+    )
+    .unwrap();
     assert_resume_refused(
         &cd,
         &server,
@@ -184,7 +192,8 @@ fn a_foreign_warc_is_never_truncated_and_the_index_not_overwritten() {
     std::fs::remove_file(cd.dir.join("optout-mine.warc.gz")).unwrap();
     let copied = cd.dir.join(theirs.file_name().unwrap());
     let mut bytes = std::fs::read(&theirs).unwrap();
-    bytes.extend_from_slice(&bytes[..40].to_vec()); // and cut short, so a repair would cut it
+    let start = bytes[..40].to_vec();
+    bytes.extend_from_slice(&start); // and cut short, so a repair would cut it
     std::fs::write(&copied, &bytes).unwrap();
     assert_resume_refused(
         &cd,
@@ -208,7 +217,11 @@ fn a_write_cut_short_at_the_end_is_still_repaired() {
     std::fs::write(&file, &cut).unwrap();
     let out = cd.run(&["--resume", "-q"], LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert_eq!(std::fs::read(&file).unwrap(), whole, "the cut write is removed");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        whole,
+        "the cut write is removed"
+    );
     assert_eq!(std::fs::read(cd.dir.join("index.cdxj")).unwrap(), index);
 }
 
@@ -255,14 +268,23 @@ fn a_second_process_is_refused_the_directory_whatever_its_store() {
         assert!(!out.status.success(), "{args:?} was accepted: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(&dir), "{args:?}: {stderr}");
-        assert!(stderr.contains("in use by another optout crawl"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("in use by another optout crawl"),
+            "{args:?}: {stderr}"
+        );
         assert!(!other_store.exists(), "{args:?} opened its store");
-        assert!(!cd.dir.join("recrawl").exists(), "{args:?} wrote a frontier");
+        assert!(
+            !cd.dir.join("recrawl").exists(),
+            "{args:?} wrote a frontier"
+        );
     }
     // And a new crawl into it, with the same plan.
     let out = cd.run(&[&seed, "-q"], LIMIT);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
-    assert!(first.try_wait().unwrap().is_none(), "the first crawl ended early");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first crawl ended early"
+    );
     // The first crawl still owns it, and stops cleanly.
     let pid = first.id().to_string();
     std::process::Command::new("kill")
@@ -300,7 +322,15 @@ fn plan_flags_given_with_resume_must_repeat_the_plan() {
     }
     // The first run's command line with --resume added is accepted: it keeps the plan.
     let out = cd.run(
-        &[&seed, "--max-pages", "3", "--scope", "host", "--resume", "-q"],
+        &[
+            &seed,
+            "--max-pages",
+            "3",
+            "--scope",
+            "host",
+            "--resume",
+            "-q",
+        ],
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));

@@ -101,8 +101,7 @@ fn usage(message: impl Into<String>) -> CliError {
 
 /// Whether `dir` holds anything (but a lock file, which a crawl that never started leaves).
 fn occupied(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name() != LOCK_FILE)))
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name() != LOCK_FILE)))
 }
 
 /// The seeds of the command line and of `--seeds FILE`, in order.
@@ -141,7 +140,11 @@ fn contradictions(args: &CrawlArgs, saved: &Saved) -> Result<Vec<String>, CliErr
             out.push(format!(
                 "{flag} {} (the plan: {})",
                 given.join(" "),
-                if saved.is_empty() { "none".to_owned() } else { saved.join(" ") }
+                if saved.is_empty() {
+                    "none".to_owned()
+                } else {
+                    saved.join(" ")
+                }
             ));
         }
     }

@@ -96,8 +96,14 @@ mod tests {
         // Another open file description: as another process would see it.
         let second = DirLock::acquire(dir.path()).unwrap_err();
         let message = second.to_string();
-        assert!(matches!(second, LockError::Busy { holder: Some(pid), .. } if pid == std::process::id()), "{message}");
-        assert!(message.contains(&dir.path().display().to_string()), "{message}");
+        assert!(
+            matches!(second, LockError::Busy { holder: Some(pid), .. } if pid == std::process::id()),
+            "{message}"
+        );
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
         assert_eq!(message.lines().count(), 1);
         drop(first);
         DirLock::acquire(dir.path()).unwrap();

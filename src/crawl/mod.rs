@@ -16,8 +16,8 @@
 pub mod archive;
 pub mod checkpoint;
 pub mod frontier;
-pub mod lock;
 pub mod links;
+pub mod lock;
 pub mod progress;
 pub mod recrawl;
 pub mod resume;

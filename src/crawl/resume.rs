@@ -86,7 +86,9 @@ pub const CRAWL_ID_FIELD: &str = "optout-crawl-id";
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
     /// A WARC file is damaged other than by a write cut short at its end.
-    #[error("cannot resume: {0}; nothing was changed (the damage is not a write cut short: restore the file or move it out of the crawl directory)")]
+    #[error(
+        "cannot resume: {0}; nothing was changed (the damage is not a write cut short: restore the file or move it out of the crawl directory)"
+    )]
     Damaged(warc::WarcError),
     /// A WARC file this crawl did not write, or cannot tell it wrote.
     #[error("cannot resume: {} was not written by this crawl ({why}); nothing was changed (move it out of the crawl directory)", path.display())]
@@ -210,9 +212,7 @@ fn plan_files(
         Some(known) => files
             .iter()
             .position(|p| name_of(p) == *known)
-            .ok_or_else(|| {
-                lost(&dir.join(known), None, checkpoint.warc_offset)
-            })?,
+            .ok_or_else(|| lost(&dir.join(known), None, checkpoint.warc_offset))?,
     };
     let known_serial = checkpoint
         .warc_file
@@ -257,7 +257,10 @@ fn owned(repair: &warc::Repair, name: &str, owner: Owner) -> Result<(), String> 
         return Err("its first record is not complete, so it cannot be told apart".to_owned());
     };
     if first.warc_type != "warcinfo" {
-        return Err(format!("it starts with a {} record, not warcinfo", first.warc_type));
+        return Err(format!(
+            "it starts with a {} record, not warcinfo",
+            first.warc_type
+        ));
     }
     if first.header("WARC-Filename") != Some(name) {
         return Err("its warcinfo record names another file".to_owned());

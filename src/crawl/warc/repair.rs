@@ -182,7 +182,11 @@ fn damage_after(path: &Path, offset: u64, len: u64) -> Result<Option<String>, Wa
     match decoded {
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => {}
         Err(e) => return Ok(Some(format!("damaged, not cut short ({e})"))),
-        Ok(_) => return Ok(Some("a complete gzip member without a valid record".to_owned())),
+        Ok(_) => {
+            return Ok(Some(
+                "a complete gzip member without a valid record".to_owned(),
+            ));
+        }
     }
     // A cut write leaves nothing whole after it: look for a complete record further on.
     if let Some(at) = record_after(path, offset + 1, end)? {
