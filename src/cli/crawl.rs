@@ -1,10 +1,14 @@
 //! `optout crawl`: seeds in, a WARC corpus out, with nothing reserved in it and evidence for
 //! every URL kept or skipped. Thin over [`crate::crawl`]; the plan of a crawl is kept in
-//! `DIR/crawl.json` so `--resume` goes on with the same scope and limits.
+//! `DIR/crawl.json` so `--resume` goes on with the same scope and limits (a plan flag given
+//! with `--resume` or `--recrawl` must repeat the saved value: one that contradicts it is
+//! refused, never silently ignored). One process writes a crawl directory at a time
+//! ([`DirLock`]).
 
 use super::CliError;
 use crate::config::{Config, MAX_LIST_BYTES, read_bounded};
 use crate::crawl::frontier::{Candidate, EmbeddedFrontier, Frontier, FrontierOptions};
+use crate::crawl::lock::{DirLock, LOCK_FILE};
 use crate::crawl::run::{Crawl, Plan};
 use crate::crawl::scope::{Scope, ScopeKind};
 use crate::crawl::skipped::SkipReport;
@@ -31,9 +35,10 @@ pub struct CrawlArgs {
     /// --store is given) the evidence store.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub dir: PathBuf,
-    /// How far from the seeds: their hosts, their registrable domains, or any host.
-    #[arg(long, value_enum, default_value = "host")]
-    pub scope: ScopeKind,
+    /// How far from the seeds: their hosts, their registrable domains, or any host
+    /// (default: host).
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeKind>,
     /// Only URLs matching one of these patterns (regular expressions on the whole URL).
     #[arg(long, value_name = "REGEX")]
     pub include: Vec<String>,
@@ -55,7 +60,8 @@ pub struct CrawlArgs {
     /// Do not read robots.txt `Sitemap:` lines and /sitemap.xml.
     #[arg(long)]
     pub no_sitemaps: bool,
-    /// Continue the crawl in DIR (after Ctrl-C, a kill or a power cut).
+    /// Continue the crawl in DIR (after Ctrl-C, a kill or a power cut), with the plan it
+    /// started with: a seed, scope, limit or purpose flag given too must repeat it.
     #[arg(long)]
     pub resume: bool,
     /// Fetch the pages of the crawl in DIR again, conditionally, into new WARC files.
@@ -69,6 +75,10 @@ pub struct CrawlArgs {
 /// What `--resume` needs of the first run: `DIR/crawl.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Saved {
+    /// The crawl's id, written in the `warcinfo` record of each of its WARC files, so that a
+    /// resume repairs no file another crawl wrote (absent in plans saved before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
     seeds: Vec<String>,
     scope: String,
     include: Vec<String>,
@@ -82,13 +92,87 @@ struct Saved {
 
 const PLAN_FILE: &str = "crawl.json";
 
+/// The start of the crawl's WARC file names.
+const WARC_PREFIX: &str = "optout";
+
 fn usage(message: impl Into<String>) -> CliError {
     CliError::Usage(message.into())
 }
 
-/// Whether `dir` holds anything.
+/// Whether `dir` holds anything (but a lock file, which a crawl that never started leaves).
 fn occupied(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name() != LOCK_FILE)))
+}
+
+/// The seeds of the command line and of `--seeds FILE`, in order.
+fn seeds_given(args: &CrawlArgs) -> Result<Vec<String>, CliError> {
+    let mut seeds = args.seeds.clone();
+    if let Some(file) = &args.seeds_file {
+        let text = read_bounded(file, MAX_LIST_BYTES, "seeds file")?;
+        seeds.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    Ok(seeds)
+}
+
+/// The plan flags given with `--resume` or `--recrawl` that contradict the saved plan, as
+/// `--flag given (the plan: saved)`. A flag left out, or repeating the saved value, is no
+/// contradiction: the command line of the first run with `--resume` added is accepted.
+fn contradictions(args: &CrawlArgs, saved: &Saved) -> Result<Vec<String>, CliError> {
+    fn opt<T: PartialEq + std::fmt::Display>(
+        out: &mut Vec<String>,
+        flag: &str,
+        given: Option<T>,
+        saved: Option<T>,
+    ) {
+        if let Some(given) = given.filter(|g| Some(g) != saved.as_ref()) {
+            let saved = saved.map_or_else(|| "none".to_owned(), |s| s.to_string());
+            out.push(format!("{flag} {given} (the plan: {saved})"));
+        }
+    }
+    fn list(out: &mut Vec<String>, flag: &str, given: &[String], saved: &[String]) {
+        let set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+        if !given.is_empty() && set(given) != set(saved) {
+            out.push(format!(
+                "{flag} {} (the plan: {})",
+                given.join(" "),
+                if saved.is_empty() {
+                    "none".to_owned()
+                } else {
+                    saved.join(" ")
+                }
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    list(&mut out, "seeds", &seeds_given(args)?, &saved.seeds);
+    let scope = args.scope.map(|k| format!("{k:?}").to_ascii_lowercase());
+    opt(&mut out, "--scope", scope, Some(saved.scope.clone()));
+    list(&mut out, "--include", &args.include, &saved.include);
+    list(&mut out, "--exclude", &args.exclude, &saved.exclude);
+    opt(&mut out, "--max-pages", args.max_pages, saved.max_pages);
+    opt(&mut out, "--max-depth", args.max_depth, saved.max_depth);
+    opt(
+        &mut out,
+        "--max-pages-per-host",
+        args.max_pages_per_host,
+        saved.max_pages_per_host,
+    );
+    let purpose = |p: Purpose| p.as_str().to_owned();
+    opt(
+        &mut out,
+        "--purpose",
+        args.purpose.map(purpose),
+        Some(purpose(saved.purpose)),
+    );
+    if args.no_sitemaps && saved.sitemaps {
+        out.push("--no-sitemaps (the plan: sitemaps read)".to_owned());
+    }
+    Ok(out)
 }
 
 /// The plan: saved by the first run, read back by `--resume` and `--recrawl`.
@@ -103,8 +187,20 @@ fn plan(config: &Config, args: &CrawlArgs) -> Result<Saved, CliError> {
             )));
         }
         let text = read_bounded(&path, MAX_LIST_BYTES, "crawl plan")?;
-        return serde_json::from_str(&text)
-            .map_err(|e| usage(format!("{} is damaged: {e}", path.display())));
+        let saved: Saved = serde_json::from_str(&text)
+            .map_err(|e| usage(format!("{} is damaged: {e}", path.display())))?;
+        let contradicting = contradictions(args, &saved)?;
+        if !contradicting.is_empty() {
+            return Err(usage(format!(
+                "{} contradicts the plan of the crawl in {}: --{} goes on with the plan it \
+                 started with (crawl.json); repeat its values or leave the flags out, or start a \
+                 new crawl in another directory",
+                contradicting.join(", "),
+                args.dir.display(),
+                if args.recrawl { "recrawl" } else { "resume" }
+            )));
+        }
+        return Ok(saved);
     }
     if occupied(&args.dir) {
         return Err(usage(format!(
@@ -112,16 +208,7 @@ fn plan(config: &Config, args: &CrawlArgs) -> Result<Saved, CliError> {
             args.dir.display()
         )));
     }
-    let mut seeds = args.seeds.clone();
-    if let Some(file) = &args.seeds_file {
-        let text = read_bounded(file, MAX_LIST_BYTES, "seeds file")?;
-        seeds.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
-    }
+    let seeds = seeds_given(args)?;
     if seeds.is_empty() {
         return Err(usage("no seeds: give seed URLs or --seeds FILE"));
     }
@@ -129,8 +216,9 @@ fn plan(config: &Config, args: &CrawlArgs) -> Result<Saved, CliError> {
         parse_url(seed).map_err(|r| usage(format!("seed {seed:?}: {r}")))?;
     }
     Ok(Saved {
+        id: Some(uuid::Uuid::new_v4().to_string()),
         seeds,
-        scope: format!("{:?}", args.scope).to_ascii_lowercase(),
+        scope: format!("{:?}", args.scope.unwrap_or(ScopeKind::Host)).to_ascii_lowercase(),
         include: args.include.clone(),
         exclude: args.exclude.clone(),
         max_pages: args.max_pages,
@@ -180,6 +268,15 @@ pub fn run(config: &Config, store: Option<&Path>, args: CrawlArgs) -> Result<Exi
         path: dir.clone(),
         source,
     })?;
+    // Held until the process ends: nothing below runs beside another writer of `dir`.
+    let _lock = DirLock::acquire(dir).map_err(|e| usage(e.to_string()))?;
+    if !args.resume && !args.recrawl && occupied(dir) {
+        // Another crawl started in it between the check in `plan` and the lock.
+        return Err(usage(format!(
+            "{} is not empty; pass --resume to continue the crawl in it, or give an empty directory",
+            dir.display()
+        )));
+    }
     if !args.resume && !args.recrawl {
         let json = serde_json::to_vec_pretty(&saved).unwrap_or_default();
         std::fs::write(dir.join(PLAN_FILE), json).map_err(|source| CliError::Read {
@@ -273,7 +370,11 @@ async fn crawl(
     if fresh_recrawl {
         recrawl::start_after_existing(dir, &*frontier)?;
     }
-    let replayed = resume::replay(dir, &*frontier, follow.then_some(&links))?;
+    let owner = resume::Owner {
+        crawl_id: saved.id.as_deref(),
+        prefix: WARC_PREFIX,
+    };
+    let replayed = resume::replay(dir, &*frontier, follow.then_some(&links), owner)?;
     let skipped = SkipReport::open(dir, Some(replayed.skipped_end))
         .map_err(crate::crawl::CrawlError::Skipped)?;
     let warc = WarcWriter::open(dir, warc_options(config, saved))?;
@@ -292,11 +393,7 @@ async fn crawl(
         crawl.offer(candidate)?;
     }
     if !args.recrawl {
-        for seed in saved
-            .seeds
-            .iter()
-            .chain(args.resume.then_some(&args.seeds).into_iter().flatten())
-        {
+        for seed in &saved.seeds {
             crawl.offer(Candidate::seed(seed.clone()))?;
         }
     }
@@ -315,7 +412,7 @@ async fn crawl(
 
 fn warc_options(config: &Config, saved: &Saved) -> WarcOptions {
     WarcOptions {
-        prefix: "optout".into(),
+        prefix: WARC_PREFIX.into(),
         max_file_bytes: config.crawl.warc_max_bytes,
         software: format!("optout/{}", env!("CARGO_PKG_VERSION")),
         warcinfo_fields: vec![
@@ -330,6 +427,14 @@ fn warc_options(config: &Config, saved: &Saved) -> WarcOptions {
                     .into(),
             ),
             ("optout-purpose".into(), saved.purpose.as_str().into()),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            saved
+                .id
+                .clone()
+                .map(|id| (resume::CRAWL_ID_FIELD.into(), id)),
+        )
+        .collect(),
     }
 }

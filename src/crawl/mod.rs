@@ -11,12 +11,14 @@
 //! - [`warc`]: the WARC/1.1 writer, its CDXJ index and the repair of a file cut mid-record;
 //!   [`archive`]: a kept page as a WARC exchange;
 //! - [`skipped`]: the skip report; [`checkpoint`] and [`resume`]: stop and go on;
+//!   [`lock`]: one writer per crawl directory;
 //!   [`recrawl`]: fetch an earlier crawl again, conditionally.
 
 pub mod archive;
 pub mod checkpoint;
 pub mod frontier;
 pub mod links;
+pub mod lock;
 pub mod progress;
 pub mod recrawl;
 pub mod resume;
@@ -56,6 +58,9 @@ pub enum CrawlError {
     /// The crawl directory could not be read or written.
     #[error("crawl directory: {0}")]
     Io(std::io::Error),
+    /// `--resume` found the directory damaged; nothing was changed.
+    #[error(transparent)]
+    Resume(#[from] resume::ResumeError),
 }
 
 /// Ctrl-C and SIGTERM as the crawl loop sees them: the first asks it to stop scheduling and

@@ -27,8 +27,8 @@ use std::time::SystemTime;
 
 pub use cdxj::{INDEX_FILE, index_line, repair_cdxj, sort_cdxj, surt};
 pub use read::{HttpHeaders, ReadLimits, StoredRecord, parse_http_response, records, records_with};
-pub use repair::{Repaired, repair};
-pub use writer::WarcWriter;
+pub use repair::{Repair, Repaired, plan_repair, repair};
+pub use writer::{WarcWriter, serial_of};
 
 /// The revisit profile of a 304 answer to a conditional request (WARC 1.1 section 6.7.2).
 pub const PROFILE_SERVER_NOT_MODIFIED: &str =

@@ -357,8 +357,8 @@ fn last_serial(dir: &Path, prefix: &str) -> Result<Option<u64>, WarcError> {
     Ok(last)
 }
 
-/// The serial of `{prefix}-{stamp}-{serial}.warc.gz`.
-fn serial_of(name: &str, prefix: &str) -> Option<u64> {
+/// The serial of `{prefix}-{stamp}-{serial}.warc.gz`, the names [`WarcWriter`] gives.
+pub fn serial_of(name: &str, prefix: &str) -> Option<u64> {
     let middle = name
         .strip_prefix(prefix)?
         .strip_prefix('-')?
