@@ -120,6 +120,50 @@ fn news_page_with_base_canonical_and_nofollow() {
     ));
 }
 
+/// draft-illyes-repext-03 §3.1.1: `Robots-Tag` members are product tokens (or `*`) with the
+/// rules as parameters; the crawl follows no link of a page whose members for `*` or for
+/// its token say `nofollow` (or `none`), and reads an unreadable field as `nofollow`.
+#[test]
+fn robots_tag_nofollow_is_scoped_by_token() {
+    let says = |lines: &[&str]| links::robots_tag_nofollow(lines.iter().copied(), "OptOut");
+    assert!(says(&["*;nofollow"]));
+    assert!(says(&["optout;noindex;nofollow"]));
+    assert!(says(&["otherbot;noai", "OptOut;none"]));
+    assert!(!says(&["otherbot;nofollow"]));
+    assert!(!says(&["*;noai, otherbot;nofollow"]));
+    assert!(!says(&[]));
+    // Not a structured list: read as X-Robots-Tag, scoping and all.
+    assert!(says(&["optout: nofollow"]));
+    assert!(!says(&["googlebot: nofollow"]));
+    // Unreadable: nothing is followed.
+    assert!(says(&["\u{1}{{{"]));
+    assert!(says(&[&"*;noai, ".repeat(2000)]));
+}
+
+/// A page served with `Robots-Tag: *;nofollow` has its links reported, not followed.
+#[test]
+fn a_page_with_robots_tag_nofollow_is_not_followed() {
+    use optout::crawl::visit::{RobotsHeaders, links_of};
+    let page = Url::parse("https://news.example/a").unwrap();
+    let body = br#"<html><body><a href="/b">b</a></body></html>"#;
+    let options = LinkOptions {
+        agent: "OptOut".into(),
+        ..LinkOptions::default()
+    };
+    let follow = |robots_tag: &[&str]| {
+        let tags = RobotsHeaders {
+            x_robots_tag: &[],
+            robots_tag,
+        };
+        links_of(tags, Some("text/html"), body, &page, &options)
+    };
+    let found = follow(&["*;nofollow"]);
+    assert!(found.follow.is_empty(), "{found:?}");
+    assert_eq!(found.nofollow.len(), 1);
+    let found = follow(&["otherbot;nofollow"]);
+    assert_eq!(found.follow.len(), 1, "{found:?}");
+}
+
 #[test]
 fn gzip_sitemap_index_to_a_text_sitemap_served_decompressed() {
     let robots = RobotsTxt::parse(

@@ -19,7 +19,7 @@ mod nofollow;
 #[cfg(test)]
 mod tests;
 
-pub use nofollow::header_nofollow;
+pub use nofollow::{header_nofollow, robots_tag_nofollow};
 
 use decode::{Reading, reading};
 use lol_html::html_content::Element;

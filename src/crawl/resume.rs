@@ -356,8 +356,12 @@ fn replay_page(
             .filter_map(|(_, v)| std::str::from_utf8(v).ok())
             .collect::<Vec<_>>()
     };
+    let tags = super::visit::RobotsHeaders {
+        x_robots_tag: &header("x-robots-tag"),
+        robots_tag: &header("robots-tag"),
+    };
     let found = super::visit::links_of(
-        &header("x-robots-tag"),
+        tags,
         header("content-type").first().copied(),
         body,
         &url,

@@ -2,7 +2,7 @@
 //!
 //! An index may list 50,000 sitemaps of 50,000 URLs each (sitemaps.org 0.9): read whole,
 //! that is gigabytes of URLs held, queued and, past `--max-pages`, each reported skipped. So
-//! each origin's sitemaps are a [`SitemapWalk`] that the crawl loop pulls from:
+//! each origin's sitemaps are a `SitemapWalk` that the crawl loop pulls from:
 //!
 //! - one document of an origin is read at a time, and only when the URLs of the one before
 //!   were all offered (backpressure: the loop offers sitemap URLs only while the frontier

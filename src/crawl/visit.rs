@@ -125,20 +125,35 @@ fn same_resource(redirect: &Redirect) -> bool {
 
 /// The links of a kept page to follow.
 pub fn page_links(page: &Page, options: &LinkOptions) -> Found {
-    let tags: Vec<&str> = page
-        .headers
-        .get_all("x-robots-tag")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+    let header = |name: &str| -> Vec<&str> {
+        page.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
     let content_type = page.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    links_of(&tags, content_type, &page.body, &page.url, options)
+    let tags = RobotsHeaders {
+        x_robots_tag: &header("x-robots-tag"),
+        robots_tag: &header("robots-tag"),
+    };
+    links_of(tags, content_type, &page.body, &page.url, options)
 }
 
-/// The links of a page to follow: none under `X-Robots-Tag: nofollow` (for all agents or
-/// ours) when nofollow is honoured; else those the HTML extractor gives.
+/// A page's robots headers: `X-Robots-Tag` and `Robots-Tag` (draft-illyes-repext-03), each
+/// line as received.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RobotsHeaders<'a> {
+    /// The `X-Robots-Tag` lines.
+    pub x_robots_tag: &'a [&'a str],
+    /// The `Robots-Tag` lines.
+    pub robots_tag: &'a [&'a str],
+}
+
+/// The links of a page to follow: none under `nofollow` in `X-Robots-Tag` or `Robots-Tag`
+/// (for all agents or ours) when nofollow is honoured; else those the HTML extractor gives.
 pub fn links_of(
-    robots_tags: &[&str],
+    robots_tags: RobotsHeaders<'_>,
     content_type: Option<&str>,
     body: &[u8],
     url: &Url,
@@ -150,8 +165,11 @@ pub fn links_of(
         follow: urls(links.links),
         nofollow: urls(links.nofollow),
     };
-    let tags = robots_tags.iter().copied();
-    if options.honour_nofollow && links::header_nofollow(tags, &options.agent) {
+    let x_robots_tag = robots_tags.x_robots_tag.iter().copied();
+    let robots_tag = robots_tags.robots_tag.iter().copied();
+    let nofollow = links::header_nofollow(x_robots_tag, &options.agent)
+        || links::robots_tag_nofollow(robots_tag, &options.agent);
+    if options.honour_nofollow && nofollow {
         let follow = std::mem::take(&mut found.follow);
         found.nofollow.extend(follow);
     }

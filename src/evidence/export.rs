@@ -52,7 +52,7 @@ impl Filter {
     }
 }
 
-/// The one reader of time bounds ([`super::bound`]).
+/// The one reader of time bounds (`evidence::bound`).
 pub use super::bound::time_bound;
 
 /// Why reading failed.

@@ -10,7 +10,7 @@
 //! codes; `docs/openapi.json` is generated from this code ([`openapi`]).
 //!
 //! Connections are taken by [`connections::run`] (open connections per client and in all,
-//! the time for a request head; hyper's own error answers in the error shape, [`wire`]).
+//! the time for a request head; hyper's own error answers in the error shape, `wire`).
 //! Layers, outermost first: the error shape ([`errors::normalize`]), the bearer token
 //! ([`auth`]), requests in flight per client ([`limits::per_client`]), the time per request
 //! and the body limit (`tower-http`), then the endpoints.

@@ -1,4 +1,4 @@
-//! `nofollow` in robots metas and `X-Robots-Tag` headers, with Google's documented syntax
+//! `nofollow` in robots metas, `X-Robots-Tag` and `Robots-Tag` headers, with Google's documented syntax
 //! (there is no RFC): comma-separated directives, any case; `none` means `noindex, nofollow`.
 //! A header value may be scoped to one crawler, `X-Robots-Tag: googlebot: nofollow`; the scope
 //! holds for the directives after it and applies only when it names our product token (the
@@ -24,6 +24,23 @@ pub fn header_nofollow<'a>(values: impl Iterator<Item = &'a str>, agent: &str) -
             applies && says_nofollow(directive)
         })
     })
+}
+
+/// Whether the `Robots-Tag` field `lines` (draft-illyes-repext-03 §3.1.1) tell `agent` not
+/// to follow the page's links: `nofollow` or `none` among the parameters of the members for
+/// `*` or for `agent`. A field that is no structured list is read as `X-Robots-Tag` syntax
+/// (as the judge reads it); one that cannot be read at all counts as `nofollow`: what the
+/// site said is unknown, and its word is not guessed in the crawler's favour.
+pub fn robots_tag_nofollow<'a>(lines: impl Iterator<Item = &'a str>, agent: &str) -> bool {
+    use crate::policy::robots_tag::{RobotsTag, field};
+    let Some(field) = field(lines) else {
+        return false;
+    };
+    match RobotsTag::read(&field, agent) {
+        RobotsTag::Structured { scoped, .. } => scoped.has("nofollow") || scoped.has("none"),
+        RobotsTag::Legacy => header_nofollow(std::iter::once(field.as_str()), agent),
+        RobotsTag::Unreadable(_) => true,
+    }
 }
 
 /// Whether a robots meta `content` says `nofollow` (its `name` is its scope).
