@@ -441,3 +441,44 @@ fn ctrl_c_stops_a_crawl_waiting_out_a_retry_after() {
     );
     assert_eq!(s.count("/p1"), 2, "{:?}", s.counts());
 }
+
+/// A crawl whose host's robots.txt answers 429 with a Retry-After far beyond the crawl's
+/// patience ends at once: the host is given up (until when, in the skip report), nothing
+/// more is asked of it, and the crawl does not wait a day for the host's queue.
+#[test]
+fn crawl_gives_up_a_host_whose_robots_txt_blocks_it_for_long() {
+    let s = Server::start();
+    s.route(
+        "/robots.txt",
+        Reply::status(429).header("Retry-After", "100000"),
+    );
+    s.fallback(Reply::ok("page"));
+    let dir = CrawlDir::new("[politeness]\nmin_interval_ms = 1\n");
+    let started = Instant::now();
+    let out = dir.run(
+        &[&s.url("/"), &s.url("/x"), &s.url("/y"), "-q"],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited for the host"
+    );
+    assert_eq!(s.total(), 1, "only robots.txt was asked: {:?}", s.counts());
+    let skipped = std::fs::read_to_string(dir.dir.join("skipped.jsonl")).unwrap();
+    assert_eq!(skipped.lines().count(), 3, "{skipped}");
+    assert!(skipped.contains("robots.unreachable"), "{skipped}");
+    let host_lines: Vec<&str> = skipped
+        .lines()
+        .filter(|l| l.contains("crawl.host-gave-up"))
+        .collect();
+    assert_eq!(host_lines.len(), 2, "{skipped}");
+    assert!(
+        host_lines.iter().all(|l| l.contains("blocked until")),
+        "{skipped}"
+    );
+}

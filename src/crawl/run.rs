@@ -512,9 +512,6 @@ impl Crawl {
         } else if refusal.status.is_some() {
             self.host_answered(&lease.host);
         }
-        if gave_up {
-            self.give_up_if_blocked(&lease.host)?;
-        }
         self.done(lease)
     }
 
@@ -526,15 +523,19 @@ impl Crawl {
     /// A host whose server asked it to wait longer than the crawl's patience
     /// (`politeness.max_backoff_s`) is given up: its queue is reported skipped
     /// (`crawl.host-gave-up`, with until when it is blocked) rather than each URL asked for
-    /// in turn. A shorter block only defers the host's queue ([`Crawl::done`]).
-    fn give_up_if_blocked(&mut self, host: &str) -> Result<(), CrawlError> {
+    /// in turn. A shorter block only defers the host's queue ([`Crawl::done`]). Returns
+    /// whether the host is given up (now or before).
+    fn give_up_if_blocked(&mut self, host: &str) -> Result<bool, CrawlError> {
+        if self.hosts.get(host).is_some_and(|h| h.gave_up) {
+            return Ok(true);
+        }
         let politeness = self.fetcher.politeness();
         let Some((until, wall)) = politeness.blocked_until(self.key(host)) else {
-            return Ok(());
+            return Ok(false);
         };
         let patience = politeness.max_backoff();
         if until.into_std() <= Instant::now() + patience {
-            return Ok(());
+            return Ok(false);
         }
         let detail = format!(
             "{} is blocked until {} by its server, longer than politeness.max_backoff_s ({} s)",
@@ -543,7 +544,8 @@ impl Crawl {
             patience.as_secs()
         );
         tracing::warn!(host, "{detail}; host given up");
-        self.drop_host(host, Some(&detail))
+        self.drop_host(host, Some(&detail))?;
+        Ok(true)
     }
 
     fn host_answered(&mut self, host: &str) {
@@ -590,6 +592,10 @@ impl Crawl {
     /// after failures in a row (doubling per failure).
     fn done(&mut self, lease: Lease) -> Result<(), CrawlError> {
         let now = Instant::now();
+        if self.give_up_if_blocked(&lease.host)? {
+            self.frontier.done(lease, now)?;
+            return Ok(());
+        }
         let politeness = self.fetcher.politeness();
         let slot = politeness
             .next_slot(self.key(&lease.host))
