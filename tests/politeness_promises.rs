@@ -205,38 +205,6 @@ fn a_long_retry_after_on_robots_txt_fails_closed_at_once() {
     assert_eq!(s.total(), 1, "only robots.txt was asked: {:?}", s.counts());
 }
 
-/// `optout check` fetches policy files unpaced, but a host blocked by its server is not
-/// asked before its time either: a second origin on the same host gets no request, and its
-/// URL is not allowed (nothing is known of its robots.txt).
-#[test]
-fn check_does_not_ask_a_blocked_host() {
-    let a = Server::start();
-    a.route(
-        "/robots.txt",
-        Reply::status(429).header("Retry-After", "100000"),
-    );
-    a.fallback(Reply::text(404, "not here"));
-    let b = Server::start();
-    b.route("/robots.txt", Reply::ok("User-agent: *\nAllow: /\n"));
-    b.fallback(Reply::text(404, "not here"));
-    let dir = tempfile::tempdir().unwrap();
-    let out = optout(
-        dir.path(),
-        "[net]\ncheck_concurrency = 1\n",
-        &["check", "--json", &a.url("/x"), &b.url("/y")],
-        Duration::from_secs(60),
-    );
-    let lines = json_lines(&out);
-    assert_eq!(lines.len(), 2, "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(b.total(), 0, "{:?}", b.counts());
-    assert_ne!(lines[1]["verdict"], "allowed", "{}", lines[1]);
-    assert!(
-        lines[1].to_string().contains("blocked until"),
-        "{}",
-        lines[1]
-    );
-}
-
 /// A crawl site: `/` links to `/p1` .. `/p4`; `/p1` answers 429 with `retry_after` the
 /// first time it is asked, 200 after.
 fn crawl_site(retry_after: &str) -> Server {

@@ -17,7 +17,7 @@ use url::Url;
 
 /// How the requests for a policy file are paced: by the crawler's politeness, with the
 /// `Crawl-delay` already known for the origin's host (a crawler's), or not at all (a check).
-/// Either way a host that its server blocked (`Retry-After`, back-off) is not asked before
+/// When paced, a host that its server blocked (`Retry-After`, back-off) is not asked before
 /// its time, and a 429 or 503 on a policy file blocks its host like a page's would.
 #[derive(Clone, Copy)]
 pub struct Pacing<'a> {
@@ -25,8 +25,6 @@ pub struct Pacing<'a> {
     pub politeness: &'a Politeness,
     /// The origin's `Crawl-delay` for the agent, if known.
     pub crawl_delay: Option<Duration>,
-    /// Whether each hop waits for its host's slot (a crawler), or only for a block (a check).
-    pub paced: bool,
 }
 
 /// GETs `url`, following redirects, with `validators` as a conditional request. With
@@ -57,14 +55,13 @@ pub async fn fetch(
     let ending = loop {
         let request = client.get(&current, headers.clone(), limit);
         let result = match pacing {
-            Some(p) if p.paced => {
+            Some(p) => {
                 let delay = p.crawl_delay.filter(|_| current.host() == url.host());
                 p.politeness
                     .paced(&current, delay, request)
                     .await
                     .map(|(output, _)| output)
             }
-            Some(p) => p.politeness.unpaced(&current, request).await,
             None => Ok(request.await),
         };
         let response = match result {

@@ -402,9 +402,9 @@ impl Politeness {
         }
     }
 
-    /// Waits until `key`'s block (if any) has passed, with no pacing: for requests that are
-    /// not paced (a check's policy files), which still owe the server its `Retry-After`.
-    /// Gives up at once on a block longer than `politeness.max_backoff_s`.
+    /// Waits until `key`'s block (if any) has passed, with no pacing (politeness switched
+    /// off still owes the server its `Retry-After`). Gives up at once on a block longer than
+    /// `politeness.max_backoff_s`.
     pub async fn wait_out_block(&self, key: &str) -> Result<(), Blocked> {
         loop {
             let Some(host) = self.lock_hosts().get(key).cloned() else {
@@ -531,23 +531,14 @@ impl Politeness {
         Ok((output, slot.waited))
     }
 
-    /// Sends `request` unpaced (a check's policy file), once `url`'s host is not blocked;
-    /// not sent when the block is longer than `politeness.max_backoff_s`.
-    pub async fn unpaced<F: Future>(&self, url: &Url, request: F) -> Result<F::Output, Blocked> {
-        let key = self.key(url).await;
-        self.wait_out_block(&key).await?;
-        Ok(request.await)
-    }
-
-    /// Takes in a response from `url`'s host outside the fetch pipeline (a policy file): a
-    /// 429 or 503 blocks the host like a page's would ([`Politeness::back_off`]); another
-    /// status ends its back-off streak.
+    /// Takes in a response from `url`'s host outside the fetch pipeline (a crawler's policy
+    /// file): a 429 or 503 with a `Retry-After` blocks the host like a page's would
+    /// ([`Politeness::back_off`]). Without one, the file's own retry schedule (RFC 9309
+    /// §2.3.1.4, `net.retry_unreachable_s`) is the back-off, and the host is not blocked.
     pub async fn heed(&self, url: &Url, status: u16, retry_after: Option<Duration>) {
-        let key = self.key(url).await;
-        if matches!(status, 429 | 503) {
+        if matches!(status, 429 | 503) && retry_after.is_some() {
+            let key = self.key(url).await;
             self.back_off(&key, retry_after);
-        } else {
-            self.answered(&key);
         }
     }
 
@@ -913,10 +904,10 @@ mod tests {
         assert!(p.blocked_until("b").is_none());
     }
 
-    /// Unpaced requests (a check's policy files) wait out a short block and give up at once
-    /// on a long one.
+    /// A 429/503 with a Retry-After heeded from a policy file blocks the host for pages too:
+    /// a short block is waited out, a long one gives up at once.
     #[tokio::test(start_paused = true)]
-    async fn unpaced_requests_honour_the_block() {
+    async fn a_heeded_retry_after_blocks_the_host() {
         let p = Politeness::new(&Config {
             max_backoff_s: 5,
             ..config(10)
@@ -924,12 +915,16 @@ mod tests {
         let url = Url::parse("http://a.example/robots.txt").unwrap();
         p.heed(&url, 429, Some(Duration::from_secs(2))).await;
         let start = Instant::now();
-        p.unpaced(&url, async {}).await.unwrap();
+        p.wait_out_block("a.example").await.unwrap();
         assert!(Instant::now() - start >= Duration::from_secs(2));
         p.heed(&url, 503, Some(Duration::from_secs(60))).await;
         let start = Instant::now();
-        assert!(p.unpaced(&url, async {}).await.is_err());
+        assert!(p.acquire("a.example", Duration::ZERO).await.is_err());
         assert_eq!(Instant::now(), start);
+        // Without a Retry-After the file's own retry schedule is the back-off.
+        let other = Url::parse("http://b.example/robots.txt").unwrap();
+        p.heed(&other, 503, None).await;
+        assert!(p.blocked_until("b.example").is_none());
     }
 
     /// With pacing off, a server's block still holds.

@@ -79,9 +79,10 @@ pub struct PolicySources {
     hits: AtomicU64,
     /// Lookups that had to load or fetch (missing or expired in memory).
     misses: AtomicU64,
-    /// The per-host politeness state: a server's `Retry-After` on a policy file blocks its
-    /// host for every caller, and a blocked host's files are not requested before its time.
-    /// The fetcher over these sources shares it ([`PolicySources::politeness`]).
+    /// The per-host politeness state, shared with the fetcher over these sources
+    /// ([`PolicySources::politeness`]): a crawler's policy files are paced by it, a
+    /// `Retry-After` on one blocks its host for every page and file of the process, and a
+    /// blocked host's files are not requested before its time.
     politeness: Arc<Politeness>,
 }
 
@@ -215,17 +216,11 @@ impl PolicySources {
             .collect();
         let fetched: Vec<(Kind, Result<File, StoreError>)> = match politeness {
             None => {
-                let pacing = Pacing {
-                    politeness: &self.politeness,
-                    crawl_delay: None,
-                    paced: false,
-                };
+                // A check's files are not paced and do not wait for host blocks: their
+                // cache honours each file's Retry-After on its own clock (RFC 9309
+                // §2.3.1.4), and a decision never waits out `max_backoff_s`.
                 futures_util::future::join_all(stale.iter().map(|(kind, old)| async move {
-                    (
-                        *kind,
-                        self.refresh(origin, *kind, old.as_ref(), Some(pacing))
-                            .await,
-                    )
+                    (*kind, self.refresh(origin, *kind, old.as_ref(), None).await)
                 }))
                 .await
             }
@@ -249,7 +244,6 @@ impl PolicySources {
                     let pacing = Pacing {
                         politeness,
                         crawl_delay,
-                        paced: true,
                     };
                     let file = self
                         .refresh(origin, *kind, old.as_ref(), Some(pacing))
