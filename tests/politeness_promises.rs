@@ -37,6 +37,35 @@ fn optout(dir: &Path, config: &str, args: &[&str], limit: Duration) -> Output {
     wait_output(child, limit, &format!("optout {args:?}"))
 }
 
+/// Waits until `server` answered `path` (a 429 the command now waits out), sends `child`
+/// SIGINT, and checks it stops within 10 s; its output.
+fn interrupt_in_wait(
+    child: std::process::Child,
+    server: &Server,
+    path: &str,
+    what: &str,
+) -> Output {
+    let started = Instant::now();
+    while server.count(path) == 0 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.count(path), 1, "{:?}", server.counts());
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let signalled = Instant::now();
+    let out = wait_output(child, Duration::from_secs(40), what);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        signalled.elapsed()
+    );
+    out
+}
+
 /// One JSON object per line of standard output.
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -324,24 +353,7 @@ fn ctrl_c_in_a_polite_wait_stops_at_once_and_records_what_was_not_fetched() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the 429, then for the command to be in its wait.
-    let started = Instant::now();
-    while s.count("/a") == 0 && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let signalled = Instant::now();
-    let out = wait_output(child, Duration::from_secs(30), "optout fetch (Ctrl-C)");
-    assert!(
-        signalled.elapsed() < Duration::from_secs(10),
-        "took {:?} to stop",
-        signalled.elapsed()
-    );
+    let out = interrupt_in_wait(child, &s, "/a", "optout fetch (Ctrl-C)");
     assert_eq!(
         out.status.code(),
         Some(130),
@@ -377,24 +389,7 @@ fn ctrl_c_stops_a_crawl_waiting_out_a_retry_after() {
     let s = crawl_site("60");
     let dir = CrawlDir::new("[politeness]\nmin_interval_ms = 200\nin_flight_per_host = 1\n");
     let child = dir.command(&[&s.url("/"), "-q"]).spawn().unwrap();
-    let started = Instant::now();
-    while s.count("/p1") == 0 && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(s.count("/p1"), 1, "{:?}", s.counts());
-    std::thread::sleep(Duration::from_millis(500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let signalled = Instant::now();
-    let out = wait_output(child, Duration::from_secs(40), "optout crawl (Ctrl-C)");
-    assert!(
-        signalled.elapsed() < Duration::from_secs(10),
-        "took {:?} to stop",
-        signalled.elapsed()
-    );
+    let out = interrupt_in_wait(child, &s, "/p1", "optout crawl (Ctrl-C)");
     assert!(
         out.status.success(),
         "{}",

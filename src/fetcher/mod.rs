@@ -268,15 +268,7 @@ impl Fetcher {
     pub async fn fetch(&self, input: &str, purpose: Purpose) -> Result<Outcome, FetcherError> {
         let url = match parse_url(input) {
             Ok(url) => url,
-            Err(reason) => {
-                return Ok(Outcome::NotFetched(Refusal {
-                    url: redact_input(input.trim()).into_owned(),
-                    verdict: Verdict::Refused,
-                    status: None,
-                    reasons: vec![reason],
-                    seq: None,
-                }));
-            }
+            Err(reason) => return Ok(not_a_url(input, reason)),
         };
         self.fetch_url(url, purpose, HeaderMap::new()).await
     }
@@ -287,15 +279,7 @@ impl Fetcher {
     pub fn interrupted(&self, input: &str, purpose: Purpose) -> Result<Outcome, FetcherError> {
         let url = match parse_url(input) {
             Ok(url) => url,
-            Err(reason) => {
-                return Ok(Outcome::NotFetched(Refusal {
-                    url: redact_input(input.trim()).into_owned(),
-                    verdict: Verdict::Refused,
-                    status: None,
-                    reasons: vec![reason],
-                    seq: None,
-                }));
-            }
+            Err(reason) => return Ok(not_a_url(input, reason)),
         };
         let reason = Reason::new(Code::FetchInterrupted)
             .with_detail("stopped (Ctrl-C or SIGTERM) before the fetch ended; nothing kept");
@@ -530,4 +514,15 @@ impl Fetcher {
             return self.re_check(hop, response).map(HopOutcome::Ended);
         }
     }
+}
+
+/// The outcome for an input that is not a URL: refused, nothing requested or recorded.
+fn not_a_url(input: &str, reason: Reason) -> Outcome {
+    Outcome::NotFetched(Refusal {
+        url: redact_input(input.trim()).into_owned(),
+        verdict: Verdict::Refused,
+        status: None,
+        reasons: vec![reason],
+        seq: None,
+    })
 }
