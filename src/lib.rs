@@ -62,17 +62,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod audit;
-pub mod cli;
-pub mod config;
-pub mod crawl;
-pub mod engine;
-pub mod evidence;
-pub mod fetcher;
+// The library is the workspace's crates (docs/architecture.md); these re-exports keep the
+// paths `optout::policy::RobotsTxt` and the like that users and tests have always written.
+pub use optout_config as config;
+pub use optout_crawl as crawl;
+pub use optout_engine as engine;
+pub use optout_evidence as evidence;
+pub use optout_fetch as fetcher;
 #[cfg(feature = "reqwest-middleware")]
-pub mod middleware;
-pub mod net;
-pub mod policy;
-pub mod report;
-pub mod serve;
-pub mod store;
+pub use optout_fetch::middleware;
+pub use optout_net as net;
+pub use optout_policy as policy;
+pub use optout_report as report;
+pub use optout_report::audit;
+pub use optout_serve as serve;
+pub use optout_store as store;
+
+pub mod cli;

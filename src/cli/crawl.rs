@@ -23,6 +23,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `--scope`: the command line's names of [`ScopeKind`] (clap stays in the binary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    /// The seeds' hosts (ports of a host included).
+    Host,
+    /// The seeds' registrable domains, per the Public Suffix List.
+    Domain,
+    /// Any host.
+    Any,
+}
+
 /// Arguments of `optout crawl`.
 #[derive(Debug, Args)]
 pub struct CrawlArgs {
@@ -38,7 +49,7 @@ pub struct CrawlArgs {
     /// How far from the seeds: their hosts, their registrable domains, or any host
     /// (default: host).
     #[arg(long, value_enum)]
-    pub scope: Option<ScopeKind>,
+    pub scope: Option<ScopeArg>,
     /// Only URLs matching one of these patterns (regular expressions on the whole URL).
     #[arg(long, value_name = "REGEX")]
     pub include: Vec<String>,
@@ -218,7 +229,7 @@ fn plan(config: &Config, args: &CrawlArgs) -> Result<Saved, CliError> {
     Ok(Saved {
         id: Some(uuid::Uuid::new_v4().to_string()),
         seeds,
-        scope: format!("{:?}", args.scope.unwrap_or(ScopeKind::Host)).to_ascii_lowercase(),
+        scope: format!("{:?}", args.scope.unwrap_or(ScopeArg::Host)).to_ascii_lowercase(),
         include: args.include.clone(),
         exclude: args.exclude.clone(),
         max_pages: args.max_pages,

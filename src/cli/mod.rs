@@ -11,7 +11,7 @@ pub mod crawl;
 pub mod crawler_info;
 pub mod fetch;
 pub mod log;
-pub mod output;
+pub use optout_engine::output;
 pub mod report;
 pub mod serve;
 
