@@ -7,6 +7,7 @@
 //! escapes a byte at a time through `io::Write`, cost more than the decision itself.
 
 use optout_evidence::canonical::{write_name, write_string, write_u64};
+use optout_evidence::reason_json::{Form, write_reason};
 use optout_policy::{Purpose, Reason};
 
 /// Appends the `--json` line for one input (without the newline) to `out`.
@@ -34,53 +35,12 @@ pub fn json_line(
         if i > 0 {
             out.push(b',');
         }
-        write_reason(reason, out);
+        write_reason(reason, Form::Output, out);
     }
     out.push(b']');
     if let Some(seq) = seq {
         out.extend_from_slice(br#","seq":"#);
         write_u64(seq, out);
-    }
-    out.push(b'}');
-}
-
-/// A reason as its `Serialize` derive writes it: `code`, then each field that is set.
-fn write_reason(reason: &Reason, out: &mut Vec<u8>) {
-    out.extend_from_slice(br#"{"code":"#);
-    write_name(reason.code.as_str(), out);
-    if let Some(line) = reason.line {
-        out.extend_from_slice(br#","line":"#);
-        write_u64(line.into(), out);
-    }
-    if let Some(rule) = &reason.rule {
-        out.extend_from_slice(br#","rule":"#);
-        write_string(rule, out);
-    }
-    if let Some(agents) = &reason.agents {
-        out.extend_from_slice(br#","agents":["#);
-        for (i, agent) in agents.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_string(agent, out);
-        }
-        out.push(b']');
-    }
-    if let Some(source) = &reason.source {
-        out.extend_from_slice(br#","source":"#);
-        write_string(source, out);
-    }
-    if let Some(entry) = reason.entry {
-        out.extend_from_slice(br#","entry":"#);
-        write_u64(entry.into(), out);
-    }
-    if let Some(policy) = &reason.policy {
-        out.extend_from_slice(br#","policy":"#);
-        write_string(policy, out);
-    }
-    if let Some(detail) = &reason.detail {
-        out.extend_from_slice(br#","detail":"#);
-        write_string(detail, out);
     }
     out.push(b'}');
 }

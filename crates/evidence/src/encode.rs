@@ -11,9 +11,10 @@
 //! `prev_hash` (those get fixed-width placeholders, `seq` a gap), and [`Encoded::seal`] fills
 //! them in once the log has given the record its place.
 
-use super::canonical::{self, HEX, NotCanonical, decimal, write_name, write_string, write_u64};
-use super::record::{RECORD_SCHEMA, Record, SourceRef, redact_text};
-use optout_policy::{Decision, Purpose, Reason};
+use super::canonical::{self, HEX, NotCanonical, decimal, write_string, write_u64};
+use super::reason_json::{self, Form};
+use super::record::{RECORD_SCHEMA, Record, SourceRef};
+use optout_policy::{Decision, Purpose};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::ops::Range;
@@ -93,7 +94,7 @@ pub fn encode_decision(
     };
     // A `Reason` holds no floating-point number, the only value without a canonical form.
     let Ok(encoded) = fields.write(|out| {
-        write_reasons(&decision.reasons, out);
+        reason_json::write_reasons(&decision.reasons, Form::Evidence, out);
         Ok::<(), Infallible>(())
     });
     encoded
@@ -116,58 +117,6 @@ fn origin_of<'a>(url: &Url, buf: &'a mut String) -> &'a str {
         _ => *buf = url.origin().ascii_serialization(),
     }
     buf
-}
-
-/// Reasons as `serde_json::to_value` then [`canonical::write`] give them: the fields of a
-/// [`Reason`] that are set, in sorted key order (`agents`, `code`, `detail`, `entry`,
-/// `line`, `policy`, `rule`, `source`).
-fn write_reasons(reasons: &[Reason], out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, reason) in reasons.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'{');
-        if let Some(agents) = &reason.agents {
-            out.extend_from_slice(br#""agents":["#);
-            for (j, agent) in agents.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                write_string(agent, out);
-            }
-            out.extend_from_slice(b"],");
-        }
-        out.extend_from_slice(br#""code":"#);
-        write_name(reason.code.as_str(), out);
-        if let Some(detail) = &reason.detail {
-            out.extend_from_slice(br#","detail":"#);
-            // As `Record::of_decision` does: no credentials in the log, whichever way in.
-            write_string(&redact_text(detail), out);
-        }
-        if let Some(entry) = reason.entry {
-            out.extend_from_slice(br#","entry":"#);
-            write_u64(entry.into(), out);
-        }
-        if let Some(line) = reason.line {
-            out.extend_from_slice(br#","line":"#);
-            write_u64(line.into(), out);
-        }
-        if let Some(policy) = &reason.policy {
-            out.extend_from_slice(br#","policy":"#);
-            write_string(policy, out);
-        }
-        if let Some(rule) = &reason.rule {
-            out.extend_from_slice(br#","rule":"#);
-            write_string(rule, out);
-        }
-        if let Some(source) = &reason.source {
-            out.extend_from_slice(br#","source":"#);
-            write_string(source, out);
-        }
-        out.push(b'}');
-    }
-    out.push(b']');
 }
 
 /// A record's fields but `reasons`, borrowed.
@@ -482,7 +431,10 @@ mod tests {
         for detail in [":\\@", "see https://user:secret@example.com/x"] {
             let decision = Decision {
                 verdict: Verdict::Refused,
-                reasons: vec![Reason::new(optout_policy::Code::RobotsDisallow).with_detail(detail)],
+                reasons: vec![
+                    optout_policy::Reason::new(optout_policy::Code::RobotsDisallow)
+                        .with_detail(detail),
+                ],
             };
             let record = Record {
                 time: "t".into(),

@@ -16,6 +16,7 @@ pub mod checkpoint;
 mod encode;
 pub mod export;
 pub mod log;
+pub mod reason_json;
 pub mod record;
 pub mod show;
 pub mod verify;

@@ -4,8 +4,12 @@
 
 use std::fmt::Write;
 
-/// `text` as HTML text or an attribute value (quoted with `"`): `& < > " '` as character
-/// references; control characters (which HTML forbids) as U+FFFD.
+/// `text` as HTML text or an attribute value (quoted with `"` or `'`), and as XML 1.0 text
+/// (the crawler page's Atom feed): `& < > " '` as character references, and the characters
+/// neither format allows (controls other than tab, line feed and carriage return, and the
+/// noncharacters U+FFFE and U+FFFF: XML 1.0 §2.2, HTML's "control-character-in-input-stream"
+/// and "noncharacter-in-input-stream") as U+FFFD. One escaper for every page and feed, so
+/// the report and the crawler page cannot disagree on what is text.
 pub fn html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -15,7 +19,8 @@ pub fn html(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() && !matches!(c, '\n' | '\t') => out.push('\u{fffd}'),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -122,6 +127,19 @@ mod tests {
         assert_eq!(md("127.0.0.1"), "127.0.0.1");
         assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv_cell("example.com"), "example.com");
+    }
+
+    /// The page and the feed escape alike (the crawler page's feed is XML 1.0).
+    #[test]
+    fn markup_and_characters_neither_html_nor_xml_allows() {
+        assert_eq!(
+            html("<script>alert('x')</script> & \"]]>\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;]]&gt;&quot;"
+        );
+        assert_eq!(
+            html("a\u{0}b\u{1b}c\u{85}\u{FFFF}\u{FFFE}\td\r\n"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}\u{FFFD}\td\r\n"
+        );
     }
 
     #[test]

@@ -6,37 +6,27 @@ use std::time::SystemTime;
 /// Seconds of the last second of the year 9999: the forms have four digits for the year.
 const LAST_SECOND: u64 = 253_402_300_799;
 
-/// Year, month, day, hour, minute, second in UTC (times before 1970 are 1970).
-fn civil(t: SystemTime) -> (u64, u64, u64, u64, u64, u64) {
+/// `t` within what the forms can write: before 1970 is 1970, past 9999 is the year's last
+/// second.
+fn clamped(t: SystemTime) -> SystemTime {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
         .min(LAST_SECOND);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Days to a civil date: H. Hinnant, "chrono-Compatible Low-Level Date Algorithms".
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
-/// `2026-12-01T18:00:00Z`.
+/// `2026-12-01T18:00:00Z`. The calendar is `humantime`'s (RFC 3339 in UTC is exactly the
+/// WARC form): optout writes its own calendar arithmetic once, where a bound may fall before
+/// 1970 (`optout_evidence`'s time bounds), and nowhere else.
 pub(crate) fn warc_date(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    humantime::format_rfc3339_seconds(clamped(t)).to_string()
 }
 
-/// `20261201180000`.
+/// `20261201180000`: the digits of [`warc_date`].
 pub(crate) fn timestamp14(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
+    warc_date(t).chars().filter(char::is_ascii_digit).collect()
 }
 
 #[cfg(test)]

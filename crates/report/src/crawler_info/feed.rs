@@ -2,7 +2,7 @@
 //! published field and per published evidence-log checkpoint ([`super::journal`]).
 
 use super::Publication;
-use super::markup::text;
+use crate::escape::html as text;
 
 /// The feed's text: the newest entries, newest first.
 pub fn atom(publication: &Publication) -> String {

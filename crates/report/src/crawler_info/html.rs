@@ -1,9 +1,9 @@
 //! `index.html`: the crawler page. One self-contained file (inline CSS, no scripts, no
 //! external assets) that links its IP ranges with `rel="client-ranges"` and its feed with
-//! `rel="alternate"`. Every value is escaped (`markup::text`).
+//! `rel="alternate"`. Every value is escaped (`crate::escape::html`).
 
-use super::markup::text;
 use super::{CrawlerInfo, Publication, files};
+use crate::escape::html as text;
 
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}\
 h1{font-size:1.8rem}h2{border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}\

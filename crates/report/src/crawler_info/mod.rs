@@ -14,7 +14,6 @@ mod checkpoint;
 pub mod feed;
 pub mod html;
 pub mod journal;
-mod markup;
 pub mod protocols;
 pub mod ranges;
 
