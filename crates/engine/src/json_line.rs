@@ -48,7 +48,7 @@ pub fn json_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use optout_policy::decision::strategy::{hostile, reason};
+    use optout_strategies::{hostile, reason};
     use proptest::prelude::*;
     use serde::Serialize;
 

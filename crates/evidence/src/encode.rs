@@ -259,7 +259,7 @@ mod tests {
     use super::*;
     use crate::SourceRef;
     use crate::record::chain_hash;
-    use optout_policy::decision::strategy::{hostile, reason};
+    use optout_strategies::{hostile, reason};
     use optout_policy::{Decision, Verdict};
     use proptest::prelude::*;
     use serde_json::Value;

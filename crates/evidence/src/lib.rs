@@ -23,7 +23,7 @@ pub mod verify;
 mod writer;
 
 pub use block::{BLOCK, BLOCK_BYTES};
-pub use checkpoint::{Checkpoint, checkpoint};
+pub use checkpoint::{Checkpoint, NotACheckpoint, checkpoint};
 pub use log::{Appended, Durability, EvidenceLog, Head};
 pub use record::{Record, SourceRef};
 pub use verify::{Broken, Verified, verify_export, verify_store};

@@ -538,13 +538,3 @@ fn strict_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, V
         .map_err(|_| bad("is not UTF-8".into()).into())
 }
 
-/// A line to publish or timestamp elsewhere: the log up to `seq` is intact and ends at
-/// `hash` (`optout log checkpoint`, `GET /v1/checkpoint`).
-pub fn checkpoint_line(head: &Head) -> String {
-    super::checkpoint::Checkpoint {
-        seq: head.seq,
-        hash: head.hash,
-        time: super::record::now_rfc3339(),
-    }
-    .to_string()
-}

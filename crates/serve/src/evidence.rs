@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use optout_evidence::export::{self, Filter};
 use optout_evidence::show;
-use optout_evidence::verify::{VerifyError, checkpoint_line, verify_store_until};
+use optout_evidence::verify::{VerifyError, verify_store_until};
 use optout_evidence::{EvidenceLog, Head};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -219,10 +219,12 @@ pub async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, 
         Ok(head)
     })
     .await?;
+    // The one checkpoint type writes the line; this answer adds its parts for clients.
+    let checkpoint = optout_evidence::Checkpoint::of(&head);
     let body = Checkpoint {
-        seq: head.seq,
-        hash: hex::encode(head.hash),
-        line: checkpoint_line(&head),
+        seq: checkpoint.seq,
+        line: checkpoint.to_string(),
+        hash: checkpoint.hash,
     };
     Ok(super::check::json(
         serde_json::to_vec(&body).map_err(ApiError::internal)?,

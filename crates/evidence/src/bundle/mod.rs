@@ -43,63 +43,7 @@ pub const VERSION: u64 = 1;
 /// run it against real bundles).
 pub const VERIFIER: &str = include_str!("../../../../tests/data/evidence/verify_bundle.py");
 
-/// The head of a log as `optout log checkpoint` prints it: `optout-checkpoint v1 seq=N
-/// hash=H time=T`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The last record's sequence number (0 for an empty log).
-    pub seq: u64,
-    /// Its hash (hex).
-    pub hash: String,
-    /// When the checkpoint was made (RFC 3339 UTC).
-    pub time: String,
-}
-
-impl std::fmt::Display for Checkpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "optout-checkpoint v1 seq={} hash={} time={}",
-            self.seq, self.hash, self.time
-        )
-    }
-}
-
-impl Checkpoint {
-    /// Parses a checkpoint line (one trailing newline allowed).
-    pub fn parse(line: &str) -> Result<Checkpoint, Broken> {
-        let bad = |what: &str| Broken::Checkpoint(format!("{what} (the checkpoint was changed)"));
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let mut words = line.split(' ');
-        if words.next() != Some("optout-checkpoint") || words.next() != Some("v1") {
-            return Err(bad("not an `optout-checkpoint v1` line"));
-        }
-        let mut field = |name: &str| {
-            words
-                .next()
-                .and_then(|w| w.strip_prefix(name))
-                .and_then(|w| w.strip_prefix('='))
-                .map(str::to_owned)
-                .ok_or_else(|| bad(&format!("no `{name}=`")))
-        };
-        let seq = field("seq")?
-            .parse::<u64>()
-            .map_err(|_| bad("`seq` is not a number"))?;
-        let hash = field("hash")?;
-        let time = field("time")?;
-        if hash.len() != 64
-            || !hash
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad("`hash` is not 64 lower-case hex digits"));
-        }
-        if words.next().is_some() {
-            return Err(bad("more than seq, hash and time"));
-        }
-        Ok(Checkpoint { seq, hash, time })
-    }
-}
+pub use crate::checkpoint::Checkpoint;
 
 /// Why a bundle could not be written or read.
 #[derive(Debug, thiserror::Error)]

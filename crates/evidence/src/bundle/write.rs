@@ -49,11 +49,7 @@ pub fn write_bundle(store: &Store, filter: &Filter, out: &Path) -> Result<Writte
         },
     })?;
     let head = Head::read(store)?;
-    let checkpoint = Checkpoint {
-        seq: head.seq,
-        hash: hex::encode(head.hash),
-        time: now_rfc3339(),
-    };
+    let checkpoint = Checkpoint::of(&head);
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| BundleError::Io { path, source }

@@ -6,29 +6,9 @@ use super::CrawlerInfoError;
 use optout_evidence::verify::VerifyError;
 use optout_evidence::{Head, block, verify_store};
 use optout_store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A published head of the evidence log: `optout log checkpoint`'s line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// The last record's sequence number.
-    pub seq: u64,
-    /// Its hash (hex).
-    pub hash: String,
-    /// When it was published.
-    pub time: String,
-}
-
-impl Checkpoint {
-    /// `optout-checkpoint v1 seq=N hash=H time=T`, as `optout log checkpoint` prints it.
-    pub fn line(&self) -> String {
-        format!(
-            "optout-checkpoint v1 seq={} hash={} time={}",
-            self.seq, self.hash, self.time
-        )
-    }
-}
+pub use optout_evidence::Checkpoint;
 
 /// The log's head as `(seq, hash)`, after verifying the whole log as `optout log
 /// checkpoint` does; `None` for an empty log. The checkpoint published before must still be
@@ -53,7 +33,7 @@ pub(super) fn verified_head(
             .transpose()?
             .flatten();
         if still.as_deref() != Some(published.hash.as_str()) {
-            return Err(CrawlerInfoError::Rewritten(published.line()));
+            return Err(CrawlerInfoError::Rewritten(published.to_string()));
         }
     }
     Ok((head.seq > 0).then(|| (head.seq, hex::encode(head.hash))))

@@ -235,7 +235,7 @@ fn updates(publication: &Publication, out: &mut String) {
         journal
             .checkpoint
             .as_ref()
-            .map_or_else(|| "none yet (the log is empty).".to_owned(), |c| code(&c.line()))
+            .map_or_else(|| "none yet (the log is empty).".to_owned(), |c| code(&c.to_string()))
     ));
     out.push_str(&format!(
         "<p>The latest changes (more in <a href=\"{}\">the feed</a>):</p>\n<ul>\n",

@@ -113,7 +113,7 @@ pub fn update(store: &Store, info: &Value, now: &str) -> Result<Journal, Crawler
             };
             added.push(entry(
                 &format!("Evidence log checkpoint: record {seq}"),
-                checkpoint.line(),
+                checkpoint.to_string(),
                 now,
             ));
             Some(checkpoint)
@@ -366,7 +366,7 @@ mod tests {
         let one = update(&store, &json!({}), "t1").unwrap();
         let published = one.checkpoint.clone().unwrap();
         assert_eq!(published.seq, 1);
-        assert_eq!(one.entries[0].content, published.line());
+        assert_eq!(one.entries[0].content, published.to_string());
         assert_eq!(update(&store, &json!({}), "t2").unwrap().added, 0);
         append("/private/b");
         let two = update(&store, &json!({}), "t3").unwrap();
@@ -387,7 +387,7 @@ mod tests {
             tree.insert(CHECKPOINT_KEY, json(&forged)).unwrap();
             let err = update(&store, &json!({"changed": true}), "t4").unwrap_err();
             assert!(matches!(err, CrawlerInfoError::Rewritten(_)), "{err}");
-            assert!(err.to_string().contains(&forged.line()), "{err}");
+            assert!(err.to_string().contains(&forged.to_string()), "{err}");
         }
         // Nothing was stored by the refused runs.
         assert_eq!(last_index(&store, &tree).unwrap(), Some(2));
