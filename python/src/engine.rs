@@ -8,6 +8,7 @@ use crate::errors::{OptoutError, engine_error, store_error};
 use crate::input;
 use futures_util::StreamExt;
 use optout::config::{Config, validate_product_token};
+use optout::engine::fetch_many::{Order, Stop};
 use optout::engine::{Ask, EngineOptions};
 use optout::fetcher::{FetcherError, Outcome};
 use optout::policy::{Purpose, parse_url};
@@ -82,39 +83,50 @@ async fn check_many(
 /// One fetch outcome, or an input that is not a URL (its redacted text and why).
 type Fetched = Result<Outcome, (String, optout::policy::Reason)>;
 
-/// Fetches every input through the pipeline, `net.check_concurrency` at once (each host
-/// paced by the fetcher's politeness), in input order. Returns once every record is durable,
-/// so that no body reaches the caller before its record is on disk (`Page::seq`).
+/// Fetches every input through the engine's `fetch_many`, `net.check_concurrency` at once
+/// (each host paced by the fetcher's politeness), in input order. Returns once every record
+/// is durable, so that no body reaches the caller before its record is on disk
+/// (`Page::seq`). An input that is not a URL is an `error` result, never requested or
+/// recorded, as `fetch` gives it.
 async fn fetch_many(
     engine: Arc<optout::engine::Engine>,
     purpose: Purpose,
     urls: Vec<String>,
 ) -> PyResult<Vec<Fetched>> {
-    let fetcher = Arc::clone(engine.fetcher().map_err(engine_error)?);
-    let concurrency = engine.config().net.check_concurrency.max(1);
-    let outcomes: Vec<Result<Fetched, FetcherError>> = futures_util::stream::iter(urls)
-        .map(|input| {
-            let fetcher = Arc::clone(&fetcher);
-            async move {
-                match parse_url(&input) {
-                    Ok(url) => fetcher
-                        .fetch_url(url, purpose, Default::default())
-                        .await
-                        .map(Ok),
-                    Err(reason) => Ok(Err((
-                        optout::evidence::record::redact_input(input.trim()).into_owned(),
-                        reason,
-                    ))),
-                }
+    let mut unparsed = Vec::with_capacity(urls.len());
+    let mut valid = Vec::with_capacity(urls.len());
+    for input in urls {
+        match parse_url(&input) {
+            Ok(_) => {
+                unparsed.push(None);
+                valid.push(input);
             }
-        })
-        .buffered(concurrency)
+            Err(reason) => unparsed.push(Some((
+                optout::evidence::record::redact_input(input.trim()).into_owned(),
+                reason,
+            ))),
+        }
+    }
+    let order = Order::Input {
+        concurrency: engine.config().net.check_concurrency.max(1),
+    };
+    let inputs = futures_util::stream::iter(valid);
+    let fetched: Vec<_> = engine
+        .fetch_many(inputs, purpose, order, Stop::never())
+        .map_err(engine_error)?
         .collect()
         .await;
-    let outcomes = outcomes
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(fetcher_error)?;
+    let mut fetched = fetched.into_iter();
+    let mut outcomes = Vec::with_capacity(unparsed.len());
+    for not_a_url in unparsed {
+        outcomes.push(match not_a_url {
+            Some(error) => Err(error),
+            None => match fetched.next() {
+                Some(one) => Ok(one.outcome.map_err(fetcher_error)?),
+                None => return Err(OptoutError::new_err("a fetch ended without an outcome")),
+            },
+        });
+    }
     engine.sync().map_err(store_error)?;
     Ok(outcomes)
 }

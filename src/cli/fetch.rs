@@ -17,18 +17,16 @@ use super::check::Inputs;
 use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable, write_json_line};
 use super::{CliError, EXIT_USAGE};
 use crate::config::Config;
+use crate::engine::fetch_many::{Fetched, Order, Stop, fetch_many};
 use crate::evidence::EvidenceLog;
 use crate::fetcher::{Fetcher, Outcome, OutcomeLine, label};
 use crate::policy::Purpose;
 use clap::Args;
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::mpsc::error::TryRecvError;
 
 /// Arguments of `optout fetch`.
 #[derive(Debug, Args)]
@@ -85,16 +83,16 @@ pub fn run(config: &Config, store: &Path, args: FetchArgs) -> Result<ExitCode, C
     );
     let single = first.len() == 1 && !args.json && args.output_dir.is_none();
     let result = runtime.block_on(async {
-        let stop = Stop::on_signals();
+        let stop = stop_on_signals();
         if single {
             let outcome = stop.or_interrupted(&fetcher, &first[0], purpose).await;
-            return print_single(&first[0], outcome, &log).map(|code| stop.exit(code));
+            return print_single(&first[0], outcome, &log).map(|code| exit_status(&stop, code));
         }
         let inputs = first.into_iter().map(Ok).chain(inputs);
         let per_host = config.politeness.in_flight_per_host;
-        fetch_many(&fetcher, inputs, purpose, &args, per_host, &stop)
+        fetch_many_printed(&fetcher, inputs, purpose, &args, per_host, &stop)
             .await
-            .map(|code| stop.exit(code))
+            .map(|code| exit_status(&stop, code))
     });
     // Fetches still running (standard output was closed) stop here, so that every record
     // they appended is in the log synced below.
@@ -148,13 +146,11 @@ fn print_single(
     }
 }
 
-/// One input fetched: the input as given and what became of it.
-type Fetched = (String, Result<Outcome, crate::fetcher::FetcherError>);
-
-/// Fetches every input, one queue per host so that a slow host never holds up the others,
-/// and prints each outcome as it comes. Standard input is read on its own thread while the
-/// fetches go; when standard output is closed, the rest is neither read nor fetched.
-async fn fetch_many(
+/// Fetches every input through the engine's [`fetch_many`] (one queue per host, so that a
+/// slow host never holds up the others) and prints each outcome as it comes. Standard input
+/// is read on its own thread while the fetches go; when standard output is closed, the rest
+/// is neither read nor fetched.
+async fn fetch_many_printed(
     fetcher: &Arc<Fetcher>,
     inputs: impl Iterator<Item = Result<String, CliError>> + Send + 'static,
     purpose: Purpose,
@@ -162,67 +158,56 @@ async fn fetch_many(
     per_host: usize,
     stop: &Stop,
 ) -> Result<ExitCode, CliError> {
-    let (line_tx, mut lines) = tokio::sync::mpsc::channel(1024);
+    let (line_tx, lines) = tokio::sync::mpsc::channel(1024);
+    // The first input that could not be read ends the inputs; it is reported once the
+    // outcomes of those read before it are printed.
+    let unreadable: Arc<std::sync::Mutex<Option<CliError>>> = Arc::default();
+    let noted = Arc::clone(&unreadable);
     std::thread::spawn(move || {
         for input in inputs {
-            if line_tx.blocking_send(input).is_err() {
+            let url = match input {
+                Ok(url) => url,
+                Err(e) => {
+                    *noted.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    break;
+                }
+            };
+            if line_tx.blocking_send(url).is_err() {
                 break;
             }
         }
     });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<Fetched, CliError>>();
-    let dispatch = Arc::clone(fetcher);
-    let dispatch_stop = stop.clone();
-    tokio::spawn(async move {
-        let mut queues: HashMap<String, UnboundedSender<String>> = HashMap::new();
-        loop {
-            // Once stopped, no more input is read: what was read is recorded interrupted.
-            let input = tokio::select! {
-                biased;
-                () = dispatch_stop.stopped() => break,
-                input = lines.recv() => input,
-            };
-            let Some(input) = input else { break };
-            let url = match input {
-                Ok(url) => url,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    break;
-                }
-            };
-            let host = url::Url::parse(url.trim())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            let queue = queues
-                .entry(host)
-                .or_insert_with(|| host_queue(&dispatch, &tx, purpose, per_host, &dispatch_stop));
-            let _ = queue.send(url);
-        }
+    let urls = futures_util::stream::unfold(lines, |mut rx| async move {
+        rx.recv().await.map(|url| (url, rx))
     });
+    let order = Order::Ready { per_host };
+    let mut outcomes = fetch_many(Arc::clone(fetcher), urls, purpose, order, stop.clone());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut exit = 0u8;
     loop {
         // Output is flushed whenever the next outcome has to be waited for.
-        let next = match rx.try_recv() {
-            Ok(next) => Some(next),
-            Err(TryRecvError::Disconnected) => None,
-            Err(TryRecvError::Empty) => match out.flush() {
+        let next = match futures_util::poll!(outcomes.next()) {
+            std::task::Poll::Ready(next) => next,
+            std::task::Poll::Pending => match out.flush() {
                 Err(e) if is_closed_pipe(&e) => return Ok(ExitCode::from(EXIT_CLOSED_PIPE)),
                 Err(e) => return Err(CliError::Write(e)),
-                Ok(()) => rx.recv().await,
+                Ok(()) => outcomes.next().await,
             },
         };
-        let Some(next) = next else { break };
-        let (input, outcome) = next?;
+        let Some(Fetched { input, outcome, .. }) = next else {
+            break;
+        };
         let outcome = outcome.map_err(|e| CliError::Net(e.to_string()))?;
-        match print_outcome(&mut out, fetcher, args, &input, &outcome, &mut exit) {
+        match print_outcome(&mut out, args, &input, &outcome, &mut exit) {
             Err(CliError::Write(e)) if is_closed_pipe(&e) => {
                 return Ok(ExitCode::from(EXIT_CLOSED_PIPE));
             }
             result => result?,
         }
         super::test_panic("main");
+    }
+    if let Some(e) = unreadable.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
     }
     // A task that panicked sent nothing more: its URLs have no line. The panic hook has
     // noted it, so the process still ends with EXIT_SOFTWARE (src/main.rs).
@@ -233,102 +218,38 @@ async fn fetch_many(
     }
 }
 
-/// Starts the queue of one host: its URLs are fetched `per_host` at a time, outcomes sent
-/// to `tx`.
-fn host_queue(
-    fetcher: &Arc<Fetcher>,
-    tx: &UnboundedSender<Result<Fetched, CliError>>,
-    purpose: Purpose,
-    per_host: usize,
-    stop: &Stop,
-) -> UnboundedSender<String> {
-    let (queue, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let fetcher = Arc::clone(fetcher);
-    let tx = tx.clone();
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        let mut results = futures_util::stream::poll_fn(move |cx| urls.poll_recv(cx))
-            .map(|url| {
-                let fetcher = Arc::clone(&fetcher);
-                let stop = stop.clone();
-                async move {
-                    let outcome = stop.or_interrupted(&fetcher, &url, purpose).await;
-                    super::test_panic("task");
-                    (url, outcome)
-                }
-            })
-            .buffer_unordered(per_host);
-        while let Some(result) = results.next().await {
-            if tx.send(Ok(result)).is_err() {
-                break;
-            }
-        }
-    });
-    queue
-}
-
 /// Ctrl-C or SIGTERM: fetches still waiting (a polite slot, a server's `Retry-After`) or
 /// running end at once, each recorded as `fetch.interrupted`, no more input is read, and
 /// the command exits 130 once every line is printed and the log is synced.
-#[derive(Clone)]
-struct Stop(tokio::sync::watch::Receiver<bool>);
-
-impl Stop {
-    /// Watches for Ctrl-C and SIGTERM (needs a runtime).
-    fn on_signals() -> Stop {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            let terminated = async {
-                match term.as_mut() {
-                    Some(term) => {
-                        term.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
+fn stop_on_signals() -> Stop {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
                 }
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = terminated => {}
+                None => std::future::pending::<()>().await,
             }
-            let _ = tx.send(true);
-        });
-        Stop(rx)
-    }
-
-    /// Resolves once a stop was asked for.
-    async fn stopped(&self) {
-        let mut rx = self.0.clone();
-        let _ = rx.wait_for(|stopped| *stopped).await;
-    }
-
-    /// Whether a stop was asked for.
-    fn asked(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Fetches `input`, or records it interrupted if a stop comes first.
-    async fn or_interrupted(
-        &self,
-        fetcher: &Fetcher,
-        input: &str,
-        purpose: Purpose,
-    ) -> Result<Outcome, crate::fetcher::FetcherError> {
+        };
         tokio::select! {
-            biased;
-            () = self.stopped() => fetcher.interrupted(input, purpose),
-            outcome = fetcher.fetch(input, purpose) => outcome,
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
         }
-    }
+        let _ = tx.send(true);
+        // The receivers wait for `true`; the sender may go now.
+    });
+    Stop::new(rx)
+}
 
-    /// The exit status: 130 (128 + SIGINT) when stopped, else `code`.
-    fn exit(&self, code: ExitCode) -> ExitCode {
-        if self.asked() {
-            ExitCode::from(EXIT_INTERRUPTED)
-        } else {
-            code
-        }
+/// The exit status: 130 (128 + SIGINT) when stopped, else `code`.
+fn exit_status(stop: &Stop, code: ExitCode) -> ExitCode {
+    if stop.asked() {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        code
     }
 }
 
@@ -338,18 +259,15 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// Prints one outcome (saving an allowed body with `-o`) and keeps the exit status.
 fn print_outcome(
     out: &mut impl Write,
-    fetcher: &Fetcher,
     args: &FetchArgs,
     input: &str,
     outcome: &Outcome,
     exit: &mut u8,
 ) -> Result<(), CliError> {
-    // A body is written only once its record is on disk.
+    // A body is written only once its record is on disk: `fetch_many` hands out no
+    // outcome before.
     let file = match (&args.output_dir, outcome) {
-        (Some(dir), Outcome::Fetched(page)) => {
-            fetcher.log().sync()?;
-            Some(save(dir, page.url.as_str(), &page.body)?)
-        }
+        (Some(dir), Outcome::Fetched(page)) => Some(save(dir, page.url.as_str(), &page.body)?),
         _ => None,
     };
     if let Outcome::NotFetched(r) = outcome {

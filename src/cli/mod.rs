@@ -123,9 +123,7 @@ pub const EXIT_SOFTWARE: u8 = 70;
 /// the tests run the binary to check that a panic ends it with [`EXIT_SOFTWARE`], one line
 /// and an intact evidence log.
 pub(crate) fn test_panic(place: &str) {
-    if cfg!(debug_assertions) && std::env::var_os("OPTOUT_TEST_PANIC").is_some_and(|v| v == place) {
-        panic!("OPTOUT_TEST_PANIC={place}");
-    }
+    crate::engine::test_panic(place);
 }
 
 /// Runs the parsed command line.

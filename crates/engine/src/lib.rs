@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod checked;
+pub mod fetch_many;
 mod given;
 pub mod json_line;
 pub mod output;
@@ -342,6 +343,24 @@ impl Engine {
         self.fetcher.as_ref().ok_or(EngineError::NotRecording)
     }
 
+    /// Fetches every input through this engine's pipeline (see [`fetch_many::fetch_many`]):
+    /// each outcome comes out once its record is durable.
+    pub fn fetch_many<S>(
+        &self,
+        inputs: S,
+        purpose: Purpose,
+        order: fetch_many::Order,
+        stop: fetch_many::Stop,
+    ) -> Result<futures_util::stream::BoxStream<'static, fetch_many::Fetched>, EngineError>
+    where
+        S: futures_util::Stream<Item = String> + Send + 'static,
+    {
+        let fetcher = Arc::clone(self.fetcher()?);
+        Ok(fetch_many::fetch_many(
+            fetcher, inputs, purpose, order, stop,
+        ))
+    }
+
     /// The evidence log, when recording.
     pub fn log(&self) -> Option<&Arc<EvidenceLog>> {
         self.log.as_ref()
@@ -360,5 +379,15 @@ impl Engine {
     /// The lists of `[signals]`.
     pub fn lists(&self) -> &Lists {
         &self.lists
+    }
+}
+
+/// Fault injection for the tests of a panic in one of the binary's tasks
+/// (`tests/hostile_limits.rs`): with debug assertions on and `OPTOUT_TEST_PANIC=place` in
+/// the environment, panics at `place` ("task": in a fetch task once its fetch is recorded).
+#[doc(hidden)]
+pub fn test_panic(place: &str) {
+    if cfg!(debug_assertions) && std::env::var_os("OPTOUT_TEST_PANIC").is_some_and(|v| v == place) {
+        panic!("OPTOUT_TEST_PANIC={place}");
     }
 }

@@ -4,9 +4,9 @@
 //! (`docs/evidence.md`), as a Certificate Transparency signed tree head does (RFC 9162 §4.10).
 
 use super::log::Head;
+use super::record::now_rfc3339;
 use super::verify::{Broken, VerifyError, verify_store};
 use optout_store::{Store, StoreError};
-use super::record::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -131,22 +131,47 @@ mod tests {
         let line = checkpoint.to_string();
         assert!(line.starts_with("optout-checkpoint v1 seq=42 hash=abab"));
         assert_eq!(line.parse::<Checkpoint>(), Ok(checkpoint.clone()));
-        assert_eq!(format!("{line}\n").parse::<Checkpoint>(), Ok(checkpoint.clone()));
+        assert_eq!(
+            format!("{line}\n").parse::<Checkpoint>(),
+            Ok(checkpoint.clone())
+        );
         let json = serde_json::to_string(&checkpoint).unwrap();
-        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), checkpoint);
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(&json).unwrap(),
+            checkpoint
+        );
     }
 
     #[test]
     fn a_changed_line_is_refused_with_what_is_wrong() {
         let hash = "0".repeat(64);
         for (line, why) in [
-            ("optout-checkpoint v2 seq=1".to_owned(), "not an `optout-checkpoint v1` line"),
-            (format!("optout-checkpoint v1 seq=x hash={hash} time=t"), "`seq` is not a number"),
-            ("optout-checkpoint v1 seq=1 hash=AB time=t".to_owned(), "`hash` is not 64 lower-case hex digits"),
-            (format!("optout-checkpoint v1 seq=1 hash={hash}"), "no `time=`"),
-            (format!("optout-checkpoint v1 seq=1 hash={hash} time=t x"), "more than seq, hash and time"),
+            (
+                "optout-checkpoint v2 seq=1".to_owned(),
+                "not an `optout-checkpoint v1` line",
+            ),
+            (
+                format!("optout-checkpoint v1 seq=x hash={hash} time=t"),
+                "`seq` is not a number",
+            ),
+            (
+                "optout-checkpoint v1 seq=1 hash=AB time=t".to_owned(),
+                "`hash` is not 64 lower-case hex digits",
+            ),
+            (
+                format!("optout-checkpoint v1 seq=1 hash={hash}"),
+                "no `time=`",
+            ),
+            (
+                format!("optout-checkpoint v1 seq=1 hash={hash} time=t x"),
+                "more than seq, hash and time",
+            ),
         ] {
-            assert_eq!(line.parse::<Checkpoint>(), Err(NotACheckpoint(why.into())), "{line}");
+            assert_eq!(
+                line.parse::<Checkpoint>(),
+                Err(NotACheckpoint(why.into())),
+                "{line}"
+            );
         }
     }
 }

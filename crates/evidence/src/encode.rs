@@ -259,8 +259,8 @@ mod tests {
     use super::*;
     use crate::SourceRef;
     use crate::record::chain_hash;
-    use optout_strategies::{hostile, reason};
     use optout_policy::{Decision, Verdict};
+    use optout_strategies::{hostile, reason};
     use proptest::prelude::*;
     use serde_json::Value;
 

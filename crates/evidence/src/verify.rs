@@ -537,4 +537,3 @@ fn strict_line(reader: &mut impl BufRead, line: u64) -> Result<Option<String>, V
         .map(Some)
         .map_err(|_| bad("is not UTF-8".into()).into())
 }
-

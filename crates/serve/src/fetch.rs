@@ -21,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use optout_engine::fetch_many::{Fetched, Order, Stop};
 use optout_fetch::{Fetcher, Outcome, OutcomeLine};
 use optout_policy::Purpose;
 use serde::{Deserialize, Serialize};
@@ -92,13 +93,7 @@ pub async fn fetch(
         (Some(url), None) => one(&state, fetcher, url, purpose).await,
         (None, Some(urls)) => {
             batch_length(urls.len())?;
-            Ok(batch(
-                Arc::clone(&state),
-                Arc::clone(fetcher),
-                urls,
-                purpose,
-                body.bodies,
-            ))
+            batch(Arc::clone(&state), urls, purpose, body.bodies)
         }
         _ => Err(ApiError::invalid("give either url (one) or urls (a batch)")),
     }
@@ -193,48 +188,46 @@ async fn one(
 
 fn batch(
     state: Arc<AppState>,
-    fetcher: Arc<Fetcher>,
     urls: Vec<String>,
     purpose: Purpose,
     bodies: bool,
-) -> Response {
-    let lines = futures_util::stream::iter(urls)
-        .map(move |input| {
-            let state = Arc::clone(&state);
-            let fetcher = Arc::clone(&fetcher);
-            async move {
-                // A line that cannot be on record ends the stream: the client sees it cut.
-                let outcome = timed(&state, &fetcher, &input, purpose)
-                    .await
-                    .map_err(|e| std::io::Error::other(e.message))?;
-                let seq = match &outcome {
-                    Outcome::Fetched(page) => Some(page.seq),
-                    Outcome::NotFetched(r) => r.seq,
-                };
-                durable(&fetcher, seq)
-                    .await
-                    .map_err(|e| std::io::Error::other(e.message))?;
-                let redacted = optout_evidence::record::redact_input(input.trim()).into_owned();
-                let body_base64 = match (&outcome, bodies) {
-                    (Outcome::Fetched(page), true) => {
-                        Some(data_encoding::BASE64.encode(&page.body))
-                    }
-                    _ => None,
-                };
-                let line = BatchLine {
-                    line: OutcomeLine::new(&redacted, &outcome),
-                    body_base64,
-                };
-                let mut bytes = Vec::new();
-                optout_engine::output::write_json_line(&mut bytes, &line)?;
-                Ok::<_, std::io::Error>(bytes)
-            }
-        })
-        .buffered(BATCH_CONCURRENCY);
+) -> Result<Response, ApiError> {
+    let order = Order::Input {
+        concurrency: BATCH_CONCURRENCY,
+    };
+    let inputs = futures_util::stream::iter(urls);
+    let outcomes = state
+        .engine
+        .fetch_many(inputs, purpose, order, Stop::never())?;
+    let metrics = Arc::clone(&state);
+    let lines = outcomes.map(
+        move |Fetched {
+                  input,
+                  outcome,
+                  took,
+              }| {
+            metrics.metrics.fetched(took);
+            // A line that cannot be on record ends the stream: the client sees it cut.
+            let outcome =
+                outcome.map_err(|e| std::io::Error::other(ApiError::internal(e).message))?;
+            let redacted = optout_evidence::record::redact_input(input.trim()).into_owned();
+            let body_base64 = match (&outcome, bodies) {
+                (Outcome::Fetched(page), true) => Some(data_encoding::BASE64.encode(&page.body)),
+                _ => None,
+            };
+            let line = BatchLine {
+                line: OutcomeLine::new(&redacted, &outcome),
+                body_base64,
+            };
+            let mut bytes = Vec::new();
+            optout_engine::output::write_json_line(&mut bytes, &line)?;
+            Ok::<_, std::io::Error>(bytes)
+        },
+    );
     let mut response = Body::from_stream(lines).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-ndjson"),
     );
-    response
+    Ok(response)
 }
