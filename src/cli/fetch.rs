@@ -177,9 +177,8 @@ async fn fetch_many_printed(
             }
         }
     });
-    let urls = futures_util::stream::unfold(lines, |mut rx| async move {
-        rx.recv().await.map(|url| (url, rx))
-    });
+    let mut lines = lines;
+    let urls = futures_util::stream::poll_fn(move |cx| lines.poll_recv(cx));
     let order = Order::Ready { per_host };
     let mut outcomes = fetch_many(Arc::clone(fetcher), urls, purpose, order, stop.clone());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

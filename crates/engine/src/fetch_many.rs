@@ -176,7 +176,7 @@ fn by_host(
     per_host: usize,
     stop: Stop,
 ) -> BoxStream<'static, Fetched> {
-    let (tx, rx) = mpsc::unbounded_channel::<Fetched>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Fetched>();
     tokio::spawn(async move {
         let mut queues: HashMap<String, mpsc::UnboundedSender<String>> = HashMap::new();
         while let Some(input) = inputs.next().await {
@@ -190,7 +190,7 @@ fn by_host(
             let _ = queue.send(input);
         }
     });
-    stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }).boxed()
+    stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
 /// Starts the queue of one host: its inputs are fetched `per_host` at a time, outcomes sent
@@ -202,13 +202,10 @@ fn host_queue(
     per_host: usize,
     stop: &Stop,
 ) -> mpsc::UnboundedSender<String> {
-    let (queue, urls) = mpsc::unbounded_channel::<String>();
+    let (queue, mut urls) = mpsc::unbounded_channel::<String>();
     let (fetcher, tx, stop) = (Arc::clone(fetcher), tx.clone(), stop.clone());
     tokio::spawn(async move {
-        let urls = stream::unfold(
-            urls,
-            |mut rx| async move { rx.recv().await.map(|u| (u, rx)) },
-        );
+        let urls = stream::poll_fn(move |cx| urls.poll_recv(cx));
         let mut results = urls
             .map(|input| one(Arc::clone(&fetcher), input, purpose, stop.clone()))
             .buffer_unordered(per_host);

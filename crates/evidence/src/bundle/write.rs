@@ -5,7 +5,6 @@
 use super::{BundleError, Checkpoint, FORMAT, ROOT, VERIFIER, VERSION};
 use crate::export::{self, Filter};
 use crate::log::Head;
-use crate::record::now_rfc3339;
 use crate::verify::{VerifyError, verify_store};
 use optout_store::Store;
 use serde_json::{Value, json};

@@ -226,7 +226,7 @@ impl Publication {
         let document = Document {
             info: &self.info,
             updated: &self.journal.changed_at,
-            checkpoint: self.journal.checkpoint.as_ref().map(Checkpoint::line),
+            checkpoint: self.journal.checkpoint.as_ref().map(Checkpoint::to_string),
         };
         let json = serde_json::to_string_pretty(&document).unwrap_or_default() + "\n";
         [
