@@ -14,6 +14,23 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod crawl;
+mod crawler;
+mod error;
+mod fetch;
+mod net;
+mod politeness;
+mod signals;
+
+pub use crawl::Crawl;
+pub use crawler::{Crawler, validate_product_token};
+pub use error::{ConfigError, read_bounded};
+pub use fetch::Fetch;
+pub use net::Net;
+pub use politeness::{HostKey, Politeness};
+pub use signals::{Lists, Signals};
+use error::syntax_message;
+
 /// The documented default configuration, as shipped in `config/optout.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/optout.toml");
 
@@ -98,293 +115,11 @@ pub struct Config {
     pub crawler_info: crate::crawler_info::Settings,
 }
 
-/// What a per-host politeness key is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HostKey {
-    /// The URL's host name: what a site owner sees as one site.
-    Host,
-    /// The registrable domain (`a.example.co.uk` and `b.example.co.uk` are one).
-    Domain,
-    /// The first address the host name resolves to (shared hosting counts as one).
-    Ip,
-}
-
-/// The `[politeness]` table; defaults as in `config/optout.toml` (a test keeps them equal).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Politeness {
-    /// Pace requests at all (off only for benchmarks and your own servers).
-    pub enabled: bool,
-    /// The least time between two requests to one host, in milliseconds.
-    pub min_interval_ms: u64,
-    /// Per-host overrides of `min_interval_ms` (host name → milliseconds).
-    pub hosts: std::collections::BTreeMap<String, u64>,
-    /// The longest robots.txt `Crawl-delay` honoured, in seconds; a site asking for more is
-    /// skipped (and the record says so), never fetched faster than it asked.
-    pub max_crawl_delay_s: u64,
-    /// Requests in flight to one host at once.
-    pub in_flight_per_host: usize,
-    /// Requests in flight at once, over all hosts.
-    pub max_in_flight: usize,
-    /// What counts as one host.
-    pub key: HostKey,
-    /// Seconds after which an idle host's pacing state is forgotten.
-    pub idle_forget_s: u64,
-    /// Tries again after a 429 or 503, each after backing off.
-    pub max_retries: u32,
-    /// Seconds to back off after a 429/503 without `Retry-After`, doubling each time.
-    pub backoff_s: u64,
-    /// The longest back-off honoured, in seconds; a longer `Retry-After` gives up on the URL.
-    pub max_backoff_s: u64,
-    /// Hosts paced at intervals shorter than this (milliseconds) are woken within about
-    /// 0.1 ms of their slot instead of tokio's 1 ms, at some CPU per request; 0 never.
-    pub precise_below_ms: u64,
-}
-
-impl Default for Politeness {
-    fn default() -> Politeness {
-        Politeness {
-            enabled: true,
-            min_interval_ms: 1000,
-            hosts: Default::default(),
-            max_crawl_delay_s: 60,
-            in_flight_per_host: 1,
-            max_in_flight: 256,
-            key: HostKey::Host,
-            idle_forget_s: 300,
-            max_retries: 2,
-            backoff_s: 5,
-            max_backoff_s: 600,
-            precise_below_ms: 250,
-        }
-    }
-}
-
-/// The `[fetch]` table.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Fetch {
-    /// Redirects followed for a page (each hop is judged before it is requested).
-    pub max_redirects: usize,
-    /// Discard pages marked paywalled (schema.org `isAccessibleForFree: false`) when
-    /// collecting training data.
-    pub discard_paywalled: bool,
-}
-
-impl Default for Fetch {
-    fn default() -> Fetch {
-        Fetch {
-            max_redirects: 10,
-            discard_paywalled: true,
-        }
-    }
-}
-
-/// The `[crawl]` table (`optout crawl`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Crawl {
-    /// Honour `rel=nofollow` links and a robots `nofollow` (meta tag or `X-Robots-Tag`):
-    /// their links are not followed.
-    pub honour_nofollow: bool,
-    /// A WARC file is closed and a new one begun once it passes this size.
-    pub warc_max_bytes: u64,
-    /// URLs read of one sitemap (the sitemaps.org limit is 50,000).
-    pub sitemap_max_urls: usize,
-    /// Bytes read of one sitemap, after decompression (the sitemaps.org limit is 50 MB).
-    pub sitemap_max_bytes: usize,
-    /// Consecutive failed requests to a host before it is given up.
-    pub host_max_errors: u32,
-    /// How often the crawl makes its state durable (WARC, skip report, frontier), so a
-    /// resume after a kill repeats at most this much work.
-    pub checkpoint_every_ms: u64,
-    /// Links read of one page.
-    pub max_links_per_page: usize,
-}
-
-impl Default for Crawl {
-    fn default() -> Crawl {
-        Crawl {
-            honour_nofollow: true,
-            warc_max_bytes: 1_000_000_000,
-            sitemap_max_urls: 50_000,
-            sitemap_max_bytes: 52_428_800,
-            host_max_errors: 5,
-            checkpoint_every_ms: 1000,
-            max_links_per_page: 10_000,
-        }
-    }
-}
-
-/// The `[net]` table. Its defaults ([`Net::default`]) are the values in
-/// `config/optout.toml`; a test keeps the two equal.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Net {
-    /// Milliseconds to wait for a TCP/TLS connection.
-    pub connect_timeout_ms: u64,
-    /// Milliseconds to wait for the next bytes of a response.
-    pub read_timeout_ms: u64,
-    /// Milliseconds a whole request may take, body included.
-    pub total_timeout_ms: u64,
-    /// Bytes of a response body that are read (fetched pages; policy files stop at the parse
-    /// limit).
-    pub max_body_bytes: usize,
-    /// Connect to loopback, private, link-local, multicast and unspecified addresses.
-    pub allow_private_addresses: bool,
-    /// Fetch `/.well-known/tdmrep.json` for every origin.
-    pub fetch_tdmrep: bool,
-    /// Fetch `/ai.txt` for every origin.
-    pub fetch_aitxt: bool,
-    /// Origins whose policy files are kept in memory.
-    pub cache_entries: usize,
-    /// Bytes of policy files kept in memory.
-    pub cache_bytes: usize,
-    /// Seconds before an unreachable policy file is tried again; doubled on each further
-    /// failure.
-    pub retry_unreachable_s: u64,
-    /// The longest wait between tries of an unreachable policy file, in seconds.
-    pub retry_unreachable_max_s: u64,
-    /// URLs checked at once by `optout check`.
-    pub check_concurrency: usize,
-}
-
-impl Default for Net {
-    fn default() -> Net {
-        Net {
-            connect_timeout_ms: 10_000,
-            read_timeout_ms: 20_000,
-            total_timeout_ms: 60_000,
-            max_body_bytes: 16 * 1024 * 1024,
-            allow_private_addresses: false,
-            fetch_tdmrep: true,
-            fetch_aitxt: true,
-            cache_entries: 10_000,
-            cache_bytes: 256 * 1024 * 1024,
-            retry_unreachable_s: 60,
-            retry_unreachable_max_s: 3600,
-            check_concurrency: 32,
-        }
-    }
-}
-
-/// The `[signals]` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Signals {
-    /// A disallow for a known AI-training crawler counts as an AI-training opt-out.
-    pub ai_crawler_blocks: bool,
-    /// The AI-crawler token list; `None` for the built-in one.
-    pub ai_crawlers_file: Option<PathBuf>,
-    /// The excluded-domains list; `None` for none.
-    pub excluded_domains_file: Option<PathBuf>,
-}
-
-/// The `[crawler]` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Crawler {
-    /// The RFC 9309 product token, already validated.
-    pub product_token: String,
-    /// Where site owners learn about the crawler.
-    pub contact_url: String,
-    /// The default purpose.
-    pub purpose: Purpose,
-}
-
 /// The `[limits]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes of a robots.txt that are parsed.
     pub robots_parse_limit: usize,
-}
-
-/// Why a configuration was rejected. Each message is one line a user can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {what} {path}: {source}")]
-    Read {
-        /// What the file is (`config file`, `list file`, `seeds file`).
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this schema.
-    #[error("invalid config file {path}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// What the TOML parser said, on one line.
-        message: String,
-    },
-    /// A value is out of range.
-    #[error("invalid config: {0}")]
-    Invalid(String),
-    /// A duration or count is over its documented maximum ([`max`]).
-    #[error("invalid config: {key} = {value} is over its maximum of {max}")]
-    OverMaximum {
-        /// The key, e.g. `politeness.min_interval_ms`.
-        key: String,
-        /// The value given.
-        value: u64,
-        /// The largest value allowed.
-        max: u64,
-    },
-    /// The file is larger than optout reads of such a file.
-    #[error("cannot read {what} {path}: larger than {limit} bytes")]
-    TooLarge {
-        /// Which file it is ("config file", "list file").
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The most bytes read.
-        limit: u64,
-    },
-    /// A directory was named where a file belongs.
-    #[error("cannot read {what} {path}: it is a directory")]
-    Directory {
-        /// Which file it is ("config file", "list file").
-        what: &'static str,
-        /// The directory.
-        path: PathBuf,
-    },
-}
-
-/// Reads `path` as UTF-8 text of at most `limit` bytes: never more than `limit + 1` bytes are
-/// read, so a device (`/dev/zero`) or a huge file fails at once.
-pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, ConfigError> {
-    use std::io::Read;
-    let io = |source| ConfigError::Read {
-        what,
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.is_dir() {
-        return Err(ConfigError::Directory {
-            what,
-            path: path.to_owned(),
-        });
-    }
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(ConfigError::TooLarge {
-            what,
-            path: path.to_owned(),
-            limit,
-        });
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            e.utf8_error(),
-        ))
-    })
 }
 
 #[derive(Deserialize, Default)]
@@ -739,77 +474,6 @@ impl Config {
             None => Ok(()),
         }
     }
-}
-
-/// The lists named by `[signals]`, read and validated.
-#[derive(Clone, Debug, Default)]
-pub struct Lists {
-    /// AI-training crawler tokens.
-    pub ai_crawlers: AiCrawlers,
-    /// Excluded domains.
-    pub excluded: ExcludedDomains,
-}
-
-impl Signals {
-    /// Reads the lists; `excluded_override` (a `--excluded-domains FILE` flag) replaces the
-    /// configured excluded-domains file.
-    pub fn load_lists(&self, excluded_override: Option<&Path>) -> Result<Lists, ConfigError> {
-        let read = |path: &Path| read_bounded(path, MAX_LIST_BYTES, "list file");
-        let ai_crawlers = match &self.ai_crawlers_file {
-            Some(path) => AiCrawlers::parse(&read(path)?),
-            None => AiCrawlers::default(),
-        };
-        let excluded = match excluded_override.or(self.excluded_domains_file.as_deref()) {
-            Some(path) => ExcludedDomains::parse(&read(path)?).map_err(|e| {
-                ConfigError::Invalid(format!("excluded domains {}: {e}", path.display()))
-            })?,
-            None => ExcludedDomains::default(),
-        };
-        Ok(Lists {
-            ai_crawlers,
-            excluded,
-        })
-    }
-}
-
-/// What the TOML parser said, on one line, after the line it is about (so that a value the
-/// key's type cannot hold, such as `max_retries = 18446744073709551615`, names its key).
-fn syntax_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().replace('\n', " ");
-    let Some(start) = e.span().map(|s| s.start).filter(|s| *s <= text.len()) else {
-        return message;
-    };
-    let before = text.as_bytes()[..start]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count();
-    let line: String = text
-        .lines()
-        .nth(before)
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(80)
-        .filter(|c| !c.is_control())
-        .collect();
-    format!("line {} `{line}`: {message}", before + 1)
-}
-
-/// RFC 9309 §2.2.1: "The product token MUST contain only uppercase and lowercase letters
-/// ("a-z" and "A-Z"), underscores ("_"), and hyphens ("-")."
-pub fn validate_product_token(token: &str) -> Result<(), String> {
-    if token.is_empty() {
-        return Err("the product token is empty".into());
-    }
-    if let Some(c) = token
-        .chars()
-        .find(|c| !(c.is_ascii_alphabetic() || *c == '_' || *c == '-'))
-    {
-        return Err(format!(
-            "product token {token:?} contains {c:?}; RFC 9309 §2.2.1 allows only letters, '_' and '-'"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
