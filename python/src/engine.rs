@@ -8,7 +8,7 @@ use crate::errors::{OptoutError, engine_error, store_error};
 use crate::input;
 use futures_util::StreamExt;
 use optout::config::{Config, validate_product_token};
-use optout::engine::{Ask, EngineOptions};
+use optout::engine::{Ask, EngineOptions, OpenEngine};
 use optout::fetcher::{FetcherError, Outcome};
 use optout::policy::{Purpose, parse_url};
 use pyo3::exceptions::PyValueError;

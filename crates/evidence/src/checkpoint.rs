@@ -3,9 +3,9 @@
 //! an earlier checkpoint can later show that the records up to it were not changed
 //! (`docs/evidence.md`), as a Certificate Transparency signed tree head does (RFC 9162 §4.10).
 
+use super::backend::{Store, StoreError};
 use super::log::Head;
 use super::verify::{VerifyError, verify_store};
-use optout_store::{Store, StoreError};
 use std::fmt;
 
 /// The head of an intact log, and when it was read.

@@ -106,7 +106,7 @@ impl Checkpoint {
 pub enum BundleError {
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] optout_store::StoreError),
+    Store(#[from] crate::backend::StoreError),
     /// Reading the log failed.
     #[error(transparent)]
     Export(#[from] super::export::ExportError),
