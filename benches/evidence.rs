@@ -33,7 +33,7 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use criterion_results::median_ns;
 use evidence_records::records;
 use optout::evidence::{BLOCK, BLOCK_BYTES, Durability, EvidenceLog, Record, block};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 

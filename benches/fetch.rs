@@ -71,7 +71,7 @@ use optout::evidence::EvidenceLog;
 use optout::fetcher::{Fetcher, FetcherError, Outcome};
 use optout::net::HttpClient;
 use optout::policy::Purpose;
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use reqwest::header::HeaderMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -17,7 +17,7 @@
 #[path = "../benches/support/evidence_records.rs"]
 mod evidence_records;
 use optout::evidence::{Durability, EvidenceLog, block};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -14,7 +14,7 @@ use optout::evidence::EvidenceLog;
 use optout::fetcher::Fetcher;
 use optout::middleware::Optout;
 use optout::policy::Purpose;
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use std::sync::Arc;
 
 #[tokio::main]

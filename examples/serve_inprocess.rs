@@ -8,7 +8,7 @@
 //! Prints one line: `inprocess: decisions=N seconds=S decisions_per_s=X p99_ms=Y`.
 
 use optout::config::Config;
-use optout::engine::{Engine, EngineOptions};
+use optout::engine::{Engine, EngineOptions, OpenEngine};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -12,10 +12,12 @@
 //!   [`policy::crawlers`] and [`policy::excluded`] are the other reservations;
 //!   [`policy::html`] reads a page's meta tags; [`policy::judge`] turns them all into one
 //!   decision for a [`policy::Purpose`].
-//! - [`store`]: the embedded sled store; bytes and keys.
 //! - [`evidence`]: records ([`evidence::record`]), their canonical bytes
-//!   ([`evidence::canonical`]), blocks ([`evidence::block`]), the hash-chained log
-//!   ([`evidence::log`]), [`evidence::verify`] and [`evidence::export`].
+//!   ([`evidence::canonical`]), the hash-chained log ([`evidence::log`]),
+//!   [`evidence::verify`] and [`evidence::export`], and the interface a store's backend
+//!   implements ([`evidence::backend`]).
+//! - [`store`]: the embedded sled store, that backend: `Store::open(dir)` with
+//!   [`store::Sled`] in scope; how records sit in sled values ([`evidence::block`]).
 //! - [`config`]: the validated configuration (`config/optout.toml` documents the defaults).
 //! - [`net`]: the network edge: the HTTP client ([`net::client`]), the private-address guard
 //!   ([`net::guard`]), per-host politeness ([`net::politeness`]), and each origin's live
@@ -66,8 +68,7 @@
 // paths `optout::policy::RobotsTxt` and the like that users and tests have always written.
 pub use optout_config as config;
 pub use optout_crawl as crawl;
-pub use optout_engine as engine;
-pub use optout_evidence as evidence;
+pub mod engine;
 pub use optout_fetch as fetcher;
 #[cfg(feature = "reqwest-middleware")]
 pub use optout_fetch::middleware;
@@ -76,6 +77,12 @@ pub use optout_policy as policy;
 pub use optout_report as report;
 pub use optout_report::audit;
 pub use optout_serve as serve;
-pub use optout_store as store;
+pub use optout_sled as store;
+
+/// [`optout_evidence`], and the sled store's block layout under its old path.
+pub mod evidence {
+    pub use optout_evidence::*;
+    pub use optout_sled::block::{self, BLOCK, BLOCK_BYTES};
+}
 
 pub mod cli;

@@ -10,6 +10,7 @@ mod audit_log;
 mod server;
 
 use audit_log::{Logged, Out, RECORDS, logged, python_verify};
+use optout::store::Sled;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 

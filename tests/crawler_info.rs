@@ -3,6 +3,7 @@
 //! a run without change; it is read back by Python's `feedparser` (`FEEDPARSER_PYTHON`,
 //! installed by `scripts/test-all`) as well as by quick-xml.
 
+use optout::store::Sled;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -7,7 +7,7 @@
 mod server;
 
 use optout::config::Config;
-use optout::engine::{Engine, EngineError, EngineOptions, Given, GivenFile};
+use optout::engine::{Engine, EngineError, EngineOptions, Given, GivenFile, OpenEngine};
 use optout::policy::{Purpose, Verdict};
 use server::{Reply, Server};
 use std::path::Path;

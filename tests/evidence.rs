@@ -25,7 +25,7 @@ use optout::evidence::{
     BLOCK, BLOCK_BYTES, Broken, Durability, EvidenceLog, Head, Record, SourceRef, verify_export,
     verify_store,
 };
-use optout::store::{HEAD_KEY, SCHEMA_VERSION, SNAPSHOT_CHUNK, Store, StoreError};
+use optout::store::{HEAD_KEY, SCHEMA_VERSION, SNAPSHOT_CHUNK, Sled, Store, StoreError, sled};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

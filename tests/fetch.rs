@@ -8,7 +8,7 @@ use optout::config::{Config, Lists};
 use optout::evidence::{EvidenceLog, verify_store};
 use optout::fetcher::{Fetcher, Outcome};
 use optout::policy::{Code, Purpose, Verdict};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use server::{Reply, Server};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

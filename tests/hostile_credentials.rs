@@ -17,7 +17,7 @@ use optout::evidence::export::{self, Filter};
 use optout::fetcher::{Fetcher, Outcome};
 use optout::net::{FetchError, HttpClient};
 use optout::policy::{Purpose, Verdict};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use server::{Reply, Server};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

@@ -11,7 +11,7 @@ use optout::evidence::EvidenceLog;
 use optout::evidence::export::{Filter, jsonl};
 use optout::fetcher::{Fetcher, Outcome, Refusal};
 use optout::policy::{Code, Purpose, Verdict};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use server::{Reply, Server};
 use std::io::{Read, Write};
 use std::net::TcpListener;

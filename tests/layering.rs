@@ -76,6 +76,7 @@ fn the_workspace_has_the_layers_as_crates() {
     for layer in [
         "optout-policy",
         "optout-evidence",
+        "optout-sled",
         "optout-config",
         "optout-net",
         "optout-fetch",
@@ -88,33 +89,41 @@ fn the_workspace_has_the_layers_as_crates() {
     }
 }
 
+/// sled is the embedded backend's alone: everything above it holds the evidence layer's
+/// store handle, so a second backend replaces no caller.
+#[test]
+fn sled_is_the_sled_backends_alone() {
+    assert_eq!(users_of(&members(), "sled"), ["optout-sled"]);
+}
+
 /// No crate names a crate above it: each layer's dependencies of ours are among the layers
-/// listed below it in docs/architecture.md.
+/// listed below it in docs/architecture.md. The evidence layer owns the backend interface
+/// and the sled backend implements it, so evidence never names the backend, and no library
+/// above it does either (the binary, the facade and Python open stores).
 #[test]
 fn dependencies_point_down() {
+    const LIBRARIES: &[&str] = &[
+        "optout-policy",
+        "optout-evidence",
+        "optout-config",
+        "optout-net",
+        "optout-fetch",
+        "optout-engine",
+    ];
     let below: &[(&str, &[&str])] = &[
         ("optout-policy", &[]),
-        ("optout-evidence", &["optout-policy", "optout-store"]),
+        ("optout-evidence", &["optout-policy"]),
+        ("optout-sled", &["optout-policy", "optout-evidence"]),
         ("optout-config", &["optout-policy", "optout-evidence"]),
         (
             "optout-net",
-            &[
-                "optout-policy",
-                "optout-evidence",
-                "optout-config",
-                "optout-store",
-            ],
+            &["optout-policy", "optout-evidence", "optout-config"],
         ),
-        (
-            "optout-fetch",
-            &[
-                "optout-policy",
-                "optout-evidence",
-                "optout-config",
-                "optout-net",
-                "optout-store",
-            ],
-        ),
+        ("optout-fetch", &LIBRARIES[..4]),
+        ("optout-engine", &LIBRARIES[..5]),
+        ("optout-crawl", &LIBRARIES[..5]),
+        ("optout-report", &LIBRARIES[..4]),
+        ("optout-serve", LIBRARIES),
     ];
     let members = members();
     for (layer, allowed) in below {

@@ -16,7 +16,7 @@ use optout::policy::crawlers::AiCrawlers;
 use optout::policy::excluded::ExcludedDomains;
 use optout::policy::judge::Judge;
 use optout::policy::{Code, Decision, Purpose, Verdict};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use server::{Reply, Server, Silent};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

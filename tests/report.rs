@@ -9,7 +9,7 @@ mod server;
 
 use optout::evidence::{Durability, EvidenceLog, Record, SourceRef, record::RECORD_SCHEMA};
 use optout::report::{domain, template};
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use serde_json::{Value, json};
 use server::{Reply, Server};
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! bounded in time. Damage is made in the real sled `db` file of a real store, by flipping a
 //! byte where a record's bytes sit, or through sled.
 
-use optout::store::Store;
+use optout::store::{Sled, Store};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -9,7 +9,7 @@ use crate::input;
 use futures_util::StreamExt;
 use optout::config::{Config, validate_product_token};
 use optout::engine::fetch_many::{Order, Stop};
-use optout::engine::{Ask, EngineOptions};
+use optout::engine::{Ask, EngineOptions, OpenEngine};
 use optout::fetcher::{FetcherError, Outcome};
 use optout::policy::{Purpose, parse_url};
 use pyo3::exceptions::PyValueError;

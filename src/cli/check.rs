@@ -19,7 +19,7 @@ use super::CliError;
 use super::EXIT_USAGE;
 use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable};
 use crate::config::Config;
-use crate::engine::{Ask, Checked, Engine, EngineOptions, Given};
+use crate::engine::{Ask, Checked, Engine, EngineOptions, Given, OpenEngine};
 use crate::policy::{Purpose, Verdict};
 use clap::Args;
 use futures_util::{FutureExt, StreamExt};

@@ -5,6 +5,7 @@
 use super::CliError;
 use crate::config::Config;
 use crate::report::crawler_info::{self, CrawlerInfoError};
+use crate::store::{Sled, Store};
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub struct CrawlerInfoArgs {
 pub fn run(config: &Config, store: &Path, args: CrawlerInfoArgs) -> Result<ExitCode, CliError> {
     // The configuration first: a page that cannot be written leaves the store untouched.
     let (info, prefixes) = crawler_info::CrawlerInfo::from_config(config)?;
-    let store = crate::store::Store::open(store)?;
+    let store = Store::open(store)?;
     let now = crate::evidence::record::now_rfc3339();
     let publication = crawler_info::publish(info, prefixes, &store, &now).map_err(|e| match e {
         CrawlerInfoError::Config(e) => CliError::Config(e),

@@ -10,7 +10,7 @@ use super::output::{EXIT_CLOSED_PIPE, is_closed_pipe, printable};
 use crate::config::Config;
 use crate::evidence::export::{self, Filter};
 use crate::evidence::{Record, SourceRef, verify_export, verify_store};
-use crate::store::Store;
+use crate::store::{Sled, Store};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};

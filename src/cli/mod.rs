@@ -16,6 +16,7 @@ pub mod report;
 pub mod serve;
 
 use crate::config::{Config, ConfigError};
+use crate::store::{Sled, Store};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -150,6 +151,6 @@ pub fn open_log(
     config: &Config,
     store: &std::path::Path,
 ) -> Result<crate::evidence::EvidenceLog, CliError> {
-    let store = crate::store::Store::open(store)?;
+    let store = Store::open(store)?;
     Ok(crate::evidence::EvidenceLog::open(store, config.evidence)?)
 }

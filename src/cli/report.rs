@@ -7,7 +7,7 @@ use super::CliError;
 use crate::config::Config;
 use crate::evidence::export::{Filter, time_bound};
 use crate::report::{Cut, eu_render, eu_summary, render};
-use crate::store::Store;
+use crate::store::{Sled, Store};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

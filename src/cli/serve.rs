@@ -14,7 +14,7 @@
 
 use super::CliError;
 use crate::config::Config;
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::{Engine, EngineOptions, OpenEngine};
 use crate::serve::auth::Token;
 use crate::serve::connections::{self, ConnectionLimits};
 use crate::serve::{AppState, ServeOptions, router};

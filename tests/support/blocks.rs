@@ -6,7 +6,7 @@
 //! A value under the 8-byte big-endian key K holds records K, K+1, ... joined by `\n`; the
 //! 9-byte key `HEAD_KEY` holds the head.
 
-use optout::store::Store;
+use optout::store::{Sled, Store};
 
 /// A block: its key and its records (the value split at newlines).
 pub type Block = (u64, Vec<Vec<u8>>);

@@ -57,7 +57,7 @@ pub enum CrawlError {
     Fetcher(#[from] optout_fetch::FetcherError),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] optout_store::StoreError),
+    Store(#[from] optout_evidence::StoreError),
     /// The crawl directory could not be read or written.
     #[error("crawl directory: {0}")]
     Io(std::io::Error),

@@ -33,6 +33,7 @@ use futures_util::{Stream, StreamExt};
 use optout_config::{Config, ConfigError, Lists, validate_product_token};
 use optout_evidence::log::AppendError;
 use optout_evidence::{EvidenceLog, SourceRef};
+use optout_evidence::{Store, StoreError};
 use optout_fetch::Fetcher;
 use optout_net::client::ClientError;
 use optout_net::compile::OriginPolicy;
@@ -40,8 +41,7 @@ use optout_net::{HttpClient, PolicySources};
 use optout_policy::judge::Judge;
 use optout_policy::site::SitePolicy;
 use optout_policy::{Decision, Purpose, Reason, parse_url};
-use optout_store::{Store, StoreError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Why the engine could not decide. Each is one line a user can act on.
@@ -110,21 +110,22 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the store at `store` (taking its lock) and builds the client, the policy cache
-    /// and, when recording, the evidence log and the fetcher. Without a store nothing is
-    /// recorded and the policy cache is in memory only. Nothing is fetched yet; an async
-    /// runtime is needed only to check and fetch.
-    pub fn open(
+    /// Loads the lists, then opens the store with `open_store` (taking its lock; opening a
+    /// store is its backend's business: `optout::engine::OpenEngine` opens a directory) and
+    /// builds the client, the policy cache and, when recording, the evidence log and the
+    /// fetcher. Without a store nothing is recorded and the policy cache is in memory only.
+    /// Nothing is fetched yet; an async runtime is needed only to check and fetch.
+    pub fn open_with(
         config: &Config,
-        store: Option<&Path>,
         options: EngineOptions,
+        open_store: impl FnOnce() -> Result<Option<Store>, StoreError>,
     ) -> Result<Engine, EngineError> {
         let lists = Arc::new(
             config
                 .signals
                 .load_lists(options.excluded_domains.as_deref())?,
         );
-        let store = store.map(Store::open).transpose()?;
+        let store = open_store()?;
         let log = match &store {
             Some(store) if options.record => {
                 Some(Arc::new(EvidenceLog::open(store.clone(), config.evidence)?))

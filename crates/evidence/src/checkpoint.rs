@@ -3,10 +3,10 @@
 //! an earlier checkpoint can later show that the records up to it were not changed
 //! (`docs/evidence.md`), as a Certificate Transparency signed tree head does (RFC 9162 §4.10).
 
+use super::backend::{Store, StoreError};
 use super::log::Head;
 use super::record::now_rfc3339;
 use super::verify::{Broken, VerifyError, verify_store};
-use optout_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

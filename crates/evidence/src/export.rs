@@ -1,7 +1,6 @@
 //! Reading the log: filtered, streamed exports (constant memory) and counts.
 
-use super::block::{self, ReadError};
-use optout_store::{Store, StoreError};
+use super::backend::{ReadError, Store, StoreError};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -81,7 +80,7 @@ pub fn for_each(
 ) -> Result<u64, ExportError> {
     let mut kept = 0;
     let mut last = 0;
-    for entry in block::records(store) {
+    for entry in store.backend().records() {
         let entry = entry.map_err(|e| match e {
             ReadError::Store(e) => ExportError::Store(e),
             ReadError::Key(_) => ExportError::Unreadable(last + 1),

@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod block;
+pub mod backend;
 mod bound;
 pub mod bundle;
 pub mod canonical;
@@ -20,9 +20,8 @@ pub mod reason_json;
 pub mod record;
 pub mod show;
 pub mod verify;
-mod writer;
 
-pub use block::{BLOCK, BLOCK_BYTES};
+pub use backend::{Backend, Store, StoreError};
 pub use checkpoint::{Checkpoint, NotACheckpoint, checkpoint};
 pub use log::{Appended, Durability, EvidenceLog, Head};
 pub use record::{Record, SourceRef};

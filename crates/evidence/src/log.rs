@@ -1,26 +1,20 @@
 //! The append-only, hash-chained evidence log, with group commit.
 //!
-//! Appending gives a record the next sequence number and links it to the previous record's
-//! hash. Records are stored several to a sled value (blocks, `block.rs`), and written to
-//! sled in atomic batches together with the new head (about [`WRITE_BATCH`] records a batch:
-//! one sled batch per record costs a forced buffer write each), by a background thread while
-//! appends go on (`writer.rs`). Durability is group commit: pending records are written and
-//! the log flushed to disk every `flush_every` or every `flush_records` records, whichever
-//! comes first, or after every record in per-record mode. A record counts as written
-//! ("acknowledged") once [`EvidenceLog::durable_seq`] has reached it; in per-record mode that
-//! is when `append` returns; [`EvidenceLog::sync`] forces it.
+//! Appending writes a record's canonical bytes on the appending thread; the store's backend
+//! then gives it the next sequence number and links it to the previous record's hash
+//! ([`Appender`](super::backend::Appender)), so that the backend decides how records are
+//! ordered and made durable (the sled store: blocks written in batches by a background
+//! thread). Durability is group commit: pending records are written and the log flushed to
+//! disk every `flush_every` or every `flush_records` records, whichever comes first, or after
+//! every record in per-record mode. A record counts as written ("acknowledged") once
+//! [`EvidenceLog::durable_seq`] has reached it; in per-record mode that is when `append`
+//! returns; [`EvidenceLog::sync`] forces it.
 
-use super::block;
+use super::backend::{Appender, Store, StoreError};
 use super::canonical;
 use super::encode::{Encoded, encode, encode_decision, hex_string};
 use super::record::{Record, SourceRef, now_rfc3339, sha256_hex};
-pub use super::writer::WRITE_BATCH;
-use super::writer::Writer;
 use optout_policy::{Decision, Purpose};
-use optout_store::{HEAD_KEY, Store, StoreError};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 use std::time::Duration;
 use url::Url;
 
@@ -64,7 +58,8 @@ pub struct Head {
 }
 
 impl Head {
-    pub(super) fn encode(&self) -> Vec<u8> {
+    /// The stored head: the sequence number (8 bytes, big-endian), then the hash.
+    pub fn encode(&self) -> Vec<u8> {
         let mut v = self.seq.to_be_bytes().to_vec();
         v.extend_from_slice(&self.hash);
         v
@@ -80,28 +75,7 @@ impl Head {
     /// Reads the head of `store`'s log. A log with records but no readable head is damaged:
     /// appending to it would silently start a second chain over the first.
     pub fn read(store: &Store) -> Result<Head, StoreError> {
-        let damaged = |message: &str| StoreError::Corrupt {
-            path: store.path().to_owned(),
-            message: message.into(),
-        };
-        let sled = |e| store.error(e);
-        match store.records().get(HEAD_KEY).map_err(sled)? {
-            Some(v) => Head::decode(&v).ok_or_else(|| damaged("the head of the log is unreadable")),
-            None if store
-                .records()
-                .first()
-                .map_err(sled)?
-                .is_some_and(|(k, _)| k.as_ref() != HEAD_KEY) =>
-            {
-                Err(damaged(
-                    "the log has records but no head; run `optout log verify`",
-                ))
-            }
-            None => Ok(Head {
-                seq: 0,
-                hash: [0; 32],
-            }),
-        }
+        store.backend().head()
     }
 }
 
@@ -118,21 +92,22 @@ pub enum AppendError {
 
 /// The evidence log of a store. Share it behind an `Arc`; appends are serialised.
 pub struct EvidenceLog {
-    writer: Arc<Writer>,
-    /// Writes queued batches and syncs every `flush_every` (none in per-record mode).
-    background: Option<JoinHandle<()>>,
+    store: Store,
+    /// Dropped with the log: the backend stops its background work and syncs.
+    appender: Box<dyn Appender>,
 }
 
 /// Checks, before appending to `store`'s log, that it is whole as far as a writer can see
 /// without verifying every record: the head against the last record (its `seq`, its hash,
-/// its content against its hash), the head against the acknowledged one (records sled
-/// dropped when it recovered from damage, `store/acknowledged.rs`), and every page of the
-/// store against sled's checksums (a flipped byte in an old block). What only verifying
-/// the whole chain shows (a record rewritten through sled in the middle of the log) is left
-/// to `optout log verify` and `optout log checkpoint`: it costs several times as much
-/// (`docs/evidence.md`, "Damage").
+/// its content against its hash) and the head against the acknowledged one (records sled
+/// dropped when it recovered from damage, `optout-sled`'s `acknowledged`). The backend then
+/// checks what only it can see when it opens the log (the sled store: every page against
+/// sled's checksums, for a flipped byte in an old block). What only verifying the whole
+/// chain shows (a record rewritten in the middle of the log) is left to `optout log verify`
+/// and `optout log checkpoint`: it costs several times as much (`docs/evidence.md`,
+/// "Damage").
 pub fn check_before_appending(store: &Store, head: &Head) -> Result<(), StoreError> {
-    let last = block::last(store)?;
+    let last = store.backend().last()?;
     match (&last, head.seq) {
         (None, 0) => {}
         (None, seq) => {
@@ -145,14 +120,13 @@ pub fn check_before_appending(store: &Store, head: &Head) -> Result<(), StoreErr
                 .map_err(|e| store.damaged(format!("{e}; run `optout log verify`")))?;
         }
     }
-    check_acknowledged(store, head)?;
-    store.check_pages()
+    check_acknowledged(store, head)
 }
 
 /// Checks the acknowledged head against the log ending at `head`: records up to it must be
 /// there, the acknowledged one with the hash it had.
 fn check_acknowledged(store: &Store, head: &Head) -> Result<(), StoreError> {
-    let Some(acked) = store.acknowledged().as_deref().and_then(Head::decode) else {
+    let Some(acked) = store.backend().acknowledged() else {
         return Ok(());
     };
     if acked.seq > head.seq {
@@ -161,7 +135,7 @@ fn check_acknowledged(store: &Store, head: &Head) -> Result<(), StoreError> {
     if acked.seq == 0 {
         return Ok(());
     }
-    let hash = block::get(store, acked.seq)?.and_then(|entry| {
+    let hash = store.backend().record(acked.seq)?.and_then(|entry| {
         let value: serde_json::Value = serde_json::from_slice(entry.bytes()).ok()?;
         (value.get("seq")?.as_u64()? == acked.seq)
             .then(|| value.get("hash")?.as_str().map(str::to_owned))?
@@ -183,21 +157,18 @@ pub(super) fn lost(end: u64, acked: u64) -> String {
 }
 
 impl EvidenceLog {
-    /// Opens the log of `store` for appending, after [`check_before_appending`].
+    /// Opens the log of `store` for appending, after [`check_before_appending`] and the
+    /// backend's own checks.
     pub fn open(store: Store, durability: Durability) -> Result<EvidenceLog, StoreError> {
         let head = Head::read(&store)?;
         check_before_appending(&store, &head)?;
-        let writer = Arc::new(Writer::new(store, head, durability));
-        let background = (!durability.per_record).then(|| {
-            let writer = Arc::clone(&writer);
-            std::thread::spawn(move || writer.run())
-        });
-        Ok(EvidenceLog { writer, background })
+        let appender = store.backend().open_log(head, durability)?;
+        Ok(EvidenceLog { store, appender })
     }
 
     /// The store the log lives in.
     pub fn store(&self) -> &Store {
-        &self.writer.store
+        &self.store
     }
 
     /// Stores a policy file's bytes once, content-addressed; returns its SHA-256 (hex).
@@ -209,8 +180,8 @@ impl EvidenceLog {
 
     /// Stores bytes whose SHA-256 (hex) the caller already computed.
     pub fn put_snapshot_with_hash(&self, hash: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let key = hex::decode(hash).map_err(|e| StoreError::Sled(e.to_string()))?;
-        self.writer.store.put_snapshot(&key, bytes)
+        let key = hex::decode(hash).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.store.put_snapshot(&key, bytes)
     }
 
     /// Appends `record`, setting its `seq` (and `time`, if empty).
@@ -241,11 +212,7 @@ impl EvidenceLog {
     }
 
     fn append_encoded(&self, encoded: Encoded) -> Result<Appended, AppendError> {
-        let (seq, hash) = self.writer.append(encoded, || {
-            if let Some(background) = &self.background {
-                background.thread().unpark();
-            }
-        })?;
+        let (seq, hash) = self.appender.append(encoded)?;
         Ok(Appended {
             seq,
             hash: hex_string(&hash),
@@ -254,30 +221,16 @@ impl EvidenceLog {
 
     /// Flushes now; returns the sequence number up to which records are durable.
     pub fn sync(&self) -> Result<u64, StoreError> {
-        self.writer.sync()
+        self.appender.sync()
     }
 
     /// The sequence number up to which records are known to be on disk.
     pub fn durable_seq(&self) -> u64 {
-        self.writer.durable.load(Ordering::SeqCst)
+        self.appender.durable_seq()
     }
 
     /// The current head.
     pub fn head(&self) -> Head {
-        self.writer.lock().map(|s| s.head.clone()).unwrap_or(Head {
-            seq: 0,
-            hash: [0; 32],
-        })
-    }
-}
-
-impl Drop for EvidenceLog {
-    fn drop(&mut self) {
-        self.writer.stop.store(true, Ordering::SeqCst);
-        if let Some(background) = self.background.take() {
-            background.thread().unpark();
-            let _ = background.join();
-        }
-        let _ = self.writer.sync();
+        self.appender.head()
     }
 }

@@ -6,9 +6,8 @@
 //! out. Lines are numbered as the robots.txt parser numbers them (CR, LF and CRLF end a line).
 
 use super::SourceRef;
-use super::block;
+use super::backend::Store;
 use super::export::ExportError;
-use optout_store::Store;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -51,7 +50,7 @@ pub struct ShownLine {
 
 /// Record `seq` and the lines that decided it; `None` when the log has no record `seq`.
 pub fn show(store: &Store, seq: u64) -> Result<Option<Shown>, ExportError> {
-    let Some(entry) = block::get(store, seq)? else {
+    let Some(entry) = store.backend().record(seq)? else {
         return Ok(None);
     };
     // What stands at the record's place must be that record: in a damaged log it may not be.

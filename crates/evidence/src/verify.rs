@@ -1,10 +1,9 @@
 //! Verifying the chain: in the store, or in an exported JSONL file without the store.
 
-use super::block::{self, Entry, ReadError};
+use super::backend::{Entry, ReadError, Store, StoreError};
 use super::canonical;
 use super::log::Head;
 use super::record::{chain_hash, sha256_hex};
-use optout_store::{Store, StoreError};
 use serde_json::Value;
 use std::io::{BufRead, Read};
 
@@ -283,16 +282,16 @@ fn verify_until(store: &Store, until: Option<&Head>) -> Result<Verified, VerifyE
     let mut prev = [0u8; 32];
     let mut count = 0u64;
     let mut last_block = None;
-    let acked = store.acknowledged().as_deref().and_then(Head::decode);
+    let acked = store.backend().acknowledged();
     let mut acked_found = None;
     let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for entry in block::records(store) {
+    for entry in store.backend().records() {
         let position = count + 1;
         if until.is_some_and(|h| position > h.seq) {
             break;
         }
         let entry = entry.map_err(|e| match e {
-            // sled could not read the next block: name where the walk stopped.
+            // The store could not read the next block: name where the walk stopped.
             ReadError::Store(StoreError::Corrupt { message, .. }) => Broken::Record {
                 seq: position,
                 what: format!(
@@ -355,7 +354,7 @@ fn verify_until(store: &Store, until: Option<&Head>) -> Result<Verified, VerifyE
         }
     }
     let mut snapshots = 0u64;
-    for item in store.snapshot_entries() {
+    for item in store.backend().snapshots() {
         let (key, bytes) = item?;
         let name = hex::encode(&key);
         if sha256_hex(&bytes) != name {

@@ -24,13 +24,13 @@
 #![warn(missing_docs)]
 
 use optout_config::{Config, Lists};
+use optout_evidence::StoreError;
 use optout_evidence::log::AppendError;
 use optout_evidence::record::{redact_input, redact_url};
 use optout_evidence::{EvidenceLog, SourceRef};
 use optout_net::{FetchError, Head, HttpClient, PolicySources, Politeness};
 use optout_policy::judge::Judge;
 use optout_policy::{Code, Purpose, Reason, Verdict, parse_url};
-use optout_store::StoreError;
 use reqwest::header::HeaderMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -14,8 +14,8 @@ use super::outcome::classify;
 use super::politeness::Politeness;
 use lru::LruCache;
 use optout_config::Config;
+use optout_evidence::{Store, StoreError};
 use optout_policy::crawlers::AiCrawlers;
-use optout_store::{Store, StoreError};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -364,14 +364,14 @@ impl PolicySources {
             // Evidence records name the bytes received (none, for a refused address): their
             // snapshot is stored whatever the outcome, or `log verify` finds it missing.
             let hash =
-                hex::decode(&received.sha256).map_err(|e| StoreError::Sled(e.to_string()))?;
+                hex::decode(&received.sha256).map_err(|e| StoreError::Backend(e.to_string()))?;
             store.put_snapshot(&hash, &received.bytes)?;
             // A refused address says nothing about the site, only about this configuration:
             // it is not persisted (another run may allow private addresses).
             if file.known.state != State::PrivateAddress {
-                let json =
-                    serde_json::to_vec(&file.known).map_err(|e| StoreError::Sled(e.to_string()))?;
-                store.policy().insert(key(kind, origin), json)?;
+                let json = serde_json::to_vec(&file.known)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                store.backend().put_policy(kind.name(), origin, &json)?;
             }
         }
         Ok(file)
@@ -385,7 +385,7 @@ impl PolicySources {
         };
         let mut files = Vec::new();
         for kind in &self.kinds {
-            let Some(bytes) = store.policy().get(key(*kind, origin))? else {
+            let Some(bytes) = store.backend().policy(kind.name(), origin)? else {
                 continue;
             };
             let Ok(known) = serde_json::from_slice::<Known>(&bytes) else {
@@ -403,7 +403,7 @@ impl PolicySources {
                     .transpose()?
                     .flatten()
                 {
-                    Some(b) => Some(Arc::<[u8]>::from(b.as_ref())),
+                    Some(b) => Some(Arc::<[u8]>::from(b)),
                     None => continue,
                 },
                 None => None,
@@ -412,11 +412,4 @@ impl PolicySources {
         }
         Ok(files)
     }
-}
-
-fn key(kind: Kind, origin: &str) -> Vec<u8> {
-    let mut key = kind.name().as_bytes().to_vec();
-    key.push(0);
-    key.extend_from_slice(origin.as_bytes());
-    key
 }

@@ -10,8 +10,8 @@
 
 use super::domain;
 use super::protocol::{Protocol, Role, classify_text};
+use optout_evidence::Store;
 use optout_evidence::export::{self, ExportError, Filter};
-use optout_store::Store;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};

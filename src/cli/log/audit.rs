@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::evidence::bundle::{self, BundleError, BundleFile, Reached};
 use crate::evidence::export::{self, ExportError, Filter};
 use crate::evidence::verify::Broken;
-use crate::store::Store;
+use crate::store::{Sled, Store};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};

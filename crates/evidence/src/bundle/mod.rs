@@ -50,7 +50,7 @@ pub use crate::checkpoint::Checkpoint;
 pub enum BundleError {
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] optout_store::StoreError),
+    Store(#[from] crate::backend::StoreError),
     /// Reading the log failed.
     #[error(transparent)]
     Export(#[from] super::export::ExportError),

@@ -3,10 +3,10 @@
 //! bounded whatever their number) and every snapshot they name.
 
 use super::{BundleError, Checkpoint, FORMAT, ROOT, VERIFIER, VERSION};
+use crate::backend::Store;
 use crate::export::{self, Filter};
 use crate::log::Head;
 use crate::verify::{VerifyError, verify_store};
-use optout_store::Store;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::fs::File;

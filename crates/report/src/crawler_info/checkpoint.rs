@@ -4,8 +4,7 @@
 
 use super::CrawlerInfoError;
 use optout_evidence::verify::VerifyError;
-use optout_evidence::{Head, block, verify_store};
-use optout_store::{Store, StoreError};
+use optout_evidence::{Head, Store, StoreError, verify_store};
 use serde_json::Value;
 
 pub use optout_evidence::Checkpoint;
@@ -41,7 +40,7 @@ pub(super) fn verified_head(
 
 /// The stored hash of record `seq`.
 fn record_hash(store: &Store, seq: u64) -> Result<Option<String>, StoreError> {
-    let Some(entry) = block::get(store, seq)? else {
+    let Some(entry) = store.backend().record(seq)? else {
         return Ok(None);
     };
     let value: Option<Value> = serde_json::from_slice(entry.bytes()).ok();

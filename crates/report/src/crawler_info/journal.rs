@@ -9,7 +9,7 @@
 
 use super::CrawlerInfoError;
 use super::checkpoint::{Checkpoint, verified_head};
-use optout_store::{Store, StoreError};
+use optout_evidence::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -72,16 +72,15 @@ struct State {
 /// entries. A log that does not verify, or no longer holds the checkpoint published before,
 /// is an error and nothing is stored: a published checkpoint vouches for the log.
 pub fn update(store: &Store, info: &Value, now: &str) -> Result<Journal, CrawlerInfoError> {
-    let tree = store.crawler_info()?;
-    let feed: FeedMeta = match read(store, &tree, FEED_KEY)? {
+    let feed: FeedMeta = match read(store, FEED_KEY)? {
         Some(feed) => feed,
         None => FeedMeta {
             id: new_id(),
             created: now.to_owned(),
         },
     };
-    let previous: Option<State> = read(store, &tree, STATE_KEY)?;
-    let published: Option<Checkpoint> = read(store, &tree, CHECKPOINT_KEY)?;
+    let previous: Option<State> = read(store, STATE_KEY)?;
+    let published: Option<Checkpoint> = read(store, CHECKPOINT_KEY)?;
     let head = verified_head(store, published.as_ref())?;
 
     let mut added = Vec::new();
@@ -121,28 +120,27 @@ pub fn update(store: &Store, info: &Value, now: &str) -> Result<Journal, Crawler
         _ => published,
     };
 
-    let mut next = last_index(store, &tree)?.map_or(0, |i| i + 1);
-    let mut batch = sled::Batch::default();
-    batch.insert(FEED_KEY, json(&feed));
+    let mut next = last_index(store)?.map_or(0, |i| i + 1);
+    let mut batch = vec![(FEED_KEY.to_vec(), json(&feed))];
     let state = State {
         changed_at: changed_at.clone(),
         info: info.clone(),
     };
-    batch.insert(STATE_KEY, json(&state));
+    batch.push((STATE_KEY.to_vec(), json(&state)));
     if let Some(checkpoint) = &checkpoint {
-        batch.insert(CHECKPOINT_KEY, json(checkpoint));
+        batch.push((CHECKPOINT_KEY.to_vec(), json(checkpoint)));
     }
     for e in &added {
-        batch.insert(entry_key(next), json(e));
+        batch.push((entry_key(next), json(e)));
         next += 1;
     }
-    tree.apply_batch(batch).map_err(|e| store.error(e))?;
-    store.flush()?;
+    // All or none, and durable when it returns.
+    store.backend().journal_put(batch)?;
     Ok(Journal {
         feed_id: feed.id,
         changed_at,
         checkpoint,
-        entries: newest(store, &tree)?,
+        entries: newest(store)?,
         added: added.len(),
         total: next,
     })
@@ -242,10 +240,9 @@ fn entry_key(index: u64) -> Vec<u8> {
 /// A stored JSON value; unreadable bytes are a damaged store, named.
 fn read<T: serde::de::DeserializeOwned>(
     store: &Store,
-    tree: &sled::Tree,
     key: &[u8],
 ) -> Result<Option<T>, StoreError> {
-    let Some(bytes) = tree.get(key).map_err(|e| store.error(e))? else {
+    let Some(bytes) = store.backend().journal(key)? else {
         return Ok(None);
     };
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
@@ -256,21 +253,19 @@ fn read<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn last_index(store: &Store, tree: &sled::Tree) -> Result<Option<u64>, StoreError> {
-    let Some(item) = tree.scan_prefix(ENTRY_PREFIX).next_back() else {
+fn last_index(store: &Store) -> Result<Option<u64>, StoreError> {
+    let Some((key, _)) = store.backend().journal_newest(ENTRY_PREFIX, 1)?.pop() else {
         return Ok(None);
     };
-    let (key, _) = item.map_err(|e| store.error(e))?;
     let index = <[u8; 8]>::try_from(&key[ENTRY_PREFIX.len()..])
         .map_err(|_| store.damaged("crawler-info has an entry key of the wrong length"))?;
     Ok(Some(u64::from_be_bytes(index)))
 }
 
 /// The newest [`FEED_ENTRIES`] entries, newest first.
-fn newest(store: &Store, tree: &sled::Tree) -> Result<Vec<Entry>, StoreError> {
+fn newest(store: &Store) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::new();
-    for item in tree.scan_prefix(ENTRY_PREFIX).rev().take(FEED_ENTRIES) {
-        let (key, bytes) = item.map_err(|e| store.error(e))?;
+    for (key, bytes) in store.backend().journal_newest(ENTRY_PREFIX, FEED_ENTRIES)? {
         let entry = serde_json::from_slice(&bytes).map_err(|e| {
             store.damaged(format!(
                 "crawler-info entry {} is unreadable ({e})",
@@ -285,6 +280,7 @@ fn newest(store: &Store, tree: &sled::Tree) -> Result<Vec<Entry>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use optout_sled::Sled;
     use serde_json::json;
 
     #[test]
@@ -390,6 +386,6 @@ mod tests {
             assert!(err.to_string().contains(&forged.to_string()), "{err}");
         }
         // Nothing was stored by the refused runs.
-        assert_eq!(last_index(&store, &tree).unwrap(), Some(2));
+        assert_eq!(last_index(&store).unwrap(), Some(2));
     }
 }

@@ -24,8 +24,8 @@ pub use protocols::{OptOut, Protocol};
 
 use optout_config::{Config, ConfigError, HostKey};
 use optout_evidence::Broken;
+use optout_evidence::{Store, StoreError};
 use optout_policy::Purpose;
-use optout_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// The names of the files written, relative to the base URL.

@@ -18,10 +18,13 @@
 //! already a valid schema-2 store whose blocks hold one record each.
 //!
 //! Everything that reads records (verification, export, stats, `log show`) reads them
-//! through [`records`] or [`get`], so there is one reading of the layout.
+//! through the store's [`Backend`], which reads this layout here alone.
 
-use optout_store::{HEAD_KEY, Store, StoreError};
+use super::db::{HEAD_KEY, SledStore};
+use optout_evidence::backend::{Bytes, Entry, ReadError, Records};
+use optout_evidence::{Store, StoreError};
 use sled::IVec;
+use std::sync::Arc;
 
 /// At most this many records share one sled value (small records reach it before
 /// [`BLOCK_BYTES`]). Measured with the benchmark's records (about 750 bytes) on the 2-core
@@ -40,50 +43,10 @@ pub const BLOCK_BYTES: usize = 6 * 1024;
 /// What separates the records of a block.
 pub const SEPARATOR: u8 = b'\n';
 
-/// One stored record: its bytes, and where it stands.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// The key of the block that holds it (in an intact log, the block's first record's
-    /// sequence number).
-    pub block: u64,
-    /// Its place in the block, from 0.
-    pub index: u64,
-    /// Whether it is the last record of its block.
-    pub last: bool,
-    bytes: IVec,
-}
-
-impl Entry {
-    /// The record's stored bytes: its canonical JSON with `hash` and `prev_hash`, exactly as
-    /// a JSONL export writes it (without the newline).
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// The sequence number its place implies (block key plus index): what its `seq` is in an
-    /// intact log.
-    pub fn place(&self) -> u64 {
-        self.block.saturating_add(self.index)
-    }
-}
-
-/// Why the records tree could not be read as blocks.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A key that is neither a sequence number nor the head (run `optout log verify`).
-    #[error(
-        "the records tree has a key that is not a sequence number ({0}); run `optout log verify`"
-    )]
-    Key(String),
-}
-
 /// The records of one block, in order.
 struct Lines {
     block: u64,
-    value: IVec,
+    value: Bytes,
     /// Where the next record starts; `None` once the block is read.
     at: Option<usize>,
     index: u64,
@@ -93,7 +56,7 @@ impl Lines {
     fn new(block: u64, value: IVec) -> Lines {
         Lines {
             block,
-            value,
+            value: Arc::new(value),
             at: Some(0),
             index: 0,
         }
@@ -108,17 +71,18 @@ impl Iterator for Lines {
     /// for a record.
     fn next(&mut self) -> Option<Entry> {
         let at = self.at?;
-        let rest = &self.value[at..];
+        let rest = (*self.value).as_ref().get(at..).unwrap_or_default();
         let (len, next) = match memchr::memchr(SEPARATOR, rest) {
             Some(len) => (len, Some(at + len + 1)),
             None => (rest.len(), None),
         };
-        let entry = Entry {
-            block: self.block,
-            index: self.index,
-            last: next.is_none(),
-            bytes: self.value.subslice(at, len),
-        };
+        let entry = Entry::new(
+            self.block,
+            self.index,
+            next.is_none(),
+            Arc::clone(&self.value),
+            at..at + len,
+        );
         self.at = next;
         self.index += 1;
         Some(entry)
@@ -127,13 +91,23 @@ impl Iterator for Lines {
 
 /// Every stored record, in key order and in order within each block, one at a time
 /// (constant memory: one block is held at once).
-pub struct Records {
-    store: Store,
+pub(crate) struct Blocks<'a> {
+    store: &'a SledStore,
     tree: sled::Iter,
     lines: Option<Lines>,
 }
 
-impl Iterator for Records {
+impl<'a> Blocks<'a> {
+    pub(crate) fn new(store: &'a SledStore) -> Blocks<'a> {
+        Blocks {
+            store,
+            tree: store.records_tree().iter(),
+            lines: None,
+        }
+    }
+}
+
+impl Iterator for Blocks<'_> {
     type Item = Result<Entry, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -157,19 +131,16 @@ impl Iterator for Records {
     }
 }
 
-/// Reads every record of `store`'s log.
-pub fn records(store: &Store) -> Records {
-    Records {
-        store: store.clone(),
-        tree: store.records().iter(),
-        lines: None,
-    }
+/// Reads every record of `store`'s log (whatever its backend: this is
+/// [`Backend::records`]).
+pub fn records(store: &Store) -> Records<'_> {
+    store.backend().records()
 }
 
 /// The record at `seq`: the one at its place in the block with the greatest key not above
 /// `seq`. In a damaged log that may be another record; callers that care compare its `seq`.
-pub fn get(store: &Store, seq: u64) -> Result<Option<Entry>, StoreError> {
-    for item in store.records().range(..=key(seq)).rev() {
+pub(crate) fn get(store: &SledStore, seq: u64) -> Result<Option<Entry>, StoreError> {
+    for item in store.records_tree().range(..=key(seq)).rev() {
         let (key, value) = item.map_err(|e| store.error(e))?;
         // The head (and any stray key) is not a block.
         let Some(block) = block_key(&key) else {
@@ -182,8 +153,8 @@ pub fn get(store: &Store, seq: u64) -> Result<Option<Entry>, StoreError> {
 }
 
 /// The last stored record: the last line of the block with the greatest key.
-pub fn last(store: &Store) -> Result<Option<Entry>, StoreError> {
-    for item in store.records().iter().rev() {
+pub(crate) fn last(store: &SledStore) -> Result<Option<Entry>, StoreError> {
+    for item in store.records_tree().iter().rev() {
         let (key, value) = item.map_err(|e| store.error(e))?;
         if let Some(block) = block_key(&key) {
             return Ok(Lines::new(block, value).last());
@@ -222,7 +193,7 @@ fn block_key(key: &[u8]) -> Option<u64> {
 
 /// The block the writer is filling.
 #[derive(Debug, Default)]
-pub(super) struct Open {
+pub(crate) struct Open {
     first: u64,
     records: u64,
     bytes: Vec<u8>,
@@ -231,14 +202,14 @@ pub(super) struct Open {
 impl Open {
     /// Whether `record` may join the block: it is empty, or stays within [`BLOCK`] records
     /// and [`BLOCK_BYTES`] bytes with it.
-    pub(super) fn fits(&self, record: &[u8]) -> bool {
+    pub(crate) fn fits(&self, record: &[u8]) -> bool {
         self.records == 0
             || (self.records < BLOCK && self.bytes.len() + 1 + record.len() <= BLOCK_BYTES)
     }
 
     /// Adds record `seq` (the one after the last added, if any), as stored bytes. The caller
     /// closes the block first when the record does not [`fit`](Open::fits).
-    pub(super) fn push(&mut self, seq: u64, record: &[u8]) {
+    pub(crate) fn push(&mut self, seq: u64, record: &[u8]) {
         debug_assert!(
             memchr::memchr(SEPARATOR, record).is_none(),
             "canonical JSON has no raw newline"
@@ -261,7 +232,7 @@ impl Open {
     }
 
     /// Closes the block: its key and value, if it has any records.
-    pub(super) fn take(&mut self) -> Option<([u8; 8], Vec<u8>)> {
+    pub(crate) fn take(&mut self) -> Option<([u8; 8], Vec<u8>)> {
         if self.records == 0 {
             return None;
         }

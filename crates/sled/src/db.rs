@@ -1,34 +1,15 @@
-//! The embedded store: one `sled` directory, opened once per process. It knows bytes and
-//! keys only; what the bytes mean is [`optout_evidence`]'s business.
-//!
-//! Trees:
-//! - `meta`: `schema` → the store's schema version (a big-endian `u32`);
-//! - `records`: 8-byte big-endian sequence number → a block of evidence records starting
-//!   with that one (`optout_evidence::block`), plus the key [`HEAD_KEY`] → the head of the
-//!   chain, written in the same atomic batch as the blocks;
-//! - `snapshots`: 32-byte SHA-256 → the exact bytes of a policy file, stored once; bytes
-//!   longer than [`SNAPSHOT_CHUNK`] are stored in chunks under the hash followed by the
-//!   chunk's 4-byte big-endian index ([`Store::put_snapshot`]);
-//! - `policy`: `<kind> NUL <origin>` → what is known of one policy file of one origin (the
-//!   live-source cache, [`optout_net`]); its bytes are snapshots;
-//! - `crawler-info`: what `optout crawler-info` last published and its feed's entries
-//!   ([`optout_report::crawler_info`]), opened by [`Store::crawler_info`] when first used.
-//!
-//! Beside sled's files the directory holds [`acknowledged::FILE`], the head as of the last
-//! flush. Commands that only read open a private copy ([`Store::open_read_only`]).
+//! The sled store itself: opening the directory (checking its schema, taking sled's lock,
+//! or reading a private copy), its trees, snapshots in chunks, and flushing with the
+//! acknowledged head. `backend.rs` implements the evidence layer's interface on it.
 
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
-
-pub mod acknowledged;
-mod readonly;
-
+use super::{acknowledged, readonly};
+use optout_evidence::StoreError;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The longest value a snapshot is stored in; longer ones are chunked
-/// ([`Store::put_snapshot`]).
+/// ([`SledStore::put_snapshot`]).
 pub const SNAPSHOT_CHUNK: usize = 6 * 1024;
 
 /// The key of chunk `index` of the snapshot `hash`.
@@ -54,84 +35,21 @@ const OLDEST_SCHEMA: u32 = 1;
 /// (those are 8 bytes long; this is 9 bytes starting with `0xFF`).
 pub const HEAD_KEY: &[u8] = b"\xffhead\0\0\0\0";
 
-/// Why the store could not be used. Each message is one line a user can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another process has the store open.
-    #[error(
-        "store {0} is in use by another optout process (sled holds a lock on it); stop that process or use another --store"
-    )]
-    Locked(PathBuf),
-    /// The directory cannot be created, read or written.
-    #[error("cannot open store {path}: {source}")]
-    Io {
-        /// The store directory.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The directory holds something other than a store.
-    #[error(
-        "{0} is not an optout store (it is not empty and has no store in it); pass another --store"
-    )]
-    NotAStore(PathBuf),
-    /// There is no store at the path (for commands that only read).
-    #[error("no evidence log at {0} (pass --store DIR)")]
-    Missing(PathBuf),
-    /// The store was written by a newer optout.
-    #[error(
-        "store {path} has schema version {found}, newer than this optout understands ({SCHEMA_VERSION}); upgrade optout"
-    )]
-    NewerSchema {
-        /// The store directory.
-        path: PathBuf,
-        /// The version found.
-        found: u32,
-    },
-    /// The store's files are damaged.
-    #[error("store {}is damaged: {message}", shown(path))]
-    Corrupt {
-        /// The store directory (empty where it is not known: sled reported damage through
-        /// code that does not know the path).
-        path: PathBuf,
-        /// What sled reported.
-        message: String,
-    },
-    /// The store directory was deleted or replaced while this process wrote to it: what it
-    /// wrote since went to files that no longer are the store.
-    #[error(
-        "store {0} was deleted or replaced while optout was writing to it; the records written since are not in it"
-    )]
-    Replaced(PathBuf),
-    /// A sled operation failed after opening.
-    #[error("store error: {0}")]
-    Sled(String),
+/// sled's error `e`, where the store's path is not at hand ([`SledStore::error`] is, where
+/// it is): sled reporting corrupt data is always [`StoreError::Corrupt`], wherever it is met.
+pub(crate) fn sled_error(e: sled::Error) -> StoreError {
+    damage_or(PathBuf::new(), e)
 }
 
-/// A path, and a space, for a message; nothing for an unknown (empty) one.
-fn shown(path: &Path) -> String {
-    if path.as_os_str().is_empty() {
-        String::new()
-    } else {
-        format!("{} ", path.display())
-    }
-}
-
-/// sled's errors, where the store's path is not at hand ([`Store::error`] is, where it is):
-/// sled reporting corrupt data is always [`StoreError::Corrupt`], wherever it is met.
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> StoreError {
-        damage_or(PathBuf::new(), e)
-    }
-}
-
+/// sled's error `e` in the store at `path`: sled reporting corrupt data is always
+/// [`StoreError::Corrupt`], wherever it is met.
 fn damage_or(path: PathBuf, e: sled::Error) -> StoreError {
     match e {
         sled::Error::Corruption { .. } => StoreError::Corrupt {
             path,
             message: format!("sled found corrupt data ({e}); run `optout log verify`"),
         },
-        other => StoreError::Sled(other.to_string()),
+        other => StoreError::Backend(other.to_string()),
     }
 }
 
@@ -163,13 +81,13 @@ struct Shared {
     /// The head last written to [`acknowledged::FILE`].
     acknowledged: Mutex<Option<Vec<u8>>>,
     /// The private copy a read-only store reads; removed when the last clone is dropped
-    /// (after sled's handles, which are declared before it in [`Store`]).
+    /// (after sled's handles, which are declared before it in [`SledStore`]).
     _copy: Option<readonly::Copy>,
 }
 
 /// An open store.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
     records: sled::Tree,
@@ -178,12 +96,12 @@ pub struct Store {
     shared: Arc<Shared>,
 }
 
-impl Store {
+impl SledStore {
     /// Opens (creating if needed) the store at `path`.
     ///
     /// A directory that holds something other than a store, is locked by another process,
     /// is unwritable, or has a newer schema is an error: never a silent new empty log.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
         let io = |source: std::io::Error| StoreError::Io {
             path: path.to_owned(),
             source,
@@ -195,24 +113,28 @@ impl Store {
         if !existed && std::fs::read_dir(path).map_err(io)?.next().is_some() {
             return Err(StoreError::NotAStore(path.to_owned()));
         }
-        Store::open_in(path, path, None)
+        SledStore::open_in(path, path, None)
     }
 
     /// Opens an existing store to read it, without writing to it: a private copy of it, taken
     /// under sled's lock (`readonly.rs`). The store's own files stay byte for byte as they
     /// are, so a read-only mount, a full disk or a copy on a CD reads as well; a schema-1
     /// store is upgraded only in the copy.
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_read_only(path: &Path) -> Result<SledStore, StoreError> {
         if !path.join("db").is_file() {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let copy = readonly::copy(path)?;
         let dir = copy.path().to_owned();
-        Store::open_in(&dir, path, Some(copy))
+        SledStore::open_in(&dir, path, Some(copy))
     }
 
     /// Opens the sled store in `dir`, reporting errors as the store at `path`.
-    fn open_in(dir: &Path, path: &Path, copy: Option<readonly::Copy>) -> Result<Store, StoreError> {
+    fn open_in(
+        dir: &Path,
+        path: &Path,
+        copy: Option<readonly::Copy>,
+    ) -> Result<SledStore, StoreError> {
         let existed = dir.join("db").exists();
         let db = without_panics(path, || {
             sled::Config::new()
@@ -239,6 +161,7 @@ impl Store {
                     return Err(StoreError::NewerSchema {
                         path: path.to_owned(),
                         found,
+                        understood: SCHEMA_VERSION,
                     });
                 }
                 if found < OLDEST_SCHEMA {
@@ -265,7 +188,7 @@ impl Store {
                 db.flush().map_err(sled)?;
             }
         }
-        Ok(Store {
+        Ok(SledStore {
             path: path.to_owned(),
             records: db.open_tree("records").map_err(sled)?,
             snapshots: db.open_tree("snapshots").map_err(sled)?,
@@ -303,16 +226,16 @@ impl Store {
 
     /// The head as of the last flush, as [`acknowledged`] recorded it (the records tree's
     /// encoding), if known.
-    pub fn acknowledged(&self) -> Option<Vec<u8>> {
+    pub fn acknowledged_head(&self) -> Option<Vec<u8>> {
         acknowledged::read(&self.shared.dir)
     }
 
     /// Opens an existing store; a missing one is [`StoreError::Missing`], never created.
-    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_existing(path: &Path) -> Result<SledStore, StoreError> {
         if !path.join("db").exists() {
             return Err(StoreError::Missing(path.to_owned()));
         }
-        Store::open(path)
+        SledStore::open(path)
     }
 
     /// The store directory.
@@ -321,17 +244,17 @@ impl Store {
     }
 
     /// The records tree (sequence number → record bytes, and the head).
-    pub fn records(&self) -> &sled::Tree {
+    pub fn records_tree(&self) -> &sled::Tree {
         &self.records
     }
 
     /// The snapshots tree (SHA-256 → bytes).
-    pub fn snapshots(&self) -> &sled::Tree {
+    pub fn snapshots_tree(&self) -> &sled::Tree {
         &self.snapshots
     }
 
     /// The policy-source cache tree.
-    pub fn policy(&self) -> &sled::Tree {
+    pub fn policy_tree(&self) -> &sled::Tree {
         &self.policy
     }
 
@@ -423,7 +346,7 @@ impl Store {
                 .shared
                 .acknowledged
                 .lock()
-                .map_err(|_| StoreError::Sled("store lock poisoned".into()))?;
+                .map_err(|_| StoreError::Backend("store lock poisoned".into()))?;
             if last.as_deref() != Some(head.as_ref()) {
                 acknowledged::write(&self.shared.dir, &head).map_err(|source| StoreError::Io {
                     path: self.path.clone(),
@@ -495,7 +418,7 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
             path: path.to_owned(),
             message: e.to_string(),
         },
-        other => StoreError::Sled(other.to_string()),
+        other => StoreError::Backend(other.to_string()),
     }
 }
 
@@ -530,22 +453,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         {
-            let store = Store::open(&path).unwrap();
-            store.records().insert(b"k", b"v").unwrap();
+            let store = SledStore::open(&path).unwrap();
+            store.records_tree().insert(b"k", b"v").unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.records().get(b"k").unwrap().unwrap().as_ref(), b"v");
+        let store = SledStore::open(&path).unwrap();
+        assert_eq!(
+            store.records_tree().get(b"k").unwrap().unwrap().as_ref(),
+            b"v"
+        );
     }
 
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
             store.set_meta("schema", &99u32.to_be_bytes()).unwrap();
         }
-        let err = Store::open(dir.path()).unwrap_err();
+        let err = SledStore::open(dir.path()).unwrap_err();
         assert!(
             matches!(err, StoreError::NewerSchema { found: 99, .. }),
             "{err}"
@@ -556,24 +482,28 @@ mod tests {
     fn a_version_1_store_is_upgraded_and_version_0_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.schema().unwrap(), Some(SCHEMA_VERSION));
             store
-                .records()
+                .records_tree()
                 .insert(1u64.to_be_bytes(), &b"{}"[..])
                 .unwrap();
             store.set_meta("schema", &1u32.to_be_bytes()).unwrap();
             assert_eq!(store.schema().unwrap(), Some(1));
         }
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
             assert_eq!(store.schema().unwrap(), Some(2));
             // The records are not touched.
-            let record = store.records().get(1u64.to_be_bytes()).unwrap().unwrap();
+            let record = store
+                .records_tree()
+                .get(1u64.to_be_bytes())
+                .unwrap()
+                .unwrap();
             assert_eq!(record.as_ref(), b"{}");
             store.set_meta("schema", &0u32.to_be_bytes()).unwrap();
         }
-        let err = Store::open(dir.path()).unwrap_err();
+        let err = SledStore::open(dir.path()).unwrap_err();
         assert!(
             matches!(&err, StoreError::Corrupt { message, .. } if message.contains("version 0")),
             "{err}"
@@ -584,10 +514,10 @@ mod tests {
     fn a_directory_with_other_things_is_not_made_a_store() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"hi").unwrap();
-        let err = Store::open(dir.path()).unwrap_err();
+        let err = SledStore::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
         let empty = tempfile::tempdir().unwrap();
-        let err = Store::open_existing(&empty.path().join("none")).unwrap_err();
+        let err = SledStore::open_existing(&empty.path().join("none")).unwrap_err();
         assert!(matches!(err, StoreError::Missing(_)), "{err}");
     }
 
@@ -596,7 +526,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").unwrap();
-        let err = Store::open(&file).unwrap_err();
+        let err = SledStore::open(&file).unwrap_err();
         assert!(err.to_string().contains("cannot open store"), "{err}");
     }
 }

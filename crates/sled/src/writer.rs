@@ -17,9 +17,9 @@
 //! writes blocks of one record): the appender waits for the disk then, as it always has.
 
 use super::block::Open;
-use super::encode::{Encoded, Sealed};
-use super::log::{Durability, Head};
-use optout_store::{HEAD_KEY, Store, StoreError};
+use super::db::{HEAD_KEY, SledStore, sled_error};
+use optout_evidence::StoreError;
+use optout_evidence::backend::{Durability, Encoded, Head, Sealed};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -75,7 +75,7 @@ impl State {
 
     fn check(&self) -> Result<(), StoreError> {
         match &self.failed {
-            Some(why) => Err(StoreError::Sled(format!(
+            Some(why) => Err(StoreError::Backend(format!(
                 "the evidence log stopped taking records after a failed write: {why}"
             ))),
             None => Ok(()),
@@ -85,7 +85,7 @@ impl State {
 
 /// The writing half of an evidence log.
 pub(super) struct Writer {
-    pub(super) store: Store,
+    pub(super) store: SledStore,
     state: Mutex<State>,
     /// Notified whenever a queued batch has been written (or writing failed).
     drained: Condvar,
@@ -101,11 +101,11 @@ pub(super) struct Writer {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Sled("evidence log lock poisoned".into())
+    StoreError::Backend("evidence log lock poisoned".into())
 }
 
 impl Writer {
-    pub(super) fn new(store: Store, head: Head, durability: Durability) -> Writer {
+    pub(super) fn new(store: SledStore, head: Head, durability: Durability) -> Writer {
         let seq = head.seq;
         Writer {
             store,
@@ -195,12 +195,12 @@ impl Writer {
                     None => break,
                 }
             };
-            let written = self.store.records().apply_batch(batch);
+            let written = self.store.records_tree().apply_batch(batch);
             if let Err(e) = &written {
                 self.lock()?.failed = Some(e.to_string());
             }
             self.drained.notify_all();
-            written?;
+            written.map_err(sled_error)?;
             self.written.store(last, Ordering::SeqCst);
         }
         Ok(())
@@ -255,11 +255,13 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::{BLOCK, BLOCK_BYTES};
-    use crate::encode::encode;
-    use crate::export::{self, Filter};
-    use crate::{EvidenceLog, Record, block, verify_store};
+    use crate::Sled;
+    use crate::block::{self, BLOCK, BLOCK_BYTES};
+    use optout_evidence::backend::{Backend, Entry, Store, encode};
+    use optout_evidence::export::{self, Filter};
+    use optout_evidence::{EvidenceLog, Record, verify_store};
     use proptest::prelude::*;
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn record(i: usize) -> Record {
@@ -306,13 +308,14 @@ mod tests {
     /// A writer on a fresh store in `dir` that flushes only when asked (or every 20 ms from a
     /// background thread, which these tests do not start).
     fn unflushed_writer(dir: &std::path::Path) -> (Store, Writer) {
-        let store = Store::open(dir).unwrap();
+        let sled = SledStore::open(dir).unwrap();
+        let store = Store::new(Arc::new(sled.clone()));
         let durability = Durability {
             flush_every: Duration::from_millis(20),
             flush_records: u64::MAX,
             per_record: false,
         };
-        let writer = Writer::new(store.clone(), Head::read(&store).unwrap(), durability);
+        let writer = Writer::new(sled.clone(), sled.head().unwrap(), durability);
         (store, writer)
     }
 
@@ -330,7 +333,7 @@ mod tests {
         assert_eq!(writer.durable.load(Ordering::SeqCst), 0);
         assert!(writer.written.load(Ordering::SeqCst) >= WRITE_BATCH);
         assert_eq!(writer.sync().unwrap(), n);
-        assert_eq!(Head::read(&store).unwrap().seq, n);
+        assert_eq!(store.backend().head().unwrap().seq, n);
         assert_eq!(verify_store(&store).unwrap().records, n);
     }
 
@@ -394,17 +397,17 @@ mod tests {
                 blocks.iter().map(|(k, lines)| (*k, lines.join(&b'\n'))).collect();
             prop_assert_eq!(stored, want);
             // Read back record by record, by the iterator and by lookup.
-            let read: Vec<block::Entry> = block::records(&store).map(Result::unwrap).collect();
+            let read: Vec<Entry> = block::records(&store).map(Result::unwrap).collect();
             prop_assert_eq!(read.len(), sealed.len());
             for (i, (entry, bytes)) in read.iter().zip(&sealed).enumerate() {
                 let seq = i as u64 + 1;
                 prop_assert_eq!(entry.bytes(), bytes.as_slice());
                 prop_assert_eq!(entry.place(), seq);
-                let got = block::get(&store, seq).unwrap().unwrap();
+                let got = store.backend().record(seq).unwrap().unwrap();
                 prop_assert_eq!(got.bytes(), bytes.as_slice());
             }
-            prop_assert!(block::get(&store, 0).unwrap().is_none());
-            prop_assert!(block::get(&store, sealed.len() as u64 + 1).unwrap().is_none());
+            prop_assert!(store.backend().record(0).unwrap().is_none());
+            prop_assert!(store.backend().record(sealed.len() as u64 + 1).unwrap().is_none());
             let mut jsonl = Vec::new();
             export::jsonl(&store, &Filter::default(), &mut jsonl).unwrap();
             prop_assert_eq!(jsonl, sealed.iter().flat_map(|b| [b.as_slice(), b"\n"]).flatten().copied().collect::<Vec<u8>>());
