@@ -676,6 +676,33 @@ mod tests {
         }
     }
 
+    /// One key for the fetcher and the crawl's frontier: a table of URLs and their key by
+    /// `politeness.key`.
+    #[test]
+    fn site_keys_by_host_and_domain() {
+        let table = [
+            (
+                "http://WWW.Example.co.uk./a",
+                "www.example.co.uk",
+                "example.co.uk",
+            ),
+            (
+                "https://a.b.example.com:8443/",
+                "a.b.example.com",
+                "example.com",
+            ),
+            ("http://127.0.0.2:8080/", "127.0.0.2", "127.0.0.2"),
+            ("http://[::1]/", "[::1]", "[::1]"),
+            ("http://localhost/", "localhost", "localhost"),
+        ];
+        for (url, host, domain) in table {
+            let url = Url::parse(url).unwrap();
+            assert_eq!(site_key(&url, HostKey::Host), host, "{url}");
+            assert_eq!(site_key(&url, HostKey::Ip), host, "{url}: before resolving");
+            assert_eq!(site_key(&url, HostKey::Domain), domain, "{url}");
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn requests_to_one_host_are_spaced_by_the_interval() {
         let p = Politeness::new(&config(1000));

@@ -51,9 +51,9 @@ pub struct HostLease {
 pub struct Claim {
     /// Who claims.
     pub owner: String,
-    /// Hosts leased at most.
+    /// Hosts leased at most (0 is taken as 1).
     pub max_hosts: usize,
-    /// URLs per host at most (at least one).
+    /// URLs per host at most (0 is taken as 1).
     pub max_urls_per_host: usize,
     /// How long the leases last: longer than the longest fetch they cover.
     pub lease_for: Duration,

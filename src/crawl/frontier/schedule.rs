@@ -69,7 +69,8 @@ pub(super) struct Schedule {
     by_name: HashMap<String, u32>,
     heap: BinaryHeap<Reverse<(UnixMillis, u32)>>,
     /// (expiry, host, epoch) of the leases out; stale entries (renewed or ended leases) are
-    /// skipped.
+    /// skipped, and swept when they outnumber the leases out (`sweep_expiries`), so the heap
+    /// stays the size of the leases, not of every lease ever handed out.
     expiries: BinaryHeap<Reverse<(UnixMillis, u32, u64)>>,
     owners: Vec<String>,
     /// URLs leased and not acknowledged.
@@ -221,6 +222,7 @@ impl Schedule {
             lease.expires = expires;
             self.expiries.push(Reverse((expires, id, lease.epoch)));
         }
+        self.sweep_expiries();
     }
 
     /// Takes the acknowledged record `at` out of `id`'s lease; `false` if it is not in it.
@@ -247,6 +249,20 @@ impl Schedule {
         self.leased_hosts -= 1;
         host.not_before = host.not_before.max(not_before);
         self.wake(id);
+        self.sweep_expiries();
+    }
+
+    /// Drops the entries of ended or renewed leases once they are more than half the heap:
+    /// O(1) per lease, amortised, and the heap never holds more than twice the leases out.
+    fn sweep_expiries(&mut self) {
+        if self.expiries.len() <= 2 * self.leased_hosts as usize + 64 {
+            return;
+        }
+        let hosts = &self.hosts;
+        self.expiries.retain(|Reverse((expires, id, epoch))| {
+            let lease = hosts[*id as usize].lease.as_ref();
+            lease.is_some_and(|l| l.epoch == *epoch && l.expires == *expires)
+        });
     }
 
     /// Ends the leases that lapsed by `now`: their hosts are due again at once (the holder's
@@ -393,6 +409,31 @@ mod tests {
         assert_eq!(s.held(a, "me", 1, t), Err(Stale::NotHeld));
         assert_eq!(s.held(b, "me", 2, t), Ok(()), "renewed");
         assert_eq!(s.leased_hosts(), 1);
+    }
+
+    /// The expiries of leases released long before they would end do not pile up (10
+    /// million leases of a crawl would otherwise hold 240 MB).
+    #[test]
+    fn released_leases_leave_no_expiries_behind() {
+        let mut s = schedule(&[("a", 1), ("b", 1)]);
+        let b = s.find("b").unwrap();
+        lease(&mut s, b, 0, T0.after(Duration::from_secs(3600)));
+        let a = s.find("a").unwrap();
+        for epoch in 1..10_000 {
+            assert_eq!(s.pop_due(T0, Duration::ZERO), Poll::Due(a));
+            lease(&mut s, a, epoch, T0.after(Duration::from_secs(600)));
+            s.renew(a, T0.after(Duration::from_secs(900)));
+            s.release(a, T0);
+        }
+        // One lease out (b): at most twice that, and the slack.
+        assert!(s.expiries.len() <= 2 + 64, "{}", s.expiries.len());
+        assert_eq!(s.held(b, "me", 0, T0), Ok(()), "the lease out is kept");
+        s.reap(T0.after(Duration::from_secs(3600)));
+        assert_eq!(
+            s.held(b, "me", 0, T0),
+            Err(Stale::NotHeld),
+            "and still ends"
+        );
     }
 
     #[test]
