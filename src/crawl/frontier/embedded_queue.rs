@@ -132,7 +132,7 @@ impl Inner {
         let id = self
             .schedule
             .find(&lease.key)
-            .ok_or(stale(crate::crawl::frontier::Stale::NotHeld))?;
+            .ok_or_else(|| stale(crate::crawl::frontier::Stale::NotHeld))?;
         self.schedule
             .held(id, &lease.owner, lease.epoch, now)
             .map_err(stale)?;
