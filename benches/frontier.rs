@@ -1,20 +1,33 @@
-//! The frontier alone (issue 13, benchmark c): URLS URLs over HOSTS hosts pushed, then popped
-//! and done, through [`EmbeddedFrontier`] on disk, checkpointing every 100,000 operations as
-//! a crawl would. Prints push and pop URLs/s, peak RSS (VmHWM) and disk bytes per URL.
+//! The frontier alone (issue 13, benchmark c): URLS URLs over HOSTS hosts pushed, then
+//! claimed (one URL per host lease, as the crawl claims), acknowledged and released, through
+//! [`EmbeddedFrontier`] on disk behind the async `Frontier` trait, checkpointing every
+//! 100,000 operations as a crawl would. Prints push and pop URLs/s, peak RSS (VmHWM) and disk
+//! bytes per URL.
 //!
 //! `cargo bench --bench frontier -- [URLS] [HOSTS]` (default 10,000,000 over 100,000). Not a
 //! timed test: figures go to docs/frontier.md with the load at the time.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use optout::crawl::frontier::{
-    Candidate, EmbeddedFrontier, Frontier, FrontierOptions, Next, Pushed, Via,
+    Acked, Candidate, Claim, Claimed, EmbeddedFrontier, Frontier, FrontierOptions, Pushed, Via,
 };
 
 const CHECKPOINT_EVERY: u64 = 100_000;
 
+/// Hosts claimed at once: the crawl's default `politeness.max_in_flight`.
+const CLAIM_HOSTS: usize = 256;
+
 fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
     // `cargo bench` passes `--bench`; the numbers are ours.
     let numbers: Vec<u64> = std::env::args()
         .skip(1)
@@ -47,40 +60,53 @@ fn main() {
             validators: None,
             redirects: 0,
         };
-        assert_eq!(frontier.push(candidate).expect("push"), Pushed::Queued);
+        assert_eq!(
+            frontier.push(candidate).await.expect("push"),
+            Pushed::Queued
+        );
         if (i + 1).is_multiple_of(CHECKPOINT_EVERY) {
-            frontier.checkpoint(&i.to_be_bytes()).expect("checkpoint");
+            frontier
+                .checkpoint(&i.to_be_bytes())
+                .await
+                .expect("checkpoint");
         }
         if (i + 1).is_multiple_of((urls / 10).max(1)) {
             report("push", i + 1, start, dir.path());
         }
     }
-    frontier.checkpoint(b"pushed").expect("checkpoint");
+    frontier.checkpoint(b"pushed").await.expect("checkpoint");
     let push_secs = start.elapsed().as_secs_f64();
     let disk_full = disk_bytes(dir.path());
 
     let start = Instant::now();
     let mut popped = 0u64;
+    let claim = Claim::hosts("bench", CLAIM_HOSTS, Duration::from_secs(600));
     loop {
-        let now = Instant::now();
-        match frontier.next(now).expect("next") {
-            Next::Ready(lease) => {
-                frontier.done(lease, now).expect("done");
+        let leases = match frontier.claim(&claim).await.expect("claim") {
+            Claimed::Leases(leases) => leases,
+            Claimed::Empty => break,
+            other => panic!("every host is due at once, got {other:?}"),
+        };
+        for lease in leases {
+            for url in &lease.urls {
+                let acked = frontier.ack(&lease.id, url.id, Acked::Done).await;
+                acked.expect("ack");
                 popped += 1;
                 if popped.is_multiple_of(CHECKPOINT_EVERY) {
                     frontier
                         .checkpoint(&popped.to_be_bytes())
+                        .await
                         .expect("checkpoint");
                 }
                 if popped.is_multiple_of((urls / 10).max(1)) {
                     report("pop", popped, start, dir.path());
                 }
             }
-            Next::Empty => break,
-            other => panic!("every host is due at once, got {other:?}"),
+            let released = frontier.release(&lease.id, Duration::ZERO).await;
+            released.expect("release");
         }
     }
-    frontier.checkpoint(b"popped").expect("checkpoint");
+    frontier.checkpoint(b"popped").await.expect("checkpoint");
     let pop_secs = start.elapsed().as_secs_f64();
     assert_eq!(popped, urls);
 

@@ -364,6 +364,7 @@ async fn crawl(
     }
     let options = FrontierOptions {
         max_pages_per_host: saved.max_pages_per_host,
+        key: config.politeness.key,
         ..FrontierOptions::default()
     };
     let frontier: Arc<dyn Frontier> = Arc::new(EmbeddedFrontier::open(&frontier_dir, options)?);
@@ -379,13 +380,13 @@ async fn crawl(
         Default::default()
     };
     if fresh_recrawl {
-        recrawl::start_after_existing(dir, &*frontier)?;
+        recrawl::start_after_existing(dir, &*frontier).await?;
     }
     let owner = resume::Owner {
         crawl_id: saved.id.as_deref(),
         prefix: WARC_PREFIX,
     };
-    let replayed = resume::replay(dir, &*frontier, follow.then_some(&links), owner)?;
+    let replayed = resume::replay(dir, &*frontier, follow.then_some(&links), owner).await?;
     let skipped = SkipReport::open(dir, Some(replayed.skipped_end))
         .map_err(crate::crawl::CrawlError::Skipped)?;
     let warc = WarcWriter::open(dir, warc_options(config, saved))?;
@@ -401,15 +402,15 @@ async fn crawl(
     let mut crawl = Crawl::new(fetcher, Arc::clone(&frontier), warc, skipped, plan);
     crawl.set_progress(!args.quiet);
     for candidate in replayed.links {
-        crawl.offer(candidate)?;
+        crawl.offer(candidate).await?;
     }
     if !args.recrawl {
         for seed in &saved.seeds {
-            crawl.offer(Candidate::seed(seed.clone()))?;
+            crawl.offer(Candidate::seed(seed.clone())).await?;
         }
     }
     for candidate in earlier.candidates {
-        crawl.offer(candidate)?;
+        crawl.offer(candidate).await?;
     }
     let tally = crawl.run(shutdown).await?;
     let mut line = tally.to_string();

@@ -65,7 +65,7 @@ pub fn earlier(dir: &Path, frontier: Option<&dyn Frontier>) -> Result<EarlierCra
 
 /// A new re-crawl's frontier starts checkpointed at the end of what is in `dir`, so that a
 /// resume replays only what the re-crawl wrote.
-pub fn start_after_existing(dir: &Path, frontier: &dyn Frontier) -> Result<(), CrawlError> {
+pub async fn start_after_existing(dir: &Path, frontier: &dyn Frontier) -> Result<(), CrawlError> {
     let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
     let last = warc_files(dir).map_err(CrawlError::Io)?.pop();
     let checkpoint = Checkpoint {
@@ -78,6 +78,6 @@ pub fn start_after_existing(dir: &Path, frontier: &dyn Frontier) -> Result<(), C
         skipped_offset: len(&dir.join(skipped::SKIPPED_FILE)),
         kept: 0,
     };
-    frontier.checkpoint(&checkpoint.to_bytes())?;
+    frontier.checkpoint(&checkpoint.to_bytes()).await?;
     Ok(())
 }

@@ -121,14 +121,15 @@ struct Planned {
 /// at its end ([`warc::plan_repair`]), and only if this crawl wrote it (`owner`); any other
 /// damage, a file the crawl did not write and a file shorter than the checkpoint made
 /// durable are a [`ResumeError`], with the directory left as it was.
-pub fn replay(
+pub async fn replay(
     dir: &Path,
     frontier: &dyn Frontier,
     links: Option<&LinkOptions>,
-    owner: Owner,
+    owner: Owner<'_>,
 ) -> Result<Replayed, CrawlError> {
     let checkpoint = frontier
-        .checkpoint_meta()?
+        .checkpoint_meta()
+        .await?
         .and_then(|m| Checkpoint::from_bytes(&m))
         .unwrap_or_default();
     let index = dir.join(warc::INDEX_FILE);
@@ -175,7 +176,7 @@ pub fn replay(
                 "metadata" => {
                     if let Some(page) = response.take() {
                         let meta = String::from_utf8_lossy(&record.block).into_owned();
-                        replay_page(frontier, &page, &meta, links, &mut replayed)?;
+                        replay_page(frontier, &page, &meta, links, &mut replayed).await?;
                     }
                 }
                 _ => {}
@@ -185,7 +186,7 @@ pub fn replay(
     index_out.sync_data().map_err(io)?;
     let (urls, end) = skipped::replay(dir, checkpoint.skipped_offset).map_err(io)?;
     for url in &urls {
-        frontier.mark_done(url)?;
+        frontier.mark_done(url).await?;
     }
     replayed.skipped = urls.len() as u64;
     replayed.skipped_end = end;
@@ -328,14 +329,14 @@ fn foreign(path: &Path, why: &str) -> CrawlError {
 }
 
 /// One archived page after the checkpoint: done, and its links offered again.
-fn replay_page(
+async fn replay_page(
     frontier: &dyn Frontier,
     page: &StoredRecord,
     meta: &str,
     links: Option<&LinkOptions>,
     replayed: &mut Replayed,
 ) -> Result<(), CrawlError> {
-    frontier.mark_done(&page.target_uri)?;
+    frontier.mark_done(&page.target_uri).await?;
     replayed.pages += 1;
     let (Some(options), "response") = (links, page.warc_type.as_str()) else {
         return Ok(());

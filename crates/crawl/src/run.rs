@@ -2,15 +2,22 @@
 //! fetch pipeline, and write what comes back in the order that keeps a resume exact:
 //!
 //! 1. the evidence of a batch of kept pages is made durable (one sync for the batch);
-//! 2. each page goes into the WARC, then its links into the frontier, then it is done;
+//! 2. each page goes into the WARC, then its links into the frontier, then it is
+//!    acknowledged and its host released to the frontier with its next polite time;
 //! 3. every `crawl.checkpoint_every_ms` the WARC, the skip report and the frontier are made
 //!    durable together, with the positions a resume replays from ([`super::resume`]).
 //!
 //! Nothing refused or discarded is written anywhere but the skip report and the evidence.
+//!
+//! Hosts come from the frontier under leases ([`Frontier::claim`]), one URL per host at a
+//! time, as before leases: a host's next URL waits for its polite slot in the frontier, not
+//! in a task. A host's health and its server's blocks are the frontier's (`hosts`).
 
 use super::archive::{self, Earlier};
 use super::checkpoint::Checkpoint;
-use super::frontier::{Candidate, Frontier, Lease, Next, Pushed, Via};
+use super::frontier::{
+    Acked, Candidate, Claim, Claimed, Frontier, HostLease, LeaseId, LeasedUrl, Pushed, Via,
+};
 use super::links::LinkOptions;
 use super::progress::Progress;
 use super::scope::Scope;
@@ -61,23 +68,42 @@ const MAX_NOFOLLOW: usize = 100_000;
 /// as the crawl needs URLs, not all at once (see [`super::sitemap_walk`]).
 const SITEMAP_BACKLOG: u64 = 1000;
 
+/// How long a host lease lasts. Renewed while its URL is in flight (a fetch may wait out a
+/// `Retry-After` within `politeness.max_backoff_s` and try again), so it never lapses under
+/// a running crawl; the length only matters to a frontier shared with other processes.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// A leased URL in the crawl's hands: the lease it came under (the token its writes show)
+/// and the URL.
+pub(crate) struct Leased {
+    lease: LeaseId,
+    url: LeasedUrl,
+}
+
+impl Leased {
+    fn candidate(&self) -> &Candidate {
+        &self.url.candidate
+    }
+}
+
+/// A lease out: its token, when it was last renewed (by this process's clock, so another
+/// machine's clock never matters), and its URLs not yet acknowledged.
+struct Held {
+    lease: LeaseId,
+    renewed: Instant,
+    urls: usize,
+}
+
 /// A finished task: a URL visited, or an origin's sitemaps read.
 #[allow(clippy::large_enum_variant)] // one per task, moved once, as `fetcher::Outcome`
 enum Finished {
-    /// A URL visited, with the politeness key of its host (the host, its domain or its IP:
-    /// the key the fetcher paced and blocked it by).
-    Url(Lease, Result<Visit, FetcherError>, String),
+    /// A URL visited, with the politeness key the fetcher paced and blocked it by (the
+    /// queue key, but for `politeness.key = "ip"` the host's address).
+    Url(Leased, Result<Visit, FetcherError>, String),
     /// A URL abandoned on a stop while it waited for its polite slot: nothing was sent for
-    /// the page, and its lease stays out for `--resume`.
-    Abandoned,
+    /// the page; its host is released, its URL stays queued for `--resume`.
+    Abandoned(Leased),
     Sitemap(SitemapsRead),
-}
-
-/// A host's run of failures.
-#[derive(Default)]
-struct HostErrors {
-    in_a_row: u32,
-    gave_up: bool,
 }
 
 /// One crawl run.
@@ -90,11 +116,14 @@ pub struct Crawl {
     links: LinkOptions,
     sitemap_limits: SitemapLimits,
     tally: Tally,
-    hosts: HashMap<String, HostErrors>,
+    /// Who this crawl is to the frontier.
+    owner: String,
+    /// The leases out, by host key.
+    held: HashMap<String, Held>,
     origins: HashSet<String>,
     /// The sitemaps of the origins in `origins`, read as URLs are needed.
     walks: SitemapWalks,
-    pending: Vec<(Lease, Page, Found)>,
+    pending: Vec<(Leased, Page, Found)>,
     /// When the oldest page of `pending` finished.
     pending_since: Option<Instant>,
     /// URL tasks in flight.
@@ -102,9 +131,9 @@ pub struct Crawl {
     /// Links found only with nofollow so far (bounded): reported skipped at the end unless
     /// a followed link queues them first.
     nofollow: HashMap<String, Candidate>,
-    /// The politeness key of each queue host whose key is not the host itself
-    /// (`politeness.key = "domain"` or `"ip"`): the frontier schedules a host at its key's
-    /// next slot.
+    /// The fetcher's politeness key of each queue key that differs from it (only with
+    /// `politeness.key = "ip"`: the frontier queues by host name, the fetcher paces by
+    /// address), so a host is due at its address's next slot.
     keys: HashMap<String, String>,
     last_checkpoint: Instant,
     progress: Option<Progress>,
@@ -138,7 +167,8 @@ impl Crawl {
             links,
             sitemap_limits,
             tally: Tally::default(),
-            hosts: HashMap::new(),
+            owner: format!("optout-crawl-{}", std::process::id()),
+            held: HashMap::new(),
             origins: HashSet::new(),
             walks: SitemapWalks::new(),
             pending: Vec::new(),
@@ -162,18 +192,14 @@ impl Crawl {
     }
 
     /// Queues `candidate` if the scope admits it; reports it skipped if not.
-    pub fn offer(&mut self, candidate: Candidate) -> Result<(), CrawlError> {
+    pub async fn offer(&mut self, candidate: Candidate) -> Result<(), CrawlError> {
         let Ok(url) = Url::parse(&candidate.url) else {
             return Ok(());
         };
         if let Err(skip) = self.plan.scope.admit(&url, candidate.depth) {
             return self.skip(&candidate, "skipped", vec![skip.code()], None);
         }
-        let host = super::frontier::queue_host(&url).unwrap_or_default();
-        if self.hosts.get(&host).is_some_and(|h| h.gave_up) {
-            return self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None);
-        }
-        match self.frontier.push(candidate.clone())? {
+        match self.frontier.push(candidate.clone()).await? {
             Pushed::Queued => {
                 if !self.nofollow.is_empty() {
                     self.nofollow.remove(&super::frontier::canonical_key(&url));
@@ -186,6 +212,9 @@ impl Crawl {
             }
             Pushed::Unqueueable(_) => {
                 self.skip(&candidate, "refused", vec!["url.invalid"], None)?;
+            }
+            Pushed::HostGivenUp => {
+                self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None)?;
             }
         }
         Ok(())
@@ -210,22 +239,33 @@ impl Crawl {
             let mut wake = every;
             let mut empty = false;
             if !stopping {
-                self.read_sitemaps(&mut tasks)?;
-                while tasks.len() < max_in_flight && !self.limit_reached() {
-                    match self.frontier.next(Instant::now())? {
-                        Next::Ready(lease) => self.spawn_visit(&mut tasks, lease, shutdown)?,
-                        Next::Wait(d) => {
+                self.read_sitemaps(&mut tasks).await?;
+                loop {
+                    let room = self.room(max_in_flight.saturating_sub(tasks.len()));
+                    if room == 0 {
+                        break;
+                    }
+                    let claim = Claim::hosts(&self.owner, room, LEASE);
+                    match self.frontier.claim(&claim).await? {
+                        Claimed::Leases(leases) => {
+                            for lease in leases {
+                                self.spawn_visits(&mut tasks, lease, shutdown);
+                            }
+                        }
+                        Claimed::Wait(d) => {
                             wake = wake.min(d.max(Duration::from_millis(1)));
                             break;
                         }
-                        Next::Busy => break,
-                        Next::Empty => {
+                        Claimed::Busy => break,
+                        Claimed::Empty => {
                             empty = true;
                             break;
                         }
                     }
                 }
             }
+            self.renew_leases().await?;
+            wake = wake.min(LEASE / 4);
             let discovering = !self.origins.is_empty() || self.walks.busy();
             if tasks.is_empty() && (stopping || (empty && !discovering)) {
                 break;
@@ -239,7 +279,7 @@ impl Crawl {
             tokio::select! {
                 joined = tasks.join_next(), if !tasks.is_empty() => {
                     if let Some(joined) = joined {
-                        self.finish(joined)?;
+                        self.finish(joined).await?;
                     }
                 }
                 _ = tokio::time::sleep(wake) => {}
@@ -250,27 +290,30 @@ impl Crawl {
                 }
             }
             while let Some(joined) = tasks.try_join_next() {
-                self.finish(joined)?;
+                self.finish(joined).await?;
             }
             if self.batch_left().is_some_and(|left| left.is_zero()) {
-                self.write_pending()?;
+                self.write_pending().await?;
             }
             self.warc.write_through()?;
             self.skipped.write_through().map_err(CrawlError::Skipped)?;
             if self.last_checkpoint.elapsed() >= every {
-                self.checkpoint()?;
+                self.checkpoint().await?;
             }
-            if let Some(progress) = &mut self.progress {
+            if self.progress.is_some() {
+                let stats = self.frontier.stats().await?;
                 let blocked = self.fetcher.politeness().blocked_hosts();
-                progress.show(&self.tally, self.frontier.stats(), tasks.len(), blocked);
+                if let Some(progress) = &mut self.progress {
+                    progress.show(&self.tally, stats, tasks.len(), blocked);
+                }
             }
         }
         if let Some(progress) = &mut self.progress {
             progress.finish();
         }
-        self.write_pending()?;
+        self.write_pending().await?;
         if self.limit_kept() && !shutdown.stopping() {
-            self.drain(super::MAX_PAGES)?;
+            self.drain(super::MAX_PAGES).await?;
             self.sitemaps_left(super::MAX_PAGES)?;
         }
         if !shutdown.stopping() {
@@ -282,7 +325,7 @@ impl Crawl {
                 }
             }
         }
-        self.checkpoint()?;
+        self.checkpoint().await?;
         Ok(self.tally)
     }
 
@@ -303,9 +346,19 @@ impl Crawl {
     /// Whether `--max-pages` pages are kept, or would be if every page in flight were:
     /// no more is requested than can be kept.
     fn limit_reached(&self) -> bool {
+        self.room(1) == 0
+    }
+
+    /// How many more URLs may be handed out, at most `free` (tasks free): as many as
+    /// `--max-pages` still allows if every page in flight were kept.
+    fn room(&self, free: usize) -> usize {
         let kept =
             self.plan.kept_before + self.tally.kept + self.pending.len() as u64 + self.visiting;
-        self.plan.max_pages.is_some_and(|max| kept >= max)
+        let left = self
+            .plan
+            .max_pages
+            .map_or(u64::MAX, |max| max.saturating_sub(kept));
+        usize::try_from(left).map_or(free, |left| left.min(free))
     }
 
     /// Whether `--max-pages` pages are kept.
@@ -314,18 +367,31 @@ impl Crawl {
         self.plan.max_pages.is_some_and(|max| kept >= max)
     }
 
-    fn spawn_visit(
+    /// Starts a task per URL of `lease` (one, as claimed) and holds the lease meanwhile.
+    fn spawn_visits(
         &mut self,
         tasks: &mut JoinSet<Finished>,
-        lease: Lease,
+        lease: HostLease,
         shutdown: &Shutdown,
-    ) -> Result<(), CrawlError> {
-        if self.hosts.get(&lease.host).is_some_and(|h| h.gave_up) {
-            let candidate = lease.candidate.clone();
-            self.skip(&candidate, "skipped", vec!["crawl.host-gave-up"], None)?;
-            self.frontier.done(lease, Instant::now())?;
-            return Ok(());
+    ) {
+        self.held.insert(
+            lease.id.key.clone(),
+            Held {
+                lease: lease.id.clone(),
+                renewed: Instant::now(),
+                urls: lease.urls.len(),
+            },
+        );
+        for url in lease.urls {
+            let leased = Leased {
+                lease: lease.id.clone(),
+                url,
+            };
+            self.spawn_visit(tasks, leased, shutdown);
         }
+    }
+
+    fn spawn_visit(&mut self, tasks: &mut JoinSet<Finished>, leased: Leased, shutdown: &Shutdown) {
         let fetcher = Arc::clone(&self.fetcher);
         let links = self.plan.follow_links.then(|| self.links.clone());
         let purpose = self.plan.purpose;
@@ -333,7 +399,7 @@ impl Crawl {
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             let sent = AtomicBool::new(false);
-            let visiting = visit(&fetcher, &lease, purpose, links.as_ref(), &sent);
+            let visiting = visit(&fetcher, leased.candidate(), purpose, links.as_ref(), &sent);
             let abandon = async {
                 shutdown.stopped().await;
                 if sent.load(Ordering::SeqCst) {
@@ -344,30 +410,29 @@ impl Crawl {
             let visited = tokio::select! {
                 biased;
                 visited = visiting => visited,
-                () = abandon => return Finished::Abandoned,
+                () = abandon => return Finished::Abandoned(leased),
             };
-            let key = match Url::parse(&lease.candidate.url) {
+            let key = match Url::parse(&leased.candidate().url) {
                 Ok(url) => fetcher.politeness().key(&url).await,
-                Err(_) => lease.host.clone(),
+                Err(_) => leased.lease.key.clone(),
             };
-            Finished::Url(lease, visited, key)
+            Finished::Url(leased, visited, key)
         });
-        Ok(())
     }
 
     /// Offers sitemap URLs while the frontier has room for them, and starts the reads of
     /// the next sitemap documents of the origins whose URLs were all offered.
-    fn read_sitemaps(&mut self, tasks: &mut JoinSet<Finished>) -> Result<(), CrawlError> {
+    async fn read_sitemaps(&mut self, tasks: &mut JoinSet<Finished>) -> Result<(), CrawlError> {
         for origin in self.origins.drain() {
             self.walks.start(&origin);
         }
-        while self.sitemap_room() {
+        while self.sitemap_room().await? {
             let Some(candidate) = self.walks.next_candidate() else {
                 break;
             };
-            self.offer(candidate)?;
+            self.offer(candidate).await?;
         }
-        if !self.sitemap_room() {
+        if !self.sitemap_room().await? {
             return Ok(());
         }
         for read in self.walks.reads() {
@@ -384,7 +449,7 @@ impl Crawl {
     /// Whether sitemap URLs may be offered (and more sitemaps read): fewer than
     /// [`SITEMAP_BACKLOG`] URLs queued, and fewer than the pages `--max-pages` still allows
     /// (a URL offered past it would only be reported `crawl.max-pages`).
-    fn sitemap_room(&self) -> bool {
+    async fn sitemap_room(&self) -> Result<bool, CrawlError> {
         let kept =
             self.plan.kept_before + self.tally.kept + self.pending.len() as u64 + self.visiting;
         let room = self
@@ -392,7 +457,7 @@ impl Crawl {
             .max_pages
             .map_or(SITEMAP_BACKLOG, |max| max.saturating_sub(kept))
             .min(SITEMAP_BACKLOG);
-        self.frontier.stats().queued < room
+        Ok(self.frontier.stats().await?.queued < room)
     }
 
     /// One summary line per sitemap not finished (read in part, or not read), with `code`:
@@ -419,7 +484,7 @@ impl Crawl {
     }
 
     /// Takes in a finished task.
-    fn finish(
+    async fn finish(
         &mut self,
         joined: Result<Finished, tokio::task::JoinError>,
     ) -> Result<(), CrawlError> {
@@ -431,39 +496,39 @@ impl Crawl {
         };
         match finished {
             Finished::Sitemap(read) => Ok(self.walks.take(read, &self.plan.scope)?),
-            Finished::Abandoned => {
+            Finished::Abandoned(leased) => {
                 self.visiting -= 1;
-                Ok(())
+                self.release(&leased.lease, Duration::ZERO).await
             }
-            Finished::Url(lease, visited, key) => {
+            Finished::Url(leased, visited, key) => {
                 self.visiting -= 1;
-                if key != lease.host {
-                    self.keys.insert(lease.host.clone(), key);
+                if key != leased.lease.key {
+                    self.keys.insert(leased.lease.key.clone(), key);
                 }
-                self.visited(lease, visited?)
+                self.visited(leased, visited?).await
             }
         }
     }
 
     /// Takes in a visited URL: a page waits for its evidence to be durable; a refusal is
     /// reported; a redirect's target is offered.
-    fn visited(&mut self, lease: Lease, visit: Visit) -> Result<(), CrawlError> {
+    async fn visited(&mut self, leased: Leased, visit: Visit) -> Result<(), CrawlError> {
         match visit {
             Visit::Page { page, links } => {
                 self.pending_since.get_or_insert_with(Instant::now);
-                self.pending.push((lease, page, links));
+                self.pending.push((leased, page, links));
                 Ok(())
             }
-            Visit::NotKept(refusal) => self.not_kept(lease, &refusal),
+            Visit::NotKept(refusal) => self.not_kept(leased, &refusal).await,
             Visit::Redirect {
                 redirect,
                 redirects,
             } => {
-                self.host_answered(&lease.host);
+                self.host_answered(&leased.lease.key).await?;
                 let candidate = Candidate {
                     url: redirect.to.to_string(),
-                    depth: lease.candidate.depth,
-                    found_on: Some(lease.candidate.url.clone()),
+                    depth: leased.candidate().depth,
+                    found_on: Some(leased.candidate().url.clone()),
                     via: Via::Redirect,
                     validators: None,
                     redirects,
@@ -472,9 +537,9 @@ impl Crawl {
                     self.skip(&candidate, "skipped", vec![super::MAX_PAGES], None)?;
                 } else {
                     self.tally.redirects += 1;
-                    self.offer(candidate)?;
+                    self.offer(candidate).await?;
                 }
-                self.done(lease)
+                self.done(leased).await
             }
         }
     }
@@ -490,7 +555,7 @@ impl Crawl {
     }
 
     /// A URL not kept: reported, counted, and its host's failures tracked.
-    fn not_kept(&mut self, lease: Lease, refusal: &Refusal) -> Result<(), CrawlError> {
+    async fn not_kept(&mut self, leased: Leased, refusal: &Refusal) -> Result<(), CrawlError> {
         let verdict = match refusal.verdict {
             Verdict::Allowed => "failed",
             v => v.as_str(),
@@ -499,7 +564,7 @@ impl Crawl {
         let failed_request = codes
             .first()
             .is_some_and(|c| matches!(*c, "fetch.failed" | "fetch.server-error"));
-        let candidate = chain_end(&lease, refusal, &codes);
+        let candidate = chain_end(leased.candidate(), refusal, &codes);
         let gave_up = codes.first() == Some(&"politeness.gave-up");
         let detail = refusal
             .reasons
@@ -508,108 +573,11 @@ impl Crawl {
             .and_then(|r| r.detail.as_deref());
         self.skip_with(&candidate, verdict, codes, refusal.seq, detail)?;
         if failed_request {
-            self.host_failed(&lease.host)?;
+            self.host_failed(&leased.lease.key).await?;
         } else if refusal.status.is_some() {
-            self.host_answered(&lease.host);
+            self.host_answered(&leased.lease.key).await?;
         }
-        self.done(lease)
-    }
-
-    /// The politeness key of a queue host.
-    fn key<'a>(&'a self, host: &'a str) -> &'a str {
-        self.keys.get(host).map_or(host, String::as_str)
-    }
-
-    /// A host whose server asked it to wait longer than the crawl's patience
-    /// (`politeness.max_backoff_s`) is given up: its queue is reported skipped
-    /// (`crawl.host-gave-up`, with until when it is blocked) rather than each URL asked for
-    /// in turn. A shorter block only defers the host's queue ([`Crawl::done`]). Returns
-    /// whether the host is given up (now or before).
-    fn give_up_if_blocked(&mut self, host: &str) -> Result<bool, CrawlError> {
-        if self.hosts.get(host).is_some_and(|h| h.gave_up) {
-            return Ok(true);
-        }
-        let politeness = self.fetcher.politeness();
-        let Some((until, wall)) = politeness.blocked_until(self.key(host)) else {
-            return Ok(false);
-        };
-        let patience = politeness.max_backoff();
-        if until.into_std() <= Instant::now() + patience {
-            return Ok(false);
-        }
-        let detail = format!(
-            "{} is blocked until {} by its server, longer than politeness.max_backoff_s ({} s)",
-            self.key(host),
-            optout_net::politeness::rfc3339(wall),
-            patience.as_secs()
-        );
-        tracing::warn!(host, "{detail}; host given up");
-        self.drop_host(host, Some(&detail))?;
-        Ok(true)
-    }
-
-    fn host_answered(&mut self, host: &str) {
-        if let Some(h) = self.hosts.get_mut(host) {
-            h.in_a_row = 0;
-        }
-    }
-
-    /// One more failure in a row for `host`: its interval grows; at
-    /// `crawl.host_max_errors` it is given up and its queue reported skipped.
-    fn host_failed(&mut self, host: &str) -> Result<(), CrawlError> {
-        let max = self.fetcher.config().crawl.host_max_errors;
-        let errors = self.hosts.entry(host.to_owned()).or_default();
-        errors.in_a_row += 1;
-        if errors.in_a_row < max || errors.gave_up {
-            return Ok(());
-        }
-        tracing::warn!(
-            host,
-            errors = max,
-            "host given up after {max} failures in a row"
-        );
-        self.drop_host(host, None)
-    }
-
-    /// Gives `host` up: what is queued for it is reported skipped (`crawl.host-gave-up`),
-    /// and so is every URL of it found later.
-    fn drop_host(&mut self, host: &str, detail: Option<&str>) -> Result<(), CrawlError> {
-        self.hosts.entry(host.to_owned()).or_default().gave_up = true;
-        loop {
-            let dropped = self.frontier.drop_host(host)?;
-            if dropped.is_empty() {
-                return Ok(());
-            }
-            for candidate in dropped {
-                let codes = vec!["crawl.host-gave-up"];
-                self.skip_with(&candidate, "skipped", codes, None, detail)?;
-            }
-        }
-    }
-
-    /// The leased URL is finished; its host is due at its next polite slot (by its
-    /// politeness key: after its interval, or when its server's `Retry-After` ends), later
-    /// after failures in a row (doubling per failure).
-    fn done(&mut self, lease: Lease) -> Result<(), CrawlError> {
-        let now = Instant::now();
-        if self.give_up_if_blocked(&lease.host)? {
-            self.frontier.done(lease, now)?;
-            return Ok(());
-        }
-        let politeness = self.fetcher.politeness();
-        let slot = politeness
-            .next_slot(self.key(&lease.host))
-            .map(|t| t.into_std())
-            .unwrap_or(now);
-        let failures = self.hosts.get(&lease.host).map_or(0, |h| h.in_a_row);
-        let backoff = match failures {
-            0 => Duration::ZERO,
-            n => Duration::from_millis(self.fetcher.config().politeness.min_interval_ms)
-                .saturating_mul(1 << n.min(10)),
-        };
-        let not_before = slot.max(now) + backoff.min(Duration::from_secs(3600));
-        self.frontier.done(lease, not_before)?;
-        Ok(())
+        self.done(leased).await
     }
 
     fn skip(
@@ -645,70 +613,71 @@ impl Crawl {
     }
 
     /// Writes the kept pages once their evidence is durable: WARC, then links, then done.
-    fn write_pending(&mut self) -> Result<(), CrawlError> {
+    async fn write_pending(&mut self) -> Result<(), CrawlError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.pending_since = None;
         let log = Arc::clone(self.fetcher.log());
         tokio::task::block_in_place(|| log.sync())?;
-        for (lease, page, links) in std::mem::take(&mut self.pending) {
+        for (leased, page, links) in std::mem::take(&mut self.pending) {
             if self
                 .plan
                 .max_pages
                 .is_some_and(|max| self.plan.kept_before + self.tally.kept >= max)
             {
                 // Fetched while the limit was reached by others in flight: not kept.
-                let candidate = lease.candidate.clone();
+                let candidate = leased.candidate().clone();
                 self.skip(
                     &candidate,
                     "skipped",
                     vec![super::MAX_PAGES],
                     Some(page.seq),
                 )?;
-                self.done(lease)?;
+                self.done(leased).await?;
                 continue;
             }
-            let found = (lease.candidate.depth, lease.candidate.found_on.as_deref());
-            let sent = super::visit::conditional_pairs(lease.candidate.validators.as_ref());
-            let earlier = self.plan.earlier.get(&lease.candidate.url);
+            let candidate = leased.candidate();
+            let found = (candidate.depth, candidate.found_on.as_deref());
+            let sent = super::visit::conditional_pairs(candidate.validators.as_ref());
+            let earlier = self.plan.earlier.get(&candidate.url);
             let client = self.fetcher.client().clone();
             tokio::task::block_in_place(|| {
                 archive::write(&mut self.warc, &page, found, &client, &sent, earlier)
             })?;
             self.tally.kept += 1;
             self.tally.bytes += page.body.len() as u64;
-            self.host_answered(&lease.host);
+            self.host_answered(&leased.lease.key).await?;
             for link in links.nofollow {
-                self.not_followed(&lease, link)?;
+                self.not_followed(leased.candidate(), link).await?;
             }
             for link in links.follow {
                 let candidate = Candidate {
                     url: link.to_string(),
-                    depth: lease.candidate.depth + 1,
-                    found_on: Some(lease.candidate.url.clone()),
+                    depth: leased.candidate().depth + 1,
+                    found_on: Some(leased.candidate().url.clone()),
                     via: Via::Link,
                     validators: None,
                     redirects: 0,
                 };
-                self.offer(candidate)?;
+                self.offer(candidate).await?;
             }
-            self.done(lease)?;
+            self.done(leased).await?;
         }
         Ok(())
     }
 
     /// A link not followed for nofollow: remembered (up to [`MAX_NOFOLLOW`]) unless its URL
     /// was queued already, and reported at the end if nothing queued it meanwhile.
-    fn not_followed(&mut self, lease: &Lease, link: Url) -> Result<(), CrawlError> {
-        if self.nofollow.len() >= MAX_NOFOLLOW || self.frontier.seen(link.as_str())? {
+    async fn not_followed(&mut self, from: &Candidate, link: Url) -> Result<(), CrawlError> {
+        if self.nofollow.len() >= MAX_NOFOLLOW || self.frontier.seen(link.as_str()).await? {
             return Ok(());
         }
         let key = super::frontier::canonical_key(&link);
         self.nofollow.entry(key).or_insert_with(|| Candidate {
             url: link.to_string(),
-            depth: lease.candidate.depth + 1,
-            found_on: Some(lease.candidate.url.clone()),
+            depth: from.depth + 1,
+            found_on: Some(from.url.clone()),
             via: Via::Link,
             validators: None,
             redirects: 0,
@@ -717,18 +686,25 @@ impl Crawl {
     }
 
     /// After the page limit: every URL still queued is reported skipped (`crawl.max-pages`).
-    fn drain(&mut self, code: &'static str) -> Result<(), CrawlError> {
-        let far = Instant::now() + Duration::from_secs(10 * 365 * 86_400);
-        while let Next::Ready(lease) = self.frontier.next(far)? {
-            let candidate = lease.candidate.clone();
-            self.skip(&candidate, "skipped", vec![code], None)?;
-            self.frontier.done(lease, Instant::now())?;
+    async fn drain(&mut self, code: &'static str) -> Result<(), CrawlError> {
+        let claim = Claim {
+            ahead: Duration::from_secs(10 * 365 * 86_400),
+            ..Claim::hosts(&self.owner, 1, LEASE)
+        };
+        while let Claimed::Leases(leases) = self.frontier.claim(&claim).await? {
+            for lease in leases {
+                for url in &lease.urls {
+                    self.skip(&url.candidate, "skipped", vec![code], None)?;
+                    self.frontier.ack(&lease.id, url.id, Acked::Done).await?;
+                }
+                self.frontier.release(&lease.id, Duration::ZERO).await?;
+            }
         }
         Ok(())
     }
 
     /// Makes the WARC, the skip report, the evidence and the frontier durable together.
-    pub fn checkpoint(&mut self) -> Result<(), CrawlError> {
+    pub async fn checkpoint(&mut self) -> Result<(), CrawlError> {
         let log = Arc::clone(self.fetcher.log());
         let (position, skipped) = tokio::task::block_in_place(|| {
             log.sync()?;
@@ -743,7 +719,7 @@ impl Crawl {
             skipped_offset: skipped,
             kept: self.plan.kept_before + self.tally.kept,
         };
-        tokio::task::block_in_place(|| self.frontier.checkpoint(&meta.to_bytes()))?;
+        self.frontier.checkpoint(&meta.to_bytes()).await?;
         self.last_checkpoint = Instant::now();
         Ok(())
     }
@@ -751,8 +727,8 @@ impl Crawl {
 
 /// The URL a refusal's skip line names: the leased one; but for a chain of redirects cut at
 /// `fetch.max_redirects`, the target never requested, found on the URL that redirected.
-fn chain_end(lease: &Lease, refusal: &Refusal, codes: &[&str]) -> Candidate {
-    let candidate = lease.candidate.clone();
+fn chain_end(leased: &Candidate, refusal: &Refusal, codes: &[&str]) -> Candidate {
+    let candidate = leased.clone();
     if codes.first() != Some(&Code::FetchRedirectLimit.as_str()) {
         return candidate;
     }
@@ -764,3 +740,6 @@ fn chain_end(lease: &Lease, refusal: &Refusal, codes: &[&str]) -> Candidate {
         ..candidate
     }
 }
+
+#[path = "run_hosts.rs"]
+mod hosts;

@@ -1,7 +1,7 @@
 //! One URL of the crawl, through the fetch pipeline, as a task of its own: the request
 //! (with the validators of a re-crawl), then the links of a kept page.
 
-use crate::frontier::{Lease, Validators, canonical_key};
+use crate::frontier::{Candidate, Validators, canonical_key};
 use crate::links::{self, LinkOptions};
 use optout_fetch::{Fetcher, FetcherError, HopOutcome, Outcome, Page, Redirect, Refusal};
 use optout_policy::{Purpose, Verdict, parse_url};
@@ -66,16 +66,16 @@ fn conditional(validators: Option<&Validators>) -> HeaderMap {
 /// `sent` is set just before the page's request goes out.
 pub async fn visit(
     fetcher: &Fetcher,
-    lease: &Lease,
+    candidate: &Candidate,
     purpose: Purpose,
     links: Option<&LinkOptions>,
     sent: &AtomicBool,
 ) -> Result<Visit, FetcherError> {
-    let url = match parse_url(&lease.candidate.url) {
+    let url = match parse_url(&candidate.url) {
         Ok(url) => url,
         Err(reason) => {
             return Ok(Visit::NotKept(Refusal {
-                url: lease.candidate.url.clone(),
+                url: candidate.url.clone(),
                 verdict: Verdict::Refused,
                 status: None,
                 reasons: vec![reason],
@@ -83,9 +83,9 @@ pub async fn visit(
             }));
         }
     };
-    let headers = conditional(lease.candidate.validators.as_ref());
+    let headers = conditional(candidate.validators.as_ref());
     let mut url = url;
-    let mut redirects = lease.candidate.redirects;
+    let mut redirects = candidate.redirects;
     loop {
         let before = usize::try_from(redirects).unwrap_or(usize::MAX);
         let hop = fetcher

@@ -100,6 +100,30 @@ pub struct Backoff {
     pub within: bool,
 }
 
+/// The politeness key of `url` by `politeness.key` as far as it is known without DNS: the
+/// host name lower-cased without its trailing dot (`host`, and `ip` before resolving), or
+/// its registrable domain (`domain`; an address or a name under no public suffix stays
+/// itself). The one place the key is made: the fetcher paces by it and the crawl's
+/// frontier queues by it, so a host is handed out exactly when its slot is free.
+pub fn site_key(url: &Url, key: HostKey) -> String {
+    // `example.com.` is `example.com`: one site, one pace.
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    match key {
+        HostKey::Host | HostKey::Ip => host,
+        HostKey::Domain if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') => {
+            host
+        }
+        HostKey::Domain => match psl::domain_str(&host) {
+            Some(domain) => domain.to_owned(),
+            None => host,
+        },
+    }
+}
+
 /// A wall-clock time as RFC 3339 in UTC, to the second.
 pub fn rfc3339(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
@@ -220,26 +244,12 @@ impl Politeness {
         &self.config
     }
 
-    /// The politeness key of `url`'s host.
+    /// The politeness key of `url`'s host ([`site_key`]; for `ip`, the first address its
+    /// name resolves to).
     pub async fn key(&self, url: &Url) -> String {
-        // `example.com.` is `example.com`: one site, one pace.
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
         match self.config.key {
-            HostKey::Host => host,
-            HostKey::Domain
-                if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') =>
-            {
-                host
-            }
-            HostKey::Domain => match psl::domain_str(&host) {
-                Some(domain) => domain.to_owned(),
-                None => host,
-            },
             HostKey::Ip => {
+                let host = site_key(url, HostKey::Host);
                 let port = url.port_or_known_default().unwrap_or(80);
                 let first = match tokio::net::lookup_host((host.as_str(), port)).await {
                     Ok(mut addrs) => addrs.next().map(|a| a.ip().to_string()),
@@ -247,6 +257,7 @@ impl Politeness {
                 };
                 first.unwrap_or(host)
             }
+            key => site_key(url, key),
         }
     }
 
@@ -662,6 +673,33 @@ mod tests {
         Config {
             min_interval_ms: interval_ms,
             ..Config::default()
+        }
+    }
+
+    /// One key for the fetcher and the crawl's frontier: a table of URLs and their key by
+    /// `politeness.key`.
+    #[test]
+    fn site_keys_by_host_and_domain() {
+        let table = [
+            (
+                "http://WWW.Example.co.uk./a",
+                "www.example.co.uk",
+                "example.co.uk",
+            ),
+            (
+                "https://a.b.example.com:8443/",
+                "a.b.example.com",
+                "example.com",
+            ),
+            ("http://127.0.0.2:8080/", "127.0.0.2", "127.0.0.2"),
+            ("http://[::1]/", "[::1]", "[::1]"),
+            ("http://localhost/", "localhost", "localhost"),
+        ];
+        for (url, host, domain) in table {
+            let url = Url::parse(url).unwrap();
+            assert_eq!(site_key(&url, HostKey::Host), host, "{url}");
+            assert_eq!(site_key(&url, HostKey::Ip), host, "{url}: before resolving");
+            assert_eq!(site_key(&url, HostKey::Domain), domain, "{url}");
         }
     }
 

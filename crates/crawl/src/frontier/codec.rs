@@ -31,9 +31,32 @@ pub(super) struct HostRecord {
     pub tail: u64,
     pub name_at: u64,
     pub name_len: u32,
+    /// The host's health: failed requests in a row, and [`GIVEN_UP`]. Added in the spare
+    /// bytes of the record after the first release, which wrote zeros there: a frontier
+    /// written before reads as every host healthy.
+    pub health: u32,
 }
 
 pub(super) const HOST_RECORD: usize = 48;
+
+/// The bit of [`HostRecord::health`] that says the host is given up.
+pub(super) const GIVEN_UP: u32 = 1 << 31;
+
+impl HostRecord {
+    /// Failed requests in a row.
+    pub fn errors(&self) -> u32 {
+        self.health & !GIVEN_UP
+    }
+
+    pub fn given_up(&self) -> bool {
+        self.health & GIVEN_UP != 0
+    }
+
+    /// Sets the errors in a row (saturating below the flag), keeping the flag.
+    pub fn set_errors(&mut self, errors: u32) {
+        self.health = (self.health & GIVEN_UP) | errors.min(!GIVEN_UP);
+    }
+}
 
 impl HostRecord {
     pub fn bytes(&self) -> [u8; HOST_RECORD] {
@@ -51,6 +74,7 @@ impl HostRecord {
             out[i * 8..i * 8 + 8].copy_from_slice(&n.to_be_bytes());
         }
         out[40..44].copy_from_slice(&self.name_len.to_be_bytes());
+        out[44..48].copy_from_slice(&self.health.to_be_bytes());
         out
     }
 
@@ -63,6 +87,7 @@ impl HostRecord {
             tail: r.u64()?,
             name_at: r.u64()?,
             name_len: u32::from_be_bytes(r.take(4)?.try_into().map_err(|_| "length")?),
+            health: u32::from_be_bytes(r.take(4)?.try_into().map_err(|_| "health")?),
         };
         Ok(record)
     }
@@ -271,8 +296,15 @@ mod tests {
             tail: 9,
             name_at: 40,
             name_len: 11,
+            health: GIVEN_UP | 7,
         };
         assert_eq!(HostRecord::read(&host.bytes()), Ok(host));
+        assert_eq!((host.errors(), host.given_up()), (7, true));
+        // A record of the first release: zeros in the spare bytes, a healthy host.
+        let mut old = host.bytes();
+        old[44..].fill(0);
+        let old = HostRecord::read(&old).unwrap();
+        assert_eq!((old.errors(), old.given_up()), (0, false));
         let state = State {
             log_len: 1,
             names_len: 2,

@@ -17,18 +17,21 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use url::Url;
 
+use super::canonical_key;
+use super::clock::{UnixMillis, WallClock};
 use super::codec;
-use super::schedule::{Poll, Schedule};
+use super::schedule::Schedule;
 use super::store::{Store, corrupt};
 use super::{
-    Candidate, DROP_BATCH, Frontier, FrontierError, FrontierStats, Lease, Next, Pushed,
-    canonical_key, queue_host,
+    Acked, Candidate, Claim, Claimed, Frontier, FrontierError, FrontierStats, HostHealth, LeaseId,
+    Pushed, queue_key,
 };
+use optout_config::HostKey;
 
 /// How an [`EmbeddedFrontier`] is opened.
 #[derive(Debug, Clone)]
@@ -39,6 +42,11 @@ pub struct FrontierOptions {
     /// files are read through the operating system's page cache, which is not the process's
     /// memory, so nothing uses it now.
     pub cache_bytes: u64,
+    /// What a queue is: `politeness.key`, so the frontier and the fetcher agree on a host
+    /// ([`queue_key`]).
+    pub key: HostKey,
+    /// The clock leases and due times are read from.
+    pub clock: WallClock,
 }
 
 impl Default for FrontierOptions {
@@ -46,20 +54,27 @@ impl Default for FrontierOptions {
         FrontierOptions {
             max_pages_per_host: None,
             cache_bytes: 64 * 1024 * 1024,
+            key: HostKey::Host,
+            clock: WallClock::system(),
         }
     }
 }
 
 /// The single-machine [`Frontier`]. See the module documentation.
 pub struct EmbeddedFrontier {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    key: HostKey,
+    clock: WallClock,
 }
 
-struct Inner {
+pub(super) struct Inner {
     store: Store,
     schedule: Schedule,
     max_per_host: u64,
-    next_lease: u64,
+    /// The next lease's epoch: one counter for every host, started at the microseconds
+    /// since 1970 when the frontier was opened, so that a lease of an earlier opening never
+    /// matches one of this (leases are not kept across openings).
+    next_epoch: u64,
     done: u64,
     seen: u64,
     names_len: u64,
@@ -89,7 +104,7 @@ impl EmbeddedFrontier {
             store,
             schedule,
             max_per_host: options.max_pages_per_host.unwrap_or(u64::MAX),
-            next_lease: 1,
+            next_epoch: first_epoch(),
             done: state.done,
             seen: state.seen,
             names_len: state.names_len,
@@ -99,7 +114,9 @@ impl EmbeddedFrontier {
             staged_removed: HashSet::new(),
         };
         Ok(EmbeddedFrontier {
-            inner: Mutex::new(inner),
+            inner: Arc::new(Mutex::new(inner)),
+            key: options.key,
+            clock: options.clock,
         })
     }
 
@@ -110,239 +127,167 @@ impl EmbeddedFrontier {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the files inconsistent (nothing but
-        // queue records past the committed length is written between checkpoints), so a
-        // poisoned lock is taken as it is.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
+    }
+
+    /// The parsed URL and its queue key, or why it cannot be queued.
+    fn queueable(&self, text: &str) -> Result<(Url, String), String> {
+        let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("scheme {} is not http or https", url.scheme()));
+        }
+        let key = queue_key(&url, self.key).ok_or("no host")?;
+        Ok((url, key))
     }
 }
 
+#[async_trait::async_trait]
 impl Frontier for EmbeddedFrontier {
-    fn push(&self, candidate: Candidate) -> Result<Pushed, FrontierError> {
-        let (url, host) = match queueable(&candidate.url) {
-            Ok(parsed) => parsed,
-            Err(why) => return Ok(Pushed::Unqueueable(why)),
-        };
-        let key = codec::seen_key(&canonical_key(&url));
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        if inner.seen_value(&key)?.is_some() {
-            return Ok(Pushed::Seen);
+    async fn push(&self, candidate: Candidate) -> Result<Pushed, FrontierError> {
+        match self.queueable(&candidate.url) {
+            Ok((url, key)) => self.lock().push(&candidate, &url, key),
+            Err(why) => Ok(Pushed::Unqueueable(why)),
         }
-        let id = inner.host_id(host)?;
-        if inner.schedule.host(id).record.accepted >= inner.max_per_host {
-            inner.staged_seen.insert(key, 0);
-            inner.seen = inner.seen.saturating_add(1);
-            return Ok(Pushed::OverHostBudget);
-        }
-        let value = codec::candidate_value(&candidate);
-        let at = inner.store.queue.append(&value).map_err(inner.io())?;
-        let record = inner.schedule.host(id).record;
-        if record.queued > 0 {
-            inner
-                .store
-                .queue
-                .link(record.tail, at)
-                .map_err(inner.io())?;
-        }
-        let host = inner.schedule.host_mut(id);
-        if record.queued == 0 {
-            host.record.head = at;
-        }
-        host.record.tail = at;
-        host.record.accepted = host.record.accepted.saturating_add(1);
-        host.record.queued = host.record.queued.saturating_add(1);
-        host.dirty = true;
-        inner.staged_seen.insert(key, at + 1);
-        inner.seen = inner.seen.saturating_add(1);
-        inner.schedule.wake(id);
-        Ok(Pushed::Queued)
     }
 
-    fn next(&self, now: Instant) -> Result<Next, FrontierError> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let id = match inner.schedule.pop_due(now) {
-            Poll::Due(id) => id,
-            Poll::Wait(wait) => return Ok(Next::Wait(wait)),
-            Poll::Busy => return Ok(Next::Busy),
-            Poll::Empty => return Ok(Next::Empty),
-        };
-        let (at, candidate) = match inner.first_live(id) {
-            Ok(found) => found,
-            Err(e) => {
-                inner.schedule.unpop(id);
-                return Err(e);
-            }
-        };
-        let lease = inner.next_lease;
-        inner.next_lease += 1;
-        inner.schedule.lease(id, lease, at);
-        let host = inner.schedule.host(id).name.clone();
-        Ok(Next::Ready(Lease {
-            id: lease,
-            host,
-            candidate,
-        }))
+    async fn claim(&self, claim: &Claim) -> Result<Claimed, FrontierError> {
+        self.lock().claim(claim, self.clock.now())
     }
 
-    fn done(&self, lease: Lease, not_before: Instant) -> Result<(), FrontierError> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let unknown = || FrontierError::UnknownLease {
-            id: lease.id,
-            host: lease.host.clone(),
-        };
-        let id = inner.schedule.find(&lease.host).ok_or_else(unknown)?;
-        let host = inner.schedule.host(id);
-        let Some((out, at)) = host.lease.filter(|(out, _)| *out == lease.id) else {
-            return Err(unknown());
-        };
-        // The head moves past the URL: the record after it, if anything is left.
-        let head = if host.record.queued > 1 {
-            let (header, _) = inner.header(at)?;
-            Some(inner.next_of(at, header)?)
-        } else {
-            None
-        };
-        inner.schedule.finish(id, out, not_before);
-        if let Some(head) = head {
-            inner.schedule.host_mut(id).record.head = head;
-        }
-        inner.done = inner.done.saturating_add(1);
+    async fn renew(
+        &self,
+        lease: &LeaseId,
+        lease_for: Duration,
+    ) -> Result<UnixMillis, FrontierError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let id = inner.held(lease, now)?;
+        let expires = now.after(lease_for);
+        inner.schedule.renew(id, expires);
+        Ok(expires)
+    }
+
+    async fn ack(&self, lease: &LeaseId, url: u64, outcome: Acked) -> Result<(), FrontierError> {
+        // Failed or done, the URL leaves the queue: the crawl's skip report tells them apart.
+        let _ = outcome;
+        self.lock().ack(lease, url, self.clock.now())
+    }
+
+    async fn release(&self, lease: &LeaseId, after: Duration) -> Result<(), FrontierError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let id = inner.held(lease, now)?;
+        inner.schedule.release(id, now.after(after));
         Ok(())
     }
 
-    fn seen(&self, url: &str) -> Result<bool, FrontierError> {
-        let Ok((url, _)) = queueable(url) else {
+    async fn block_until(
+        &self,
+        key: &str,
+        until: UnixMillis,
+        why: &str,
+    ) -> Result<(), FrontierError> {
+        tracing::debug!(key, until = until.0, why, "host blocked");
+        let mut inner = self.lock();
+        let id = inner.host_id(key.to_owned())?;
+        inner.schedule.block(id, until);
+        Ok(())
+    }
+
+    async fn record_error(&self, key: &str) -> Result<HostHealth, FrontierError> {
+        let mut inner = self.lock();
+        let id = inner.host_id(key.to_owned())?;
+        let host = inner.schedule.host_mut(id);
+        let errors = host.record.errors().saturating_add(1);
+        host.record.set_errors(errors);
+        host.dirty = true;
+        Ok(health(&host.record))
+    }
+
+    async fn record_success(&self, key: &str) -> Result<(), FrontierError> {
+        let mut inner = self.lock();
+        if let Some(id) = inner.schedule.find(key) {
+            let host = inner.schedule.host_mut(id);
+            if host.record.errors() > 0 {
+                host.record.set_errors(0);
+                host.dirty = true;
+            }
+        }
+        Ok(())
+    }
+
+    async fn health(&self, key: &str) -> Result<HostHealth, FrontierError> {
+        let inner = self.lock();
+        let found = inner.schedule.find(key);
+        Ok(found.map_or_else(HostHealth::default, |id| {
+            health(&inner.schedule.host(id).record)
+        }))
+    }
+
+    async fn give_up(&self, key: &str) -> Result<Vec<Candidate>, FrontierError> {
+        self.lock().give_up(key)
+    }
+
+    async fn seen(&self, url: &str) -> Result<bool, FrontierError> {
+        let Ok((url, _)) = self.queueable(url) else {
             return Ok(false);
         };
         let key = codec::seen_key(&canonical_key(&url));
         Ok(self.lock().seen_value(&key)?.is_some())
     }
 
-    fn mark_done(&self, url: &str) -> Result<bool, FrontierError> {
-        let Ok((url, host)) = queueable(url) else {
+    async fn mark_done(&self, url: &str) -> Result<bool, FrontierError> {
+        let Ok((url, key)) = self.queueable(url) else {
             return Ok(false);
         };
-        let key = codec::seen_key(&canonical_key(&url));
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let Some(value) = inner.seen_value(&key)? else {
-            // Fetched but never queued (pushed after the last checkpoint): seen from now on,
-            // so that finding it again does not fetch it twice.
-            inner.staged_seen.insert(key, 0);
-            inner.seen = inner.seen.saturating_add(1);
-            return Ok(false);
-        };
-        let (Some(at), Some(id)) = (value.checked_sub(1), inner.schedule.find(&host)) else {
-            return Ok(false);
-        };
-        let state = inner.schedule.host(id);
-        if state.lease.is_some_and(|(_, leased)| leased == at) {
-            // In flight: still pending; its `done` finishes it.
-            return Ok(true);
-        }
-        // Done URLs are before the head; removed ones carry the flag.
-        if state.record.queued == 0 || at < state.record.head || inner.header(at)?.1 {
-            return Ok(false);
-        }
-        inner.staged_removed.insert(at);
-        let state = inner.schedule.host_mut(id);
-        state.record.queued -= 1;
-        state.dirty = true;
-        inner.done = inner.done.saturating_add(1);
-        Ok(true)
+        self.lock().mark_done(&url, &key)
     }
 
-    fn drop_host(&self, host: &str) -> Result<Vec<Candidate>, FrontierError> {
-        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let Some(id) = inner.schedule.find(&host) else {
-            return Ok(Vec::new());
-        };
-        let state = inner.schedule.host(id);
-        let leased = state.lease.map(|(_, at)| at);
-        let mut left = state
-            .record
-            .queued
-            .saturating_sub(u64::from(leased.is_some()));
-        let (head, tail) = (state.record.head, state.record.tail);
-        let mut at = state.cursor.filter(|c| *c > head).unwrap_or(head);
-        let mut dropped = Vec::new();
-        while left > 0 && dropped.len() < DROP_BATCH {
-            let (header, removed) = inner.header(at)?;
-            if !removed && Some(at) != leased {
-                let bytes = inner.store.queue.payload(at, header).map_err(inner.io())?;
-                dropped.push(codec::read_candidate(&bytes).map_err(|m| inner.corrupt(&m))?);
-                inner.staged_removed.insert(at);
-                left -= 1;
-            }
-            if at >= tail {
-                break;
-            }
-            at = inner.next_of(at, header)?;
+    async fn checkpoint(&self, meta: &[u8]) -> Result<(), FrontierError> {
+        // The one call that waits for the disk (`fsync`): on a blocking thread, so the
+        // runtime's threads go on meanwhile.
+        let inner = Arc::clone(&self.inner);
+        let meta = meta.to_vec();
+        let commit = move || lock(&inner).checkpoint(&meta);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(commit)
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+            Err(_) => commit(),
         }
-        let state = inner.schedule.host_mut(id);
-        state.record.queued = state.record.queued.saturating_sub(dropped.len() as u64);
-        state.cursor = Some(at);
-        state.dirty = true;
-        Ok(dropped)
     }
 
-    fn checkpoint(&self, meta: &[u8]) -> Result<(), FrontierError> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let ops = inner.checkpoint_ops(meta);
-        inner.store.commit(ops.into_iter())?;
-        inner.staged_seen.clear();
-        inner.staged_removed.clear();
-        let ids: Vec<u32> = inner
-            .schedule
-            .hosts()
-            .filter(|(_, h)| h.dirty)
-            .map(|(id, _)| id)
-            .collect();
-        for id in ids {
-            inner.schedule.host_mut(id).dirty = false;
-        }
-        inner.committed_hosts = u32::try_from(inner.schedule.len()).unwrap_or(u32::MAX);
-        inner.meta = Some(meta.to_vec());
-        Ok(())
-    }
-
-    fn checkpoint_meta(&self) -> Result<Option<Vec<u8>>, FrontierError> {
+    async fn checkpoint_meta(&self) -> Result<Option<Vec<u8>>, FrontierError> {
         Ok(self.lock().meta.clone())
     }
 
-    fn stats(&self) -> FrontierStats {
-        let inner = self.lock();
-        let leased = inner.schedule.leased();
-        let queued =
-            (inner.schedule.hosts()).fold(0u64, |n, (_, h)| n.saturating_add(h.record.queued));
-        let (hosts_due, hosts_waiting) = inner.schedule.due_and_waiting(Instant::now());
-        FrontierStats {
-            queued: queued.saturating_sub(leased),
-            leased,
-            done: inner.done,
-            seen: inner.seen,
-            hosts: inner.schedule.len() as u64,
-            hosts_due,
-            hosts_waiting,
-        }
+    async fn stats(&self) -> Result<FrontierStats, FrontierError> {
+        Ok(self.lock().stats(self.clock.now()))
     }
 }
 
-/// The parsed URL and its queue host, or why it cannot be queued.
-fn queueable(text: &str) -> Result<(Url, String), String> {
-    let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("scheme {} is not http or https", url.scheme()));
-    }
-    let host = queue_host(&url).ok_or("no host")?;
-    Ok((url, host))
+fn first_epoch() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
 }
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    // A panic while holding the lock cannot leave the files inconsistent (nothing but queue
+    // records past the committed length is written between checkpoints), so a poisoned lock
+    // is taken as it is.
+    inner.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn health(record: &super::codec::HostRecord) -> HostHealth {
+    HostHealth {
+        errors_in_a_row: record.errors(),
+        given_up: record.given_up(),
+    }
+}
+
+#[path = "embedded_queue.rs"]
+mod queue;
 
 #[path = "embedded_files.rs"]
 mod files;

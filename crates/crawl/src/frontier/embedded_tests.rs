@@ -13,19 +13,30 @@ fn open(dir: &Path) -> EmbeddedFrontier {
     EmbeddedFrontier::open(dir, FrontierOptions::default()).expect("frontier opens")
 }
 
+/// Runs a frontier call to its end (the tests here are synchronous).
+fn wait<F: std::future::Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    runtime.expect("a runtime").block_on(future)
+}
+
 fn push(f: &EmbeddedFrontier, url: &str) {
-    assert_eq!(f.push(Candidate::seed(url)).unwrap(), Pushed::Queued);
+    assert_eq!(wait(f.push(Candidate::seed(url))).unwrap(), Pushed::Queued);
 }
 
 /// Leases and finishes everything, at most `limit` URLs; the URLs in order.
 fn drain(f: &EmbeddedFrontier, limit: usize) -> Result<Vec<String>, FrontierError> {
-    let now = Instant::now();
+    let claim = Claim::hosts("test", 1, Duration::from_secs(60));
     let mut urls = Vec::new();
     while urls.len() < limit {
-        match f.next(now)? {
-            Next::Ready(lease) => {
-                urls.push(lease.candidate.url.clone());
-                f.done(lease, now)?;
+        match wait(f.claim(&claim))? {
+            Claimed::Leases(leases) => {
+                for lease in leases {
+                    for url in &lease.urls {
+                        urls.push(url.candidate.url.clone());
+                        wait(f.ack(&lease.id, url.id, Acked::Done))?;
+                    }
+                    wait(f.release(&lease.id, Duration::ZERO))?;
+                }
             }
             _ => break,
         }
@@ -49,13 +60,9 @@ fn a_checkpoint_committed_but_not_applied_is_applied_on_opening() {
             push(&f, &format!("http://a.test/{i}"));
         }
         push(&f, "http://b.test/");
-        f.checkpoint(b"first").unwrap();
-        assert!(f.mark_done("http://a.test/3").unwrap());
-        let now = Instant::now();
-        let Next::Ready(lease) = f.next(now).unwrap() else {
-            panic!("a URL is due")
-        };
-        f.done(lease, now).unwrap();
+        wait(f.checkpoint(b"first")).unwrap();
+        assert!(wait(f.mark_done("http://a.test/3")).unwrap());
+        assert_eq!(drain(&f, 1).unwrap(), ["http://a.test/0"]);
         push(&f, "http://c.test/");
         commit_without_applying(&f, b"second");
     }
@@ -67,10 +74,10 @@ fn a_checkpoint_committed_but_not_applied_is_applied_on_opening() {
     std::fs::write(&log, copy).unwrap();
     let f = open(dir.path());
     assert_eq!(
-        f.checkpoint_meta().unwrap().as_deref(),
+        wait(f.checkpoint_meta()).unwrap().as_deref(),
         Some(&b"second"[..])
     );
-    let stats = f.stats();
+    let stats = wait(f.stats()).unwrap();
     assert_eq!((stats.queued, stats.done, stats.seen), (5, 2, 7));
     let left: BTreeSet<String> = drain(&f, 100).unwrap().into_iter().collect();
     let expected = ["a.test/1", "a.test/2", "a.test/4", "b.test/", "c.test/"];
@@ -94,8 +101,8 @@ proptest! {
             for i in 0..40 {
                 push(&f, &format!("http://h{}.test/{i}", i % 3));
             }
-            f.mark_done("http://h1.test/4").unwrap();
-            f.checkpoint(b"meta").unwrap();
+            wait(f.mark_done("http://h1.test/4")).unwrap();
+            wait(f.checkpoint(b"meta")).unwrap();
         }
         let name = ["queue.log", "hosts.table", "hosts.names", "frontier.state", "seen.table"][file];
         let path = dir.path().join(name);
@@ -107,14 +114,14 @@ proptest! {
         // Each URL handed out is a record of its own: links only go forward.
         let records = std::fs::metadata(dir.path().join("queue.log")).unwrap().len() / 13;
         if let Ok(f) = EmbeddedFrontier::open(dir.path(), FrontierOptions::default()) {
-            let _ = f.push(Candidate::seed("http://h0.test/new"));
-            let _ = f.mark_done("http://h2.test/5");
-            let _ = f.drop_host("h2.test");
-            let _ = f.stats();
+            let _ = wait(f.push(Candidate::seed("http://h0.test/new")));
+            let _ = wait(f.mark_done("http://h2.test/5"));
+            let _ = wait(f.give_up("h2.test"));
+            let _ = wait(f.stats());
             if let Ok(urls) = drain(&f, 1000) {
                 prop_assert!(urls.len() as u64 <= records);
             }
-            let _ = f.checkpoint(b"again");
+            let _ = wait(f.checkpoint(b"again"));
         }
     }
 }
