@@ -1,14 +1,6 @@
 //! The `[crawl]` table: how `optout crawl` discovers, archives and checkpoints.
 
-use crate::*;
-#[allow(unused_imports)]
-use optout_policy::Purpose;
-#[allow(unused_imports)]
 use serde::Deserialize;
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// The `[crawl]` table (`optout crawl`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

@@ -1,15 +1,7 @@
 //! The `[crawler]` table: who the crawler is (its RFC 9309 product token) and what it
 //! collects for.
 
-use crate::*;
-#[allow(unused_imports)]
 use optout_policy::Purpose;
-#[allow(unused_imports)]
-use serde::Deserialize;
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// The `[crawler]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,14 +1,6 @@
 //! Why a configuration is refused, and reading a file with a bound on its size.
 
-use crate::*;
-#[allow(unused_imports)]
-use optout_policy::Purpose;
-#[allow(unused_imports)]
-use serde::Deserialize;
-#[allow(unused_imports)]
 use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// Why a configuration was rejected. Each message is one line a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +26,7 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("invalid config: {0}")]
     Invalid(String),
-    /// A duration or count is over its documented maximum ([`max`]).
+    /// A duration or count is over its documented maximum ([`max`](crate::max)).
     #[error("invalid config: {key} = {value} is over its maximum of {max}")]
     OverMaximum {
         /// The key, e.g. `politeness.min_interval_ms`.

@@ -1,14 +1,6 @@
 //! The `[fetch]` table: what the fetch pipeline does with responses.
 
-use crate::*;
-#[allow(unused_imports)]
-use optout_policy::Purpose;
-#[allow(unused_imports)]
 use serde::Deserialize;
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// The `[fetch]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

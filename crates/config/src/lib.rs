@@ -8,8 +8,6 @@
 
 use optout_evidence::Durability;
 use optout_policy::Purpose;
-use optout_policy::crawlers::AiCrawlers;
-use optout_policy::excluded::ExcludedDomains;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,12 +22,12 @@ mod signals;
 
 pub use crawl::Crawl;
 pub use crawler::{Crawler, validate_product_token};
+use error::syntax_message;
 pub use error::{ConfigError, read_bounded};
 pub use fetch::Fetch;
 pub use net::Net;
 pub use politeness::{HostKey, Politeness};
 pub use signals::{Lists, Signals};
-use error::syntax_message;
 
 /// The documented default configuration, as shipped in `config/optout.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/optout.toml");

@@ -1,14 +1,6 @@
 //! The `[net]` table: timeouts, caps and the policy-source cache of the network edge.
 
-use crate::*;
-#[allow(unused_imports)]
-use optout_policy::Purpose;
-#[allow(unused_imports)]
 use serde::Deserialize;
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// The `[net]` table. Its defaults ([`Net::default`]) are the values in
 /// `config/optout.toml`; a test keeps the two equal.

@@ -1,14 +1,6 @@
 //! The `[politeness]` table: per-host pacing of fetches, and what counts as one host.
 
-use crate::*;
-#[allow(unused_imports)]
-use optout_policy::Purpose;
-#[allow(unused_imports)]
 use serde::Deserialize;
-#[allow(unused_imports)]
-use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// What a per-host politeness key is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -1,14 +1,9 @@
 //! The `[signals]` table: which reservation signals are read, and the lists they use.
 
-use crate::*;
-#[allow(unused_imports)]
-use optout_policy::Purpose;
-#[allow(unused_imports)]
-use serde::Deserialize;
-#[allow(unused_imports)]
+use crate::{ConfigError, MAX_LIST_BYTES, read_bounded};
+use optout_policy::crawlers::AiCrawlers;
+use optout_policy::excluded::ExcludedDomains;
 use std::path::{Path, PathBuf};
-#[allow(unused_imports)]
-use std::time::Duration;
 
 /// The `[signals]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]

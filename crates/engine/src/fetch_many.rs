@@ -153,7 +153,7 @@ async fn durable(fetcher: &Arc<Fetcher>, outcome: &Outcome) -> Result<(), Fetche
     match tokio::task::spawn_blocking(move || log.sync()).await {
         Ok(synced) => synced.map(|_| ()).map_err(FetcherError::from),
         // The sync panicked: the record may not be durable, so the outcome is not given.
-        Err(e) => Err(FetcherError::Store(optout_store::StoreError::Sled(
+        Err(e) => Err(FetcherError::Store(optout_evidence::StoreError::Backend(
             format!("the evidence log's sync failed: {e}"),
         ))),
     }
