@@ -11,10 +11,13 @@
 //! # Layout
 //! - `error.rs`: [`StoreError`] and [`ReadError`], one line each a user can act on;
 //! - `entry.rs`: [`Entry`], one stored record and where it stands;
-//! - `store.rs`: [`Store`], the handle every reader and writer holds.
+//! - `store.rs`: [`Store`], the handle every reader and writer holds;
+//! - `memory.rs` (tests): a backend in memory, which shows the interface asks nothing of sled.
 
 mod entry;
 mod error;
+#[cfg(test)]
+mod memory;
 mod store;
 
 pub use super::encode::{Encoded, Sealed, encode};
