@@ -3,7 +3,7 @@
 //! sled (one record a row, sealed under the backend's lock as a database would).
 
 use super::{Appender, Backend, Durability, Encoded, Entry, Head, ReadError, StoreError};
-use super::{Records, Snapshots};
+use super::{KeyValues, Records, Snapshots};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -120,11 +120,7 @@ impl Backend for Memory {
         Ok(self.state().journal.get(key).cloned())
     }
 
-    fn journal_newest(
-        &self,
-        prefix: &[u8],
-        n: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn journal_newest(&self, prefix: &[u8], n: usize) -> Result<KeyValues, StoreError> {
         let state = self.state();
         let found = state.journal.iter().rev();
         Ok(found
@@ -134,7 +130,7 @@ impl Backend for Memory {
             .collect())
     }
 
-    fn journal_put(&self, puts: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
+    fn journal_put(&self, puts: KeyValues) -> Result<(), StoreError> {
         self.state().journal.extend(puts);
         Ok(())
     }

@@ -36,6 +36,9 @@ pub type Records<'a> = Box<dyn Iterator<Item = Result<Entry, ReadError>> + 'a>;
 /// The snapshots of a store as (hash, bytes), in hash order, one at a time.
 pub type Snapshots<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
+/// Keys and their values, in the order a call gives or returns them.
+pub type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A store's engine: where the evidence log, its snapshots, the policy-source cache and the
 /// crawler page's journal are kept. One value serves every clone of a [`Store`].
 pub trait Backend: Send + Sync + Debug {
@@ -89,15 +92,11 @@ pub trait Backend: Send + Sync + Debug {
 
     /// The crawler page's journal: up to `n` entries whose keys start with `prefix`, the
     /// greatest key first.
-    fn journal_newest(
-        &self,
-        prefix: &[u8],
-        n: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn journal_newest(&self, prefix: &[u8], n: usize) -> Result<KeyValues, StoreError>;
 
     /// The crawler page's journal: writes every `(key, value)` of `puts`, all or none, and
     /// makes them durable.
-    fn journal_put(&self, puts: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError>;
+    fn journal_put(&self, puts: KeyValues) -> Result<(), StoreError>;
 
     /// The backend itself, for tools and tests that inspect one engine's files.
     fn as_any(&self) -> &dyn Any;
