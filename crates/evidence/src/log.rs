@@ -2,7 +2,7 @@
 //!
 //! Appending writes a record's canonical bytes on the appending thread; the store's backend
 //! then gives it the next sequence number and links it to the previous record's hash
-//! ([`Appender`](super::backend::Appender)), so that the backend decides how records are
+//! ([`Appender`]), so that the backend decides how records are
 //! ordered and made durable (the sled store: blocks written in batches by a background
 //! thread). Durability is group commit: pending records are written and the log flushed to
 //! disk every `flush_every` or every `flush_records` records, whichever comes first, or after

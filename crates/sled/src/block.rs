@@ -9,7 +9,7 @@
 //!
 //! Why blocks: sled's cost is mostly per value (each insert is a tree update and a log entry
 //! of its own), so storing several records a value cuts that cost by about as much, while a
-//! reader still finds one record with a single range lookup ([`get`]).
+//! reader still finds one record with a single range lookup (`get`).
 //!
 //! The writer starts a new block when the next record would make the open one hold more than
 //! [`BLOCK`] records or [`BLOCK_BYTES`] bytes (a single larger record gets a block of its
@@ -18,7 +18,7 @@
 //! already a valid schema-2 store whose blocks hold one record each.
 //!
 //! Everything that reads records (verification, export, stats, `log show`) reads them
-//! through the store's [`Backend`], which reads this layout here alone.
+//! through the store's [`Backend`](optout_evidence::Backend), which reads this layout here alone.
 
 use super::db::{HEAD_KEY, SledStore};
 use optout_evidence::backend::{Bytes, Entry, ReadError, Records};
@@ -132,7 +132,7 @@ impl Iterator for Blocks<'_> {
 }
 
 /// Reads every record of `store`'s log (whatever its backend: this is
-/// [`Backend::records`]).
+/// [`Backend::records`](optout_evidence::Backend::records)).
 pub fn records(store: &Store) -> Records<'_> {
     store.backend().records()
 }

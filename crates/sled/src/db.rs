@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The longest value a snapshot is stored in; longer ones are chunked
-/// ([`SledStore::put_snapshot`]).
+/// (`SledStore::put_snapshot`).
 pub const SNAPSHOT_CHUNK: usize = 6 * 1024;
 
 /// The key of chunk `index` of the snapshot `hash`.
