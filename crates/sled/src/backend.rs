@@ -5,7 +5,9 @@ use super::block;
 use super::db::{HEAD_KEY, SledStore, sled_error};
 use super::log::SledLog;
 use optout_evidence::StoreError;
-use optout_evidence::backend::{Appender, Backend, Durability, Entry, Head, Records, Snapshots};
+use optout_evidence::backend::{
+    Appender, Backend, Durability, Entry, Head, KeyValues, Records, Snapshots,
+};
 use std::any::Any;
 use std::path::Path;
 
@@ -99,11 +101,7 @@ impl Backend for SledStore {
         Ok(found.map(|bytes| bytes.to_vec()))
     }
 
-    fn journal_newest(
-        &self,
-        prefix: &[u8],
-        n: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn journal_newest(&self, prefix: &[u8], n: usize) -> Result<KeyValues, StoreError> {
         self.crawler_info()?
             .scan_prefix(prefix)
             .rev()
@@ -115,7 +113,7 @@ impl Backend for SledStore {
             .collect()
     }
 
-    fn journal_put(&self, puts: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
+    fn journal_put(&self, puts: KeyValues) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (key, value) in puts {
             batch.insert(key, value);

@@ -18,7 +18,7 @@
 //! already a valid schema-2 store whose blocks hold one record each.
 //!
 //! Everything that reads records (verification, export, stats, `log show`) reads them
-//! through the store's `Backend`, which reads this layout here alone.
+//! through the store's [`Backend`](optout_evidence::Backend), which reads this layout here alone.
 
 use super::db::{HEAD_KEY, SledStore};
 use optout_evidence::backend::{Bytes, Entry, ReadError, Records};
@@ -132,7 +132,7 @@ impl Iterator for Blocks<'_> {
 }
 
 /// Reads every record of `store`'s log (whatever its backend: this is
-/// `Backend::records`).
+/// [`Backend::records`](optout_evidence::Backend::records)).
 pub fn records(store: &Store) -> Records<'_> {
     store.backend().records()
 }

@@ -85,9 +85,10 @@ struct Shared {
     _copy: Option<readonly::Copy>,
 }
 
-/// An open store.
+/// An open sled store: the [`Backend`](optout_evidence::Backend) behind a
+/// [`Store`](optout_evidence::Store) opened on sled. Clones share sled's handles.
 #[derive(Clone, Debug)]
-pub struct SledStore {
+pub(crate) struct SledStore {
     path: PathBuf,
     db: sled::Db,
     records: sled::Tree,

@@ -11,10 +11,13 @@
 //! # Layout
 //! - `error.rs`: [`StoreError`] and [`ReadError`], one line each a user can act on;
 //! - `entry.rs`: [`Entry`], one stored record and where it stands;
-//! - `store.rs`: [`Store`], the handle every reader and writer holds.
+//! - `store.rs`: [`Store`], the handle every reader and writer holds;
+//! - `memory.rs` (tests): a backend in memory, which shows the interface asks nothing of sled.
 
 mod entry;
 mod error;
+#[cfg(test)]
+mod memory;
 mod store;
 
 pub use super::encode::{Encoded, Sealed, encode};
@@ -33,8 +36,8 @@ pub type Records<'a> = Box<dyn Iterator<Item = Result<Entry, ReadError>> + 'a>;
 /// The snapshots of a store as (hash, bytes), in hash order, one at a time.
 pub type Snapshots<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
-/// One entry of the crawler page's journal: its key and its value.
-pub type JournalEntry = (Vec<u8>, Vec<u8>);
+/// Keys and their values, in the order a call gives or returns them.
+pub type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A store's engine: where the evidence log, its snapshots, the policy-source cache and the
 /// crawler page's journal are kept. One value serves every clone of a [`Store`].
@@ -89,11 +92,11 @@ pub trait Backend: Send + Sync + Debug {
 
     /// The crawler page's journal: up to `n` entries whose keys start with `prefix`, the
     /// greatest key first.
-    fn journal_newest(&self, prefix: &[u8], n: usize) -> Result<Vec<JournalEntry>, StoreError>;
+    fn journal_newest(&self, prefix: &[u8], n: usize) -> Result<KeyValues, StoreError>;
 
     /// The crawler page's journal: writes every `(key, value)` of `puts`, all or none, and
     /// makes them durable.
-    fn journal_put(&self, puts: Vec<JournalEntry>) -> Result<(), StoreError>;
+    fn journal_put(&self, puts: KeyValues) -> Result<(), StoreError>;
 
     /// The backend itself, for tools and tests that inspect one engine's files.
     fn as_any(&self) -> &dyn Any;
